@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * symbolize.h - addresses of the target process to mappings, functions,
+ * files, lines and inline frames (elfutils libdwfl), and kernel addresses to
+ * kernel functions (/proc/kallsyms).
+ *
+ * Files are opened through /proc/PID/root/<path> (so a target in a container
+ * resolves against its own files) and, when that fails or the file was
+ * deleted or replaced, through /proc/PID/map_files/<start>-<end>.  What is
+ * resolved is cached per build ID (module-relative address), so repeated
+ * profiles, and a restarted target with the same binaries, are cheap.
+ *
+ * Not thread-safe: one symbolizer is used from the event loop only.
+ */
+#ifndef PPROFD_SYMBOLIZE_H
+#define PPROFD_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct symbolizer;
+
+/* One executable mapping of the target (a line of /proc/PID/maps with x). */
+struct symbol_mapping {
+	uint64_t start, limit, offset; /* as in /proc/PID/maps */
+	const char *path;              /* " (deleted)" trimmed; "[vdso]", "[kernel.kallsyms]" */
+	const char *build_id;          /* lowercase hex, or "" when none */
+	bool kernel;                   /* the kernel pseudo-mapping */
+};
+
+/* One function frame at an address: several for inlined code. */
+struct symbol_frame {
+	const char *function;    /* demangled name; NULL when unknown */
+	const char *system_name; /* linkage (mangled) name; same as function for C */
+	const char *file;        /* source file, NULL when unknown */
+	int line;                /* 0 when unknown */
+	int start_line;          /* DW_AT_decl_line of the function, 0 when unknown */
+};
+
+struct symbol_location {
+	const struct symbol_mapping *mapping; /* NULL when the address is in no mapping */
+	uint64_t symbol_start;                /* address of the ELF symbol holding pc, 0 if none */
+	size_t nframes;                       /* 0 when unresolved */
+	const struct symbol_frame *frames;    /* innermost (inlined callee) first */
+};
+
+/* Kernel addresses are at or above this on x86-64 (and arm64). */
+#define KERNEL_ADDR_MIN 0xffff800000000000ULL
+
+/*
+ * Creates a symbolizer for process pid, reading its maps now.  Returns NULL
+ * and sets errno on failure (ESRCH: no such process).
+ */
+struct symbolizer *symbolizer__new(pid_t pid);
+/* Safe on NULL. */
+void symbolizer__free(struct symbolizer *s);
+
+/*
+ * Re-reads /proc/PID/maps: libraries dlopen'ed since are picked up.  Cheap
+ * when nothing changed.  Pointers handed out before stay valid.
+ */
+int symbolizer__reload(struct symbolizer *s);
+
+/*
+ * Resolves pc (for caller frames the caller passes return address - 1).
+ * Fills *loc; the pointers in it are borrowed and stay valid until
+ * symbolizer__free().  Returns 0, or a negative errno on internal failure (an
+ * unresolvable address is not a failure: nframes is 0 then).  An address in
+ * no known mapping triggers one symbolizer__reload() (rate-limited) before it
+ * is given up.
+ */
+int symbolizer__lookup(struct symbolizer *s, uint64_t pc, struct symbol_location *loc);
+
+/*
+ * The executable mappings of the target, in address order, the kernel
+ * pseudo-mapping last.  Borrowed; valid until the next reload.
+ */
+size_t symbolizer__mappings(struct symbolizer *s, const struct symbol_mapping *const **out);
+
+#endif /* PPROFD_SYMBOLIZE_H */

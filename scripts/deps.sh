@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages pprofd needs to build, run and test, only those
+# that are missing.  Idempotent: prints nothing and changes nothing when all
+# are there.  Needs root (or sudo) only when something is missing.
+set -eu
+
+PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev libdw-dev libevent-dev
+libcjson-dev zlib1g-dev libcmocka-dev pkg-config golang-go jq curl linux-perf
+procps iproute2"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "pprofd: installing missing Debian packages:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "pprofd: need root to install:$missing (run as root or install sudo)" >&2
+		exit 1
+	}
+	SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

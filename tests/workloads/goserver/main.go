@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+
+// goserver is a Go web server with the standard net/http/pprof endpoints and
+// a known CPU profile, so its own /debug/pprof/profile and pprofd's can be
+// compared side by side.
+//
+// Usage: goserver [-listen 127.0.0.1:6071]
+//
+// Expected CPU profile: two background goroutines take turns (a token passed
+// over channels, so only one of them runs at a time) for about one CPU:
+//
+//	main.hashLoop  ~60 %  (6 ms of CPU time per turn)
+//	main.sortLoop  ~40 %  (4 ms of CPU time per turn)
+//
+// Each goroutine is locked to its own OS thread and measures its turn on that
+// thread's CPU clock, so the split holds on a busy machine too.  The work is
+// written out inside those two functions (no calls into the standard
+// library but the clock, read about every 50 µs) so that the flat time lands
+// on them.  Runs until killed.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+)
+
+var sink uint64
+
+const clockThreadCPUTimeID = 3 // CLOCK_THREAD_CPUTIME_ID
+
+// threadCPUNanos is the calling OS thread's CPU time (the goroutine's, once
+// it is locked to the thread).
+func threadCPUNanos() int64 {
+	var ts syscall.Timespec
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID,
+		uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
+}
+
+// hashLoop hashes a buffer with FNV-1a for 6 ms of CPU time per turn.
+//
+//go:noinline
+func hashLoop(turn, done chan struct{}) {
+	runtime.LockOSThread()
+	buf := make([]byte, 16384)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	h := uint64(14695981039346656037)
+	for range turn {
+		end := threadCPUNanos() + 6e6
+		for threadCPUNanos() < end {
+			for _, b := range buf {
+				h ^= uint64(b)
+				h *= 1099511628211
+			}
+		}
+		sink += h
+		done <- struct{}{}
+	}
+}
+
+// sortLoop insertion-sorts a scrambled array for 4 ms of CPU time per turn.
+//
+//go:noinline
+func sortLoop(turn, done chan struct{}) {
+	runtime.LockOSThread()
+	a := make([]uint32, 256)
+	x := uint32(1)
+	for range turn {
+		end := threadCPUNanos() + 4e6
+		for threadCPUNanos() < end {
+			for i := range a {
+				x = x*1664525 + 1013904223
+				a[i] = x
+			}
+			for i := 1; i < len(a); i++ {
+				v := a[i]
+				j := i - 1
+				for j >= 0 && a[j] > v {
+					a[j+1] = a[j]
+					j--
+				}
+				a[j+1] = v
+			}
+		}
+		sink += uint64(a[0])
+		done <- struct{}{}
+	}
+}
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:6071", "address to serve net/http/pprof on (host:port, port not 0)")
+	flag.Parse()
+	if _, port, err := net.SplitHostPort(*listen); err != nil || port == "0" {
+		fmt.Fprintf(os.Stderr, "goserver: -listen %q: want host:port with a fixed port\n", *listen)
+		os.Exit(2)
+	}
+
+	hashTurn, sortTurn := make(chan struct{}), make(chan struct{})
+	hashDone, sortDone := make(chan struct{}), make(chan struct{})
+	go hashLoop(hashTurn, hashDone)
+	go sortLoop(sortTurn, sortDone)
+	go func() {
+		for {
+			hashTurn <- struct{}{}
+			<-hashDone
+			sortTurn <- struct{}{}
+			<-sortDone
+		}
+	}()
+
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "goserver: see /debug/pprof/")
+	})
+	log.Printf("goserver: pid %d, listening on %s", os.Getpid(), *listen)
+	log.Fatal(http.ListenAndServe(*listen, nil))
+}

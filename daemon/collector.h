@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * collector.h - the interface every profile type implements.
+ *
+ * A collector gathers samples of one kind (CPU, and later allocations,
+ * blocking, locks, threads) into its stack table.  The HTTP index page, the
+ * routing of /debug/pprof/<name> and the daemon's own stats are derived from
+ * the one table of collectors: adding a profile type is adding a collector.
+ */
+#ifndef PPROFD_COLLECTOR_H
+#define PPROFD_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct stack_table;
+
+struct sample_type {
+	const char *type;
+	const char *unit;
+};
+
+/* How /debug/pprof/<name> is answered. */
+enum collector_mode {
+	/* Samples only while someone asks: the answer is the delta over a
+	 * window of ?seconds= (the CPU profile). */
+	COLLECT_WINDOW,
+	/* Collects from start; the answer is the cumulative table, or a
+	 * delta with ?seconds=. */
+	COLLECT_CUMULATIVE,
+};
+
+/* What one request asks of a collector. */
+struct collect_request {
+	int hz; /* COLLECT_WINDOW samplers: the sampling rate */
+};
+
+struct collector;
+
+struct collector_ops {
+	/*
+	 * Starts collecting for one more user (the first one starts the
+	 * probes).  Returns 0, or a negative errno with a one-line reason in
+	 * err (-EBUSY: running with settings that conflict with req).
+	 */
+	int (*acquire)(struct collector *c, const struct collect_request *req, char *err,
+		       size_t errlen);
+	/* One user fewer; the last one stops the probes. */
+	void (*release)(struct collector *c);
+	/* Moves every pending event into the stack table now. */
+	void (*drain)(struct collector *c);
+	/* The period of one sample in period_type units, for the profile. */
+	int64_t (*period)(const struct collector *c);
+	/* Stops everything and frees the collector. */
+	void (*free)(struct collector *c);
+};
+
+struct collector {
+	const char *name;        /* /debug/pprof/<name> */
+	const char *description; /* for the index page */
+	enum collector_mode mode;
+	const struct sample_type *sample_types;
+	size_t nsample_types;
+	struct sample_type period_type;
+	const char *default_sample_type; /* NULL: consumers show the last type */
+	const struct collector_ops *ops;
+	struct stack_table *stacks; /* owned by the collector */
+	unsigned users;            /* acquire() minus release() */
+};
+
+#endif /* PPROFD_COLLECTOR_H */

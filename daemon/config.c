@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+/*
+ * config.c - defaults, JSON config file and environment into struct settings.
+ *
+ * The keys of the config file are one table (config_keys below): adding a
+ * setting is adding a field to struct settings and a row here, and a line to
+ * config/pprofd.json.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+
+enum key_type { KEY_OBJECT, KEY_INT, KEY_STRING, KEY_ENVIRONMENT };
+
+struct config_key {
+	const char *path;   /* dotted: "cpu.hz" */
+	enum key_type type;
+	size_t offset;      /* into struct settings */
+	size_t size;        /* KEY_STRING: buffer size */
+	long min, max;      /* KEY_INT */
+};
+
+#define FIELD(f) offsetof(struct settings, f)
+
+static const struct config_key config_keys[] = {
+	{ "environment", KEY_ENVIRONMENT, FIELD(environment), 0, 0, 0 },
+	{ "listen", KEY_STRING, FIELD(listen), sizeof(((struct settings *)0)->listen), 0, 0 },
+	{ "cpu", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "cpu.hz", KEY_INT, FIELD(cpu_hz), 0, CPU_HZ_MIN, CPU_HZ_MAX },
+	{ "profile", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "profile.max_seconds", KEY_INT, FIELD(profile_max_seconds), 0, 1, 86400 },
+	{ "profile.default_seconds", KEY_INT, FIELD(profile_default_seconds), 0, 1, 86400 },
+};
+
+void settings__defaults(struct settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->listen, sizeof(s->listen), "%s", DEFAULT_LISTEN);
+	s->environment = ENV_PRODUCTION;
+	s->cpu_hz = 100;
+	s->profile_max_seconds = 300;
+	s->profile_default_seconds = 30;
+}
+
+static const char *const environment_names[] = {
+	[ENV_PRODUCTION] = "production",
+	[ENV_DEVELOPMENT] = "development",
+	[ENV_DEBUG] = "debug",
+};
+
+int environment__parse(const char *name, enum environment *out)
+{
+	for (size_t i = 0; i < sizeof(environment_names) / sizeof(environment_names[0]); i++) {
+		if (!strcmp(name, environment_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *environment__name(enum environment env)
+{
+	return environment_names[env];
+}
+
+/* The 1-based line of byte offset pos in text. */
+static int line_of(const char *text, size_t pos)
+{
+	int line = 1;
+
+	for (size_t i = 0; i < pos && text[i]; i++)
+		line += text[i] == '\n';
+	return line;
+}
+
+/*
+ * The line where key path (dotted) is written: the first "name" of each
+ * component, searched after the previous one.  0 when not found.
+ */
+static int line_of_key(const char *text, const char *path)
+{
+	const char *at = text;
+	char name[128];
+
+	while (*path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		const char *hit;
+
+		snprintf(name, sizeof(name), "\"%.*s\"", (int)n, path);
+		hit = strstr(at, name);
+		if (!hit)
+			return 0;
+		at = hit;
+		path += n + (dot ? 1 : 0);
+	}
+	return line_of(text, at - text);
+}
+
+static int key_error(char *err, size_t errlen, const char *file, const char *text,
+		     const char *path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int key_error(char *err, size_t errlen, const char *file, const char *text,
+		     const char *path, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+	int line = line_of_key(text, path);
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (line)
+		snprintf(err, errlen, "%s:%d: key \"%s\": %s", file, line, path, what);
+	else
+		snprintf(err, errlen, "%s: key \"%s\": %s", file, path, what);
+	return -EINVAL;
+}
+
+static const struct config_key *find_key(const char *path)
+{
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (!strcmp(config_keys[i].path, path))
+			return &config_keys[i];
+	return NULL;
+}
+
+static int apply_object(struct settings *s, const cJSON *obj, const char *prefix,
+			const char *file, const char *text, char *err, size_t errlen)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, obj)
+	{
+		char path[256];
+		const struct config_key *key;
+		char *field;
+		int ret;
+
+		if (*prefix)
+			snprintf(path, sizeof(path), "%s.%s", prefix, item->string);
+		else
+			snprintf(path, sizeof(path), "%s", item->string);
+		key = find_key(path);
+		if (!key)
+			return key_error(err, errlen, file, text, path, "unknown key");
+		field = (char *)s + key->offset;
+
+		switch (key->type) {
+		case KEY_OBJECT:
+			if (!cJSON_IsObject(item))
+				return key_error(err, errlen, file, text, path,
+						 "expected an object");
+			ret = apply_object(s, item, path, file, text, err, errlen);
+			if (ret)
+				return ret;
+			break;
+		case KEY_INT: {
+			double v = item->valuedouble;
+
+			if (!cJSON_IsNumber(item) || v != (double)(long)v)
+				return key_error(err, errlen, file, text, path,
+						 "expected an integer from %ld to %ld", key->min,
+						 key->max);
+			if (v < key->min || v > key->max)
+				return key_error(err, errlen, file, text, path,
+						 "%.0f is out of range: expected %ld to %ld", v,
+						 key->min, key->max);
+			*(int *)field = (int)v;
+			break;
+		}
+		case KEY_STRING:
+			if (!cJSON_IsString(item))
+				return key_error(err, errlen, file, text, path, "expected a string");
+			if (strlen(item->valuestring) >= key->size)
+				return key_error(err, errlen, file, text, path,
+						 "longer than %zu characters", key->size - 1);
+			memcpy(field, item->valuestring, strlen(item->valuestring) + 1);
+			break;
+		case KEY_ENVIRONMENT:
+			if (!cJSON_IsString(item) ||
+			    environment__parse(item->valuestring, (enum environment *)field))
+				return key_error(err, errlen, file, text, path,
+						 "expected \"production\", \"development\" or "
+						 "\"debug\"");
+			break;
+		}
+	}
+	return 0;
+}
+
+int settings__load_json(struct settings *s, const char *path, const char *text, char *err,
+			size_t errlen)
+{
+	const char *end = NULL;
+	struct settings next = *s;
+	cJSON *root;
+	int ret;
+
+	root = cJSON_ParseWithOpts(text, &end, true);
+	if (!root) {
+		size_t pos = end ? (size_t)(end - text) : 0;
+
+		snprintf(err, errlen, "%s:%d: malformed JSON near \"%.20s\"", path,
+			 line_of(text, pos), text + pos);
+		return -EINVAL;
+	}
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "%s:1: expected a JSON object at the top", path);
+		cJSON_Delete(root);
+		return -EINVAL;
+	}
+	ret = apply_object(&next, root, "", path, text, err, errlen);
+	cJSON_Delete(root);
+	if (ret)
+		return ret;
+	/* Whole file or nothing: a bad key leaves s as it was. */
+	*s = next;
+	snprintf(s->config_path, sizeof(s->config_path), "%s", path);
+	return 0;
+}
+
+int settings__load_file(struct settings *s, const char *path, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	f = fopen(path, "r");
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
+		return ret;
+	}
+	{
+		char buf[4096];
+		size_t n;
+
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+			char *more = realloc(text, len + n + 1);
+
+			if (!more) {
+				free(text);
+				fclose(f);
+				snprintf(err, errlen, "%s: out of memory", path);
+				return -ENOMEM;
+			}
+			text = more;
+			memcpy(text + len, buf, n);
+			len += n;
+		}
+	}
+	if (ferror(f)) {
+		ret = -EIO;
+		snprintf(err, errlen, "%s: cannot read config file: I/O error", path);
+		fclose(f);
+		free(text);
+		return ret;
+	}
+	fclose(f);
+	if (!text) {
+		snprintf(err, errlen, "%s:1: empty config file: expected a JSON object", path);
+		return -EINVAL;
+	}
+	text[len] = '\0';
+	ret = settings__load_json(s, path, text, err, errlen);
+	free(text);
+	return ret;
+}
+
+int settings__load_env(struct settings *s, char *err, size_t errlen)
+{
+	const char *env = getenv("APP_ENVIRONMENT");
+
+	if (env && *env) {
+		if (environment__parse(env, &s->environment)) {
+			snprintf(err, errlen,
+				 "APP_ENVIRONMENT=%s: expected production, development or debug",
+				 env);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}

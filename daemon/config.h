@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - every setting of pprofd in one struct.
+ *
+ * Filled once at start-up in this order: built-in defaults, the JSON config
+ * file, the environment, the command line; validated once, read-only after.
+ */
+#ifndef PPROFD_CONFIG_H
+#define PPROFD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define DEFAULT_CONFIG_PATH "/etc/pprofd/pprofd.json"
+#define DEFAULT_LISTEN "127.0.0.1:6060"
+
+/* Exit codes of the daemon (documented in the README and --help). */
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_RUNTIME = 1,   /* failure after start-up */
+	EXIT_USAGE = 2,     /* bad command line */
+	EXIT_CONFIG = 3,    /* unreadable or invalid config file or environment */
+	EXIT_TARGET = 4,    /* the target process does not exist */
+	EXIT_PRIVILEGE = 5, /* missing CAP_BPF/CAP_PERFMON (or root) */
+	EXIT_LISTEN = 6,    /* listen address unusable (in use, bad address) */
+	EXIT_BPF = 7,       /* BPF programs could not be loaded or attached */
+};
+
+enum environment {
+	ENV_PRODUCTION,  /* the profiling endpoints hidden */
+	ENV_DEVELOPMENT, /* everything served */
+	ENV_DEBUG,       /* as development */
+};
+
+struct settings {
+	/* What to profile. */
+	pid_t pid;
+
+	/* Where to listen: "host:port"; loopback by default. */
+	char listen[256];
+
+	/* The config file read, or "" when none. */
+	char config_path[4096];
+
+	/* "environment": development and debug serve the profiling endpoints. */
+	enum environment environment;
+
+	/* -v: debug logging. */
+	bool verbose;
+
+	/* "cpu.hz": default sampling rate of /debug/pprof/profile (Go: 100). */
+	int cpu_hz;
+
+	/* "profile.max_seconds": the longest ?seconds= a request may ask for. */
+	int profile_max_seconds;
+
+	/* "profile.default_seconds": ?seconds= when absent (Go: 30). */
+	int profile_default_seconds;
+};
+
+/* Bounds on the sampling rate, for the config and for ?hz=. */
+#define CPU_HZ_MIN 1
+#define CPU_HZ_MAX 10000
+
+void settings__defaults(struct settings *s);
+
+/*
+ * Reads the JSON config file at path into s.  Unknown keys, wrong types and
+ * out-of-range values are errors.  On error returns a negative errno and
+ * writes one line naming the file, the line and the key into err.
+ */
+int settings__load_file(struct settings *s, const char *path, char *err, size_t errlen);
+
+/* Same, from a string already in memory (path is only used in messages). */
+int settings__load_json(struct settings *s, const char *path, const char *text, char *err,
+			size_t errlen);
+
+/*
+ * Applies the environment (APP_ENVIRONMENT).  Returns 0 or -EINVAL with a
+ * message in err.
+ */
+int settings__load_env(struct settings *s, char *err, size_t errlen);
+
+/* Parses an environment name: production, development, debug. */
+int environment__parse(const char *name, enum environment *out);
+const char *environment__name(enum environment env);
+
+/* Whether the profiling endpoints are served. */
+static inline bool settings__profiling_enabled(const struct settings *s)
+{
+	return s->environment != ENV_PRODUCTION;
+}
+
+#endif /* PPROFD_CONFIG_H */

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cpu.c - see cpu.h.
+ *
+ * One sampler serves every concurrent /debug/pprof/profile request: the
+ * perf events run while at least one request is open, samples go into one
+ * cumulative stack table, and each request answers with the delta between
+ * its start and its end.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <event2/event.h>
+
+#include "collector.h"
+#include "cpu.h"
+#include "cpu.skel.h"
+#include "log.h"
+#include "pprofd.h"
+#include "stacks.h"
+#include "unwind.h"
+
+#define NSEC_PER_SEC 1000000000LL
+
+struct cpu_collector {
+	struct collector c; /* first: container_of by cast */
+	pid_t pid;
+	struct cpu_bpf *skel;
+	struct ring_buffer *ring;
+	struct event *ring_event;
+	struct unwinder *uw;
+	int ncpus;
+	int *perf_fds;
+	struct bpf_link **links;
+	int hz; /* while running */
+	uint64_t samples;
+};
+
+static const struct sample_type cpu_sample_types[] = {
+	{ "samples", "count" },
+	{ "cpu", "nanoseconds" },
+};
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct cpu_collector *cc = ctx;
+	const struct cpu_sample *s = data;
+	uint64_t pcs[2 * MAX_STACK_DEPTH + 1];
+	struct user_stack user;
+	int64_t values[2];
+	size_t n = 0;
+
+	if (size < sizeof(*s))
+		return 0;
+	/* Kernel frames: the leaf exactly, callers at return address - 1. */
+	for (uint32_t i = 0; i < s->kernel_depth && i < MAX_STACK_DEPTH; i++)
+		pcs[n++] = i ? s->kernel_pcs[i] - 1 : s->kernel_pcs[i];
+	user.pcs = s->user_pcs;
+	user.depth = s->user_depth < MAX_STACK_DEPTH ? s->user_depth : MAX_STACK_DEPTH;
+	user.sp = s->user_sp;
+	user.stack_top = s->stack_top;
+	n += unwinder__user_stack(cc->uw, &user, pcs + n, sizeof(pcs) / sizeof(pcs[0]) - n);
+
+	values[0] = 1;
+	values[1] = NSEC_PER_SEC / cc->hz;
+	if (stack_table__add(cc->c.stacks, pcs, n, s->tid, s->comm, values))
+		pr_warn("cpu: out of memory: sample dropped");
+	cc->samples++;
+	return 0;
+}
+
+static void on_ring_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct cpu_collector *cc = arg;
+
+	(void)fd;
+	(void)what;
+	ring_buffer__consume(cc->ring);
+}
+
+static void stop_perf_events(struct cpu_collector *cc)
+{
+	for (int i = 0; i < cc->ncpus; i++) {
+		bpf_link__destroy(cc->links[i]);
+		cc->links[i] = NULL;
+		if (cc->perf_fds[i] >= 0)
+			close(cc->perf_fds[i]);
+		cc->perf_fds[i] = -1;
+	}
+	cc->hz = 0;
+}
+
+static int start_perf_events(struct cpu_collector *cc, int hz, char *err, size_t errlen)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		/* A fixed period in ns, not a frequency: every sample weighs the same. */
+		.sample_period = NSEC_PER_SEC / hz,
+	};
+	int opened = 0, ret;
+
+	for (int cpu = 0; cpu < cc->ncpus; cpu++) {
+		int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == ENODEV) /* offline CPU */
+				continue;
+			ret = -errno;
+			snprintf(err, errlen, "perf_event_open(cpu-clock, cpu %d): %s", cpu,
+				 strerror(errno));
+			goto fail;
+		}
+		cc->perf_fds[cpu] = fd;
+		cc->links[cpu] = bpf_program__attach_perf_event(cc->skel->progs.sample_cpu, fd);
+		if (!cc->links[cpu]) {
+			ret = -errno;
+			snprintf(err, errlen, "attaching the CPU sampler on cpu %d: %s", cpu,
+				 strerror(errno));
+			goto fail;
+		}
+		opened++;
+	}
+	if (!opened) {
+		snprintf(err, errlen, "no online CPU accepted a cpu-clock perf event");
+		return -ENODEV;
+	}
+	cc->hz = hz;
+	pr_debug("cpu: sampling at %d Hz on %d CPUs", hz, opened);
+	return 0;
+fail:
+	stop_perf_events(cc);
+	return ret;
+}
+
+static int cpu_acquire(struct collector *c, const struct collect_request *req, char *err,
+		       size_t errlen)
+{
+	struct cpu_collector *cc = (struct cpu_collector *)c;
+	int ret;
+
+	if (c->users) {
+		if (req->hz != cc->hz) {
+			snprintf(err, errlen,
+				 "a CPU profile at %d Hz is running; ask for hz=%d or wait for it "
+				 "to end",
+				 cc->hz, cc->hz);
+			return -EBUSY;
+		}
+		c->users++;
+		return 0;
+	}
+	/* Nobody holds a snapshot: start from an empty table. */
+	stack_table__clear(c->stacks);
+	ret = start_perf_events(cc, req->hz, err, errlen);
+	if (ret)
+		return ret;
+	c->users = 1;
+	return 0;
+}
+
+static void cpu_drain(struct collector *c)
+{
+	struct cpu_collector *cc = (struct cpu_collector *)c;
+
+	ring_buffer__consume(cc->ring);
+}
+
+static void cpu_release(struct collector *c)
+{
+	struct cpu_collector *cc = (struct cpu_collector *)c;
+
+	if (!c->users)
+		return;
+	if (--c->users == 0) {
+		stop_perf_events(cc);
+		/* What is still in flight belongs to nobody. */
+		ring_buffer__consume(cc->ring);
+		stack_table__clear(c->stacks);
+	}
+}
+
+static int64_t cpu_period(const struct collector *c)
+{
+	const struct cpu_collector *cc = (const struct cpu_collector *)c;
+
+	return cc->hz ? NSEC_PER_SEC / cc->hz : 0;
+}
+
+static void cpu_free(struct collector *c)
+{
+	struct cpu_collector *cc = (struct cpu_collector *)c;
+
+	if (!cc)
+		return;
+	if (cc->links)
+		stop_perf_events(cc);
+	if (cc->ring_event)
+		event_free(cc->ring_event);
+	ring_buffer__free(cc->ring);
+	cpu_bpf__destroy(cc->skel);
+	stack_table__free(c->stacks);
+	free(cc->perf_fds);
+	free(cc->links);
+	free(cc);
+}
+
+static const struct collector_ops cpu_ops = {
+	.acquire = cpu_acquire,
+	.release = cpu_release,
+	.drain = cpu_drain,
+	.period = cpu_period,
+	.free = cpu_free,
+};
+
+struct collector *cpu_collector__new(pid_t pid, struct event_base *base, struct unwinder *uw,
+				     int *error, char *err, size_t errlen)
+{
+	struct cpu_collector *cc = calloc(1, sizeof(*cc));
+	int ret;
+
+	if (!cc) {
+		*error = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	cc->c.name = "profile";
+	cc->c.description =
+		"CPU profile. You can specify the duration in the seconds GET parameter, and "
+		"the sampling rate in hz. After you get the profile file, use the go tool pprof "
+		"command to investigate the profile.";
+	cc->c.mode = COLLECT_WINDOW;
+	cc->c.sample_types = cpu_sample_types;
+	cc->c.nsample_types = 2;
+	cc->c.period_type = (struct sample_type){ "cpu", "nanoseconds" };
+	cc->c.ops = &cpu_ops;
+	cc->pid = pid;
+	cc->uw = uw;
+
+	cc->ncpus = libbpf_num_possible_cpus();
+	if (cc->ncpus <= 0) {
+		ret = cc->ncpus ? cc->ncpus : -ENODEV;
+		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-ret));
+		goto fail;
+	}
+	cc->perf_fds = malloc(cc->ncpus * sizeof(*cc->perf_fds));
+	cc->links = calloc(cc->ncpus, sizeof(*cc->links));
+	cc->c.stacks = stack_table__new(2);
+	if (!cc->perf_fds || !cc->links || !cc->c.stacks) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < cc->ncpus; i++)
+		cc->perf_fds[i] = -1;
+
+	cc->skel = cpu_bpf__open();
+	if (!cc->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "opening the CPU sampler BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	cc->skel->rodata->target_pid = pid;
+	ret = cpu_bpf__load(cc->skel);
+	if (ret) {
+		snprintf(err, errlen, "loading the CPU sampler BPF program: %s", strerror(-ret));
+		goto fail;
+	}
+	cc->ring = ring_buffer__new(bpf_map__fd(cc->skel->maps.samples), on_sample, cc, NULL);
+	if (!cc->ring) {
+		ret = -errno;
+		snprintf(err, errlen, "creating the CPU sample ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	cc->ring_event = event_new(base, ring_buffer__epoll_fd(cc->ring), EV_READ | EV_PERSIST,
+				   on_ring_ready, cc);
+	if (!cc->ring_event || event_add(cc->ring_event, NULL)) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "watching the CPU sample ring buffer failed");
+		goto fail;
+	}
+	return &cc->c;
+fail:
+	*error = ret;
+	cpu_free(&cc->c);
+	return NULL;
+}
+
+void cpu_collector__stats(const struct collector *c, struct cpu_stats *out)
+{
+	const struct cpu_collector *cc = (const struct cpu_collector *)c;
+	int fd = bpf_map__fd(cc->skel->maps.counters);
+	int ncpus = cc->ncpus;
+	uint64_t *vals = calloc(ncpus, sizeof(*vals));
+
+	memset(out, 0, sizeof(*out));
+	out->hz = cc->hz;
+	out->samples = cc->samples;
+	if (!vals)
+		return;
+	for (uint32_t k = CPU_COUNTER_LOST; k <= CPU_COUNTER_USER_ERRORS; k++) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (int i = 0; i < ncpus; i++)
+			sum += vals[i];
+		if (k == CPU_COUNTER_LOST)
+			out->lost = sum;
+		else
+			out->user_errors = sum;
+	}
+	free(vals);
+}

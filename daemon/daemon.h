@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon.h - what the parts of the running daemon share: the settings, the
+ * event loop, the target and the table of collectors.  Built by main.c.
+ */
+#ifndef PPROFD_DAEMON_H
+#define PPROFD_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct collector;
+struct event_base;
+struct settings;
+struct symbolizer;
+struct unwinder;
+
+struct daemon {
+	const struct settings *settings; /* read-only after start-up */
+	struct event_base *base;
+	pid_t pid;
+	struct symbolizer *sym;
+	struct unwinder *uw;
+	struct collector **collectors; /* the one table of profile types */
+	size_t ncollectors;
+	struct timespec started;       /* CLOCK_MONOTONIC */
+	bool shutting_down;
+};
+
+/* The collector serving /debug/pprof/<name>, or NULL. */
+struct collector *daemon__collector(const struct daemon *d, const char *name);
+
+#endif /* PPROFD_DAEMON_H */

@@ -1,0 +1,715 @@
+// SPDX-License-Identifier: MIT
+/*
+ * http.c - see http.h.
+ *
+ * Semantics follow Go's net/http/pprof (shared/reference/pprof-endpoints.md):
+ * errors are text/plain with X-Go-Pprof: 1 and a one-line body; profiles are
+ * gzip'd protobuf with Content-Disposition; every response has
+ * X-Content-Type-Options: nosniff.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/queue.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "collector.h"
+#include "config.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "profile.h"
+#include "stacks.h"
+#include "symbolize.h"
+#include "target.h"
+
+#define PPROF_PREFIX "/debug/pprof/"
+#define MAX_SYMBOLS 4096 /* addresses per /symbol request */
+
+struct pending_profile;
+
+struct http_server {
+	struct daemon *d;
+	struct evhttp *http;
+	struct pending_profile *pending; /* profiles being collected */
+	unsigned inflight;               /* replies sent but not yet flushed */
+	void (*drained)(void *arg);
+	void *drained_arg;
+};
+
+/* A profile request waiting for the end of its window. */
+struct pending_profile {
+	struct http_server *srv;
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	struct collector *c;
+	struct stack_snapshot *since;
+	struct event *timer;
+	struct timespec wall_start, mono_start;
+	char filename[64];
+	struct pending_profile *next;
+};
+
+/* --- query strings ------------------------------------------------------- */
+
+int http__query_int(const char *query, const char *name, long min, long max, long *out)
+{
+	struct evkeyvalq params;
+	const char *v;
+	char *end;
+	long n;
+	int ret;
+
+	TAILQ_INIT(&params);
+	if (!query || evhttp_parse_query_str(query, &params))
+		return query ? -EINVAL : 1;
+	v = evhttp_find_header(&params, name);
+	if (!v) {
+		ret = 1;
+		goto out;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (!*v || *end || errno || n < min || n > max) {
+		ret = -EINVAL;
+		goto out;
+	}
+	*out = n;
+	ret = 0;
+out:
+	evhttp_clear_headers(&params);
+	return ret;
+}
+
+size_t http__symbol_addresses(const char *text, unsigned long long *out, size_t max)
+{
+	size_t n = 0;
+
+	while (text && *text && n < max) {
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(text, &end, 0);
+		if (end != text && !errno && (*end == '+' || *end == '\0' || *end == '&'))
+			out[n++] = v;
+		text = strchr(text, '+');
+		if (text)
+			text++;
+	}
+	return n;
+}
+
+int http__split_address(const char *addr, char *host, size_t hostlen, char *port,
+			size_t portlen)
+{
+	const char *colon;
+	size_t n;
+
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		n = close - addr - 1;
+		colon = close + 1;
+		addr++;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon)
+			return -EINVAL;
+		n = colon - addr;
+	}
+	if (n == 0 || n >= hostlen || strlen(colon + 1) == 0 || strlen(colon + 1) >= portlen)
+		return -EINVAL;
+	for (const char *p = colon + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+	if (atol(colon + 1) > 65535)
+		return -EINVAL;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+/* --- responses ----------------------------------------------------------- */
+
+static void on_reply_complete(struct evhttp_request *req, void *arg)
+{
+	struct http_server *srv = arg;
+
+	(void)req;
+	if (srv->inflight)
+		srv->inflight--;
+	if (srv->drained && !srv->inflight && !srv->pending) {
+		void (*done)(void *) = srv->drained;
+
+		srv->drained = NULL;
+		done(srv->drained_arg);
+	}
+}
+
+static void send_reply(struct http_server *srv, struct evhttp_request *req, int code,
+		       const char *reason, struct evbuffer *body)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
+			  "nosniff");
+	srv->inflight++;
+	evhttp_request_set_on_complete_cb(req, on_reply_complete, srv);
+	evhttp_send_reply(req, code, reason, body);
+}
+
+static const char *reason_of(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
+/* A Go-style error: text/plain, X-Go-Pprof: 1, one line. */
+static void send_error(struct http_server *srv, struct evhttp_request *req, int code,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void send_error(struct http_server *srv, struct evhttp_request *req, int code,
+		       const char *fmt, ...)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *body = evbuffer_new();
+	va_list ap;
+
+	evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+	evhttp_add_header(h, "X-Go-Pprof", "1");
+	if (body) {
+		va_start(ap, fmt);
+		evbuffer_add_vprintf(body, fmt, ap);
+		va_end(ap);
+		evbuffer_add(body, "\n", 1);
+	}
+	send_reply(srv, req, code, reason_of(code), body);
+	if (body)
+		evbuffer_free(body);
+}
+
+static void free_data(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+static void send_profile(struct http_server *srv, struct evhttp_request *req,
+			 const char *filename, uint8_t *data, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *body = evbuffer_new();
+	char disposition[128];
+
+	if (!body) {
+		free(data);
+		send_error(srv, req, 500, "out of memory");
+		return;
+	}
+	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", filename);
+	evhttp_add_header(h, "Content-Type", "application/octet-stream");
+	evhttp_add_header(h, "Content-Disposition", disposition);
+	evbuffer_add_reference(body, data, len, free_data, NULL);
+	send_reply(srv, req, 200, "OK", body);
+	evbuffer_free(body);
+}
+
+/* --- profiles over a window ---------------------------------------------- */
+
+static void pending_unlink(struct pending_profile *p)
+{
+	struct pending_profile **pp = &p->srv->pending;
+
+	while (*pp && *pp != p)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = p->next;
+}
+
+static void pending_free(struct pending_profile *p)
+{
+	pending_unlink(p);
+	if (p->conn)
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	if (p->timer)
+		event_free(p->timer);
+	stack_snapshot__free(p->since);
+	p->c->ops->release(p->c);
+	free(p);
+}
+
+static int64_t ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+/* The window is over (or the daemon stops): encode and answer. */
+static void finish_profile(struct pending_profile *p)
+{
+	struct http_server *srv = p->srv;
+	struct evhttp_request *req = p->req;
+	struct profile_window window;
+	struct timespec now;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int ret;
+
+	p->c->ops->drain(p->c);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	window.time_nanos = p->wall_start.tv_sec * 1000000000LL + p->wall_start.tv_nsec;
+	window.duration_nanos = ns_between(&p->mono_start, &now);
+	ret = profile__encode(p->c, p->since, srv->d->sym, &window, &data, &len);
+	/* Stop listening for the close before the reply can free the request. */
+	if (p->conn)
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	p->conn = NULL;
+	if (ret) {
+		send_error(srv, req, 500, "could not encode the profile: %s", strerror(-ret));
+		free(data);
+	} else {
+		send_profile(srv, req, p->filename, data, len);
+	}
+	pending_free(p);
+}
+
+static void on_window_end(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	finish_profile(arg);
+}
+
+/* The client went away: stop collecting for it. */
+static void on_client_close(struct evhttp_connection *conn, void *arg)
+{
+	struct pending_profile *p = arg;
+
+	(void)conn;
+	log_msg(LOG_DEBUG, "profile request abandoned by the client");
+	p->conn = NULL;
+	pending_free(p);
+}
+
+static void start_profile(struct http_server *srv, struct evhttp_request *req,
+			  struct collector *c, long seconds, const struct collect_request *cr,
+			  const char *filename)
+{
+	struct pending_profile *p = calloc(1, sizeof(*p));
+	struct timeval tv = { .tv_sec = seconds };
+	char err[256];
+	int ret;
+
+	if (!p) {
+		send_error(srv, req, 500, "out of memory");
+		return;
+	}
+	ret = c->ops->acquire(c, cr, err, sizeof(err));
+	if (ret) {
+		free(p);
+		send_error(srv, req, ret == -EBUSY ? 409 : 500, "%s", err);
+		return;
+	}
+	p->srv = srv;
+	p->req = req;
+	p->c = c;
+	snprintf(p->filename, sizeof(p->filename), "%s", filename);
+	c->ops->drain(c);
+	p->since = stack_table__snapshot(c->stacks);
+	p->timer = evtimer_new(srv->d->base, on_window_end, p);
+	if (!p->since || !p->timer || evtimer_add(p->timer, &tv)) {
+		pending_free(p);
+		send_error(srv, req, 500, "out of memory");
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &p->wall_start);
+	clock_gettime(CLOCK_MONOTONIC, &p->mono_start);
+	p->conn = evhttp_request_get_connection(req);
+	evhttp_connection_set_closecb(p->conn, on_client_close, p);
+	p->next = srv->pending;
+	srv->pending = p;
+}
+
+/* --- handlers ------------------------------------------------------------ */
+
+static void handle_cpu_profile(struct http_server *srv, struct evhttp_request *req,
+			       const char *query)
+{
+	const struct settings *st = srv->d->settings;
+	struct collector *c = daemon__collector(srv->d, "profile");
+	struct collect_request cr = { .hz = st->cpu_hz };
+	long seconds = st->profile_default_seconds, hz;
+	int ret;
+
+	ret = http__query_int(query, "seconds", 1, LONG_MAX, &seconds);
+	if (ret < 0) {
+		send_error(srv, req, 400, "invalid value for \"seconds\" - must be a positive integer");
+		return;
+	}
+	if (seconds > st->profile_max_seconds) {
+		send_error(srv, req, 400,
+			   "\"seconds\" is %ld, more than the longest profile allowed (%d s, "
+			   "profile.max_seconds)",
+			   seconds, st->profile_max_seconds);
+		return;
+	}
+	ret = http__query_int(query, "hz", CPU_HZ_MIN, CPU_HZ_MAX, &hz);
+	if (ret < 0) {
+		send_error(srv, req, 400, "invalid value for \"hz\" - must be an integer from %d to %d",
+			   CPU_HZ_MIN, CPU_HZ_MAX);
+		return;
+	}
+	if (ret == 0)
+		cr.hz = hz;
+	if (!c) {
+		send_error(srv, req, 503, "the CPU collector is not available");
+		return;
+	}
+	start_profile(srv, req, c, seconds, &cr, "profile");
+}
+
+static void handle_cmdline(struct http_server *srv, struct evhttp_request *req)
+{
+	struct evbuffer *body = evbuffer_new();
+	char *cmdline;
+	size_t len;
+	int ret;
+
+	ret = target__read_proc(srv->d->pid, "cmdline", &cmdline, &len);
+	if (ret || !body) {
+		if (body)
+			evbuffer_free(body);
+		send_error(srv, req, 503, "cannot read the command line of process %d: %s",
+			   (int)srv->d->pid, strerror(ret ? -ret : ENOMEM));
+		return;
+	}
+	/* The kernel ends every argument with NUL; Go joins them with NUL. */
+	if (len && cmdline[len - 1] == '\0')
+		len--;
+	evbuffer_add(body, cmdline, len);
+	free(cmdline);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; charset=utf-8");
+	send_reply(srv, req, 200, "OK", body);
+	evbuffer_free(body);
+}
+
+static void handle_symbol(struct http_server *srv, struct evhttp_request *req,
+			  const char *query)
+{
+	unsigned long long *addrs = calloc(MAX_SYMBOLS, sizeof(*addrs));
+	struct evbuffer *body = evbuffer_new();
+	char *text = NULL;
+	size_t n = 0;
+
+	if (!addrs || !body)
+		goto oom;
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t len = evbuffer_get_length(in);
+
+		text = malloc(len + 1);
+		if (!text)
+			goto oom;
+		evbuffer_remove(in, text, len);
+		text[len] = '\0';
+		n = http__symbol_addresses(text, addrs, MAX_SYMBOLS);
+	} else {
+		n = http__symbol_addresses(query, addrs, MAX_SYMBOLS);
+	}
+	/* Go answers num_symbols: 1 whatever was asked. */
+	evbuffer_add_printf(body, "num_symbols: 1\n");
+	for (size_t i = 0; i < n; i++) {
+		struct symbol_location loc;
+
+		if (!addrs[i] || symbolizer__lookup(srv->d->sym, addrs[i], &loc) || !loc.nframes ||
+		    !loc.frames[0].function)
+			continue;
+		evbuffer_add_printf(body, "%#llx %s\n", addrs[i], loc.frames[0].function);
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; charset=utf-8");
+	send_reply(srv, req, 200, "OK", body);
+	evbuffer_free(body);
+	free(addrs);
+	free(text);
+	return;
+oom:
+	if (body)
+		evbuffer_free(body);
+	free(addrs);
+	free(text);
+	send_error(srv, req, 500, "out of memory");
+}
+
+static void html_escape(struct evbuffer *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': evbuffer_add_printf(out, "&lt;"); break;
+		case '>': evbuffer_add_printf(out, "&gt;"); break;
+		case '&': evbuffer_add_printf(out, "&amp;"); break;
+		case '"': evbuffer_add_printf(out, "&#34;"); break;
+		default: evbuffer_add(out, s, 1);
+		}
+	}
+}
+
+/* One row of the index page: a collector, or one of Go's fixed endpoints. */
+struct index_entry {
+	const char *name;
+	const char *description;
+};
+
+static int cmp_index_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct index_entry *)a)->name,
+		      ((const struct index_entry *)b)->name);
+}
+
+static void handle_index(struct http_server *srv, struct evhttp_request *req)
+{
+	static const struct index_entry fixed[] = {
+		{ "cmdline", "The command line invocation of the current program." },
+		{ "symbol", "Maps program counters to function names (GET ?0x... or POST)." },
+	};
+	struct daemon *d = srv->d;
+	size_t n = 0, cap = d->ncollectors + 2;
+	struct index_entry *rows = calloc(cap, sizeof(*rows));
+	struct evbuffer *body = evbuffer_new();
+
+	if (!rows || !body) {
+		free(rows);
+		if (body)
+			evbuffer_free(body);
+		send_error(srv, req, 500, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < d->ncollectors; i++)
+		rows[n++] = (struct index_entry){ d->collectors[i]->name,
+						  d->collectors[i]->description };
+	rows[n++] = fixed[0];
+	rows[n++] = fixed[1];
+	qsort(rows, n, sizeof(*rows), cmp_index_entry);
+
+	evbuffer_add_printf(body, "<html>\n<head>\n<title>/debug/pprof/</title>\n"
+				  "<style>\n.profile-name{\n\tdisplay:inline-block;\n"
+				  "\twidth:6rem;\n}\n</style>\n</head>\n<body>\n"
+				  "/debug/pprof/\n<br>\n<p>Set debug=1 as a query parameter to "
+				  "export in legacy text format</p>\n<br>\n"
+				  "Types of profiles available:\n<table>\n"
+				  "<thead><td>Count</td><td>Profile</td></thead>\n");
+	for (size_t i = 0; i < n; i++) {
+		struct collector *c = daemon__collector(d, rows[i].name);
+		size_t count = c && c->mode == COLLECT_CUMULATIVE ? stack_table__len(c->stacks) : 0;
+
+		evbuffer_add_printf(body, "<tr><td>%zu</td><td><a href='", count);
+		html_escape(body, rows[i].name);
+		evbuffer_add_printf(body, "?debug=1'>");
+		html_escape(body, rows[i].name);
+		evbuffer_add_printf(body, "</a></td></tr>\n");
+	}
+	evbuffer_add_printf(body, "</table>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n");
+	for (size_t i = 0; i < n; i++) {
+		evbuffer_add_printf(body, "<li><div class=profile-name>");
+		html_escape(body, rows[i].name);
+		evbuffer_add_printf(body, ": </div> ");
+		html_escape(body, rows[i].description);
+		evbuffer_add_printf(body, "</li>\n");
+	}
+	evbuffer_add_printf(body, "</ul>\n</p>\n</body>\n</html>\n");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/html; charset=utf-8");
+	send_reply(srv, req, 200, "OK", body);
+	evbuffer_free(body);
+	free(rows);
+}
+
+static void handle_pprof(struct http_server *srv, struct evhttp_request *req, const char *name,
+			 const char *query)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+
+	if (!strcmp(name, "symbol")) {
+		if (!get && cmd != EVHTTP_REQ_POST) {
+			send_error(srv, req, 405, "method not allowed: use GET or POST");
+			return;
+		}
+		handle_symbol(srv, req, query);
+		return;
+	}
+	if (!get) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+		send_error(srv, req, 405, "method not allowed: use GET");
+		return;
+	}
+	if (srv->d->shutting_down) {
+		send_error(srv, req, 503, "pprofd is shutting down");
+		return;
+	}
+	if (!*name)
+		handle_index(srv, req);
+	else if (!strcmp(name, "cmdline"))
+		handle_cmdline(srv, req);
+	else if (!strcmp(name, "profile"))
+		handle_cpu_profile(srv, req, query);
+	else
+		send_error(srv, req, 404, "Unknown profile");
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct http_server *srv = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	char *decoded;
+
+	if (!path || !*path)
+		path = "/";
+	decoded = evhttp_uridecode(path, 0, NULL);
+	if (!decoded) {
+		send_error(srv, req, 400, "malformed request path");
+		return;
+	}
+	log_msg(LOG_DEBUG, "%s %s", evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
+		evhttp_request_get_uri(req));
+
+	if (!strncmp(decoded, PPROF_PREFIX, strlen(PPROF_PREFIX)) || !strcmp(decoded, "/debug/pprof")) {
+		if (!settings__profiling_enabled(srv->d->settings))
+			send_error(srv, req, 404,
+				   "profiling endpoints are off in %s mode: set "
+				   "APP_ENVIRONMENT=development (or \"environment\": \"development\" "
+				   "in the config file) to enable them",
+				   environment__name(srv->d->settings->environment));
+		else
+			handle_pprof(srv, req,
+				     decoded[strlen(PPROF_PREFIX) - 1] ? decoded + strlen(PPROF_PREFIX)
+								       : "",
+				     query);
+	} else {
+		send_error(srv, req, 404, "404 page not found");
+	}
+	free(decoded);
+}
+
+/* --- server -------------------------------------------------------------- */
+
+static int listen_on(const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char host[256], port[8];
+	int fd = -1, one = 1, ret;
+
+	if (http__split_address(addr, host, sizeof(host), port, sizeof(port))) {
+		snprintf(err, errlen, "listen address \"%s\": expected HOST:PORT", addr);
+		return -EINVAL;
+	}
+	ret = getaddrinfo(host, port, &hints, &res);
+	if (ret) {
+		snprintf(err, errlen, "listen address \"%s\": %s", addr, gai_strerror(ret));
+		return -EINVAL;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "listen address \"%s\": socket: %s", addr, strerror(errno));
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s%s", addr, strerror(errno),
+			 errno == EADDRINUSE ? " (another process has this port: pick another "
+					       "with --listen)"
+					     : "");
+		close(fd);
+		fd = ret;
+		goto out;
+	}
+	ret = fd;
+out:
+	freeaddrinfo(res);
+	return ret;
+}
+
+struct http_server *http_server__new(struct daemon *d, const char *addr, int *error, char *err,
+				     size_t errlen)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	int fd;
+
+	if (!srv) {
+		*error = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->d = d;
+	fd = listen_on(addr, err, errlen);
+	if (fd < 0) {
+		*error = fd;
+		free(srv);
+		return NULL;
+	}
+	srv->http = evhttp_new(d->base);
+	if (!srv->http || !evhttp_accept_socket_with_handle(srv->http, fd)) {
+		*error = -ENOMEM;
+		snprintf(err, errlen, "cannot serve HTTP on %s", addr);
+		close(fd);
+		http_server__free(srv);
+		return NULL;
+	}
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(srv->http, on_request, srv);
+	return srv;
+}
+
+void http_server__drain(struct http_server *s, void (*done)(void *arg), void *arg)
+{
+	s->drained = done;
+	s->drained_arg = arg;
+	while (s->pending)
+		finish_profile(s->pending);
+	if (!s->inflight && s->drained) {
+		s->drained = NULL;
+		done(arg);
+	}
+}
+
+void http_server__free(struct http_server *s)
+{
+	if (!s)
+		return;
+	while (s->pending)
+		pending_free(s->pending);
+	if (s->http)
+		evhttp_free(s->http);
+	free(s);
+}

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main.c - start-up, privileges, signals, event loop, ordered shutdown.
+ *
+ * Start-up failures are one line on stderr and an exit code from enum
+ * exit_code (config.h), so that scripts and systemd can tell them apart.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+#include <event2/event.h>
+
+#include "collector.h"
+#include "config.h"
+#include "cpu.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "symbolize.h"
+#include "target.h"
+#include "unwind.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static const char usage[] =
+	"Usage: pprofd --pid PID [--listen ADDR:PORT] [--config FILE] [-v]\n"
+	"\n"
+	"Profiles a running process from the outside with eBPF and serves Go\n"
+	"net/http/pprof-compatible endpoints (go tool pprof http://ADDR:PORT/).\n"
+	"\n"
+	"  -p, --pid PID         the process to profile (required)\n"
+	"  -l, --listen ADDR     where to serve HTTP (default " DEFAULT_LISTEN ")\n"
+	"  -c, --config FILE     JSON config file (default " DEFAULT_CONFIG_PATH
+	", if present)\n"
+	"  -v, --verbose         debug logging\n"
+	"  -h, --help            this text\n"
+	"  -V, --version         the version\n"
+	"\n"
+	"Environment: APP_ENVIRONMENT=development (or debug) serves /debug/pprof/*;\n"
+	"any other mode (production, the default) answers 404 there.\n"
+	"\n"
+	"Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad command line,\n"
+	"3 bad config, 4 no such process, 5 missing privilege (CAP_BPF and\n"
+	"CAP_PERFMON, or root), 6 listen address unusable, 7 BPF load/attach failure.\n";
+
+/* A start-up error: one line, then the exit code. */
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(int code, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	pr_err("%s", line);
+	return code;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	if (level == LIBBPF_DEBUG && log_get_level() < LOG_DEBUG)
+		return 0;
+	/* libbpf warns about what the daemon reports itself: keep it to -v. */
+	if (log_get_level() < LOG_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	log_msg(LOG_DEBUG, "%s", line);
+	return 0;
+}
+
+static bool has_capability(const struct __user_cap_data_struct *data, int cap)
+{
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+/* Whether this process may load BPF programs and open perf events. */
+static bool privileged(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+
+	if (syscall(SYS_capget, &hdr, data))
+		return geteuid() == 0;
+	if (has_capability(data, CAP_SYS_ADMIN))
+		return true;
+	return has_capability(data, CAP_BPF) && has_capability(data, CAP_PERFMON);
+}
+
+struct collector *daemon__collector(const struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->ncollectors; i++)
+		if (!strcmp(d->collectors[i]->name, name))
+			return d->collectors[i];
+	return NULL;
+}
+
+struct shutdown {
+	struct daemon *d;
+	struct http_server *http;
+};
+
+static void on_drained(void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_loopexit(d->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct shutdown *sd = arg;
+	struct timeval grace = { .tv_sec = 5 };
+
+	(void)what;
+	if (sd->d->shutting_down) {
+		pr_warn("second %s: exiting now", strsignal(sig));
+		event_base_loopbreak(sd->d->base);
+		return;
+	}
+	pr_info("%s: finishing in-flight responses, then exiting", strsignal(sig));
+	sd->d->shutting_down = true;
+	/* Responses that cannot be flushed within the grace time are dropped. */
+	event_base_loopexit(sd->d->base, &grace);
+	http_server__drain(sd->http, on_drained, sd->d);
+}
+
+static int parse_pid(const char *s, pid_t *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v <= 0 || v > 4194304)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *config_path = NULL, *listen = NULL, *pid_arg = NULL;
+	struct settings settings;
+	struct daemon d = { .settings = &settings };
+	struct collector *cpu = NULL;
+	struct http_server *http = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct shutdown sd;
+	char err[512];
+	int opt, ret, error = 0, code = EXIT_OK;
+	bool verbose = false;
+
+	while ((opt = getopt_long(argc, argv, "p:l:c:vhV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'p': pid_arg = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'c': config_path = optarg; break;
+		case 'v': verbose = true; break;
+		case 'h': fputs(usage, stdout); return EXIT_OK;
+		case 'V': printf("pprofd %s\n", PPROFD_VERSION); return EXIT_OK;
+		default:
+			fprintf(stderr, "pprofd: see pprofd --help\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, "unexpected argument \"%s\" (see pprofd --help)",
+			    argv[optind]);
+	if (verbose)
+		log_set_level(LOG_DEBUG);
+
+	/* Settings: defaults < config file < environment < flags. */
+	settings__defaults(&settings);
+	if (config_path || access(DEFAULT_CONFIG_PATH, F_OK) == 0) {
+		if (settings__load_file(&settings, config_path ? config_path : DEFAULT_CONFIG_PATH,
+					err, sizeof(err)))
+			return fail(EXIT_CONFIG, "%s", err);
+	}
+	if (settings__load_env(&settings, err, sizeof(err)))
+		return fail(EXIT_CONFIG, "%s", err);
+	if (listen) {
+		if (strlen(listen) >= sizeof(settings.listen))
+			return fail(EXIT_USAGE, "--listen: address too long");
+		strcpy(settings.listen, listen);
+	}
+	settings.verbose = verbose;
+	if (!pid_arg)
+		return fail(EXIT_USAGE, "--pid is required: the process to profile (see pprofd "
+					"--help)");
+	if (parse_pid(pid_arg, &settings.pid))
+		return fail(EXIT_USAGE, "--pid %s: expected a process id (a positive integer)",
+			    pid_arg);
+	d.pid = settings.pid;
+
+	if (!target__exists(d.pid))
+		return fail(EXIT_TARGET, "no process with PID %d: is it running? (check with ps -p %d)",
+			    (int)d.pid, (int)d.pid);
+	if (!privileged())
+		return fail(EXIT_PRIVILEGE,
+			    "missing privilege: pprofd needs CAP_BPF and CAP_PERFMON (or root) to "
+			    "load BPF programs and open perf events: run it as root, or grant them "
+			    "with setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep");
+
+	libbpf_set_print(libbpf_log);
+	signal(SIGPIPE, SIG_IGN);
+	clock_gettime(CLOCK_MONOTONIC, &d.started);
+
+	d.base = event_base_new();
+	if (!d.base) {
+		code = fail(EXIT_RUNTIME, "cannot create the event loop");
+		goto cleanup;
+	}
+	d.sym = symbolizer__new(d.pid);
+	if (!d.sym) {
+		code = errno == ESRCH ? fail(EXIT_TARGET, "process %d exited during start-up", (int)d.pid)
+				      : fail(EXIT_RUNTIME, "cannot read the mappings of process %d: %s",
+					     (int)d.pid, strerror(errno));
+		goto cleanup;
+	}
+	d.uw = unwinder__new(d.pid, d.sym);
+	if (!d.uw) {
+		code = fail(EXIT_RUNTIME, "out of memory");
+		goto cleanup;
+	}
+	cpu = cpu_collector__new(d.pid, d.base, d.uw, &error, err, sizeof(err));
+	if (!cpu) {
+		code = error == -EPERM ? fail(EXIT_PRIVILEGE, "%s: run pprofd as root, or with "
+							     "CAP_BPF and CAP_PERFMON", err)
+				       : fail(EXIT_BPF, "%s", err);
+		goto cleanup;
+	}
+	d.collectors = &cpu;
+	d.ncollectors = 1;
+
+	http = http_server__new(&d, settings.listen, &error, err, sizeof(err));
+	if (!http) {
+		code = fail(EXIT_LISTEN, "%s", err);
+		goto cleanup;
+	}
+	sd.d = &d;
+	sd.http = http;
+	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &sd);
+	sigint = evsignal_new(d.base, SIGINT, on_signal, &sd);
+	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
+		code = fail(EXIT_RUNTIME, "cannot install signal handlers");
+		goto cleanup;
+	}
+	pr_info("profiling process %d; serving on http://%s/ (%s mode%s)", (int)d.pid,
+		settings.listen, environment__name(settings.environment),
+		settings__profiling_enabled(&settings) ? ", /debug/pprof/ enabled"
+						       : ": /debug/pprof/ disabled");
+
+	ret = event_base_dispatch(d.base);
+	if (ret < 0)
+		code = fail(EXIT_RUNTIME, "event loop failed");
+	else
+		pr_info("stopped");
+
+cleanup:
+	/* Reverse order of start-up; every probe goes with its collector. */
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	http_server__free(http);
+	if (cpu)
+		cpu->ops->free(cpu);
+	unwinder__free(d.uw);
+	symbolizer__free(d.sym);
+	if (d.base)
+		event_base_free(d.base);
+	return code;
+}

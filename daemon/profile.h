@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * profile.h - a collector's stack table, symbolized, as a pprof profile.
+ *
+ * The one path from stacks to protobuf: mappings from the symbolizer, one
+ * Location per address (inline frames as several Lines), one Sample per
+ * stack with a nonzero delta, labels "thread" and "tid".
+ */
+#ifndef PPROFD_PROFILE_H
+#define PPROFD_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct collector;
+struct stack_snapshot;
+struct symbolizer;
+
+struct profile_window {
+	int64_t time_nanos;     /* start, wall clock */
+	int64_t duration_nanos; /* 0 for a cumulative profile */
+};
+
+/*
+ * Encodes c's stacks (their delta since the snapshot; NULL: cumulative) as
+ * gzip'd profile.proto into a malloc'd *out.  Returns 0 or a negative errno.
+ */
+int profile__encode(const struct collector *c, const struct stack_snapshot *since,
+		    struct symbolizer *sym, const struct profile_window *window, uint8_t **out,
+		    size_t *len);
+
+#endif /* PPROFD_PROFILE_H */

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stacks.h - the stack table: deduplicated stacks, each with its labels and a
+ * vector of values (one per sample type), summed as samples come in.
+ *
+ * Stacks are appended and never removed until stack_table__clear(), so a
+ * stack's index is stable: a snapshot is a copy of the value vectors, and a
+ * delta profile is "now minus snapshot", index by index.
+ *
+ * A stack is a list of addresses, leaf first, as Locations want them: the
+ * leaf's exact PC, every caller's return address - 1.  Kernel frames (at or
+ * above KERNEL_ADDR_MIN) come before user frames.
+ */
+#ifndef PPROFD_STACKS_H
+#define PPROFD_STACKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define THREAD_NAME_LEN 16
+
+struct stack_table;
+struct stack_snapshot;
+
+struct stack {
+	uint32_t tid;                  /* 0 when the collector has no thread */
+	char thread[THREAD_NAME_LEN];  /* thread name, "" when none */
+	uint32_t npcs;
+	uint64_t pcs[];
+};
+
+/* nvalues: values per stack (the profile's sample types).  NULL on failure. */
+struct stack_table *stack_table__new(size_t nvalues);
+void stack_table__free(struct stack_table *t);
+
+/*
+ * Adds values to the stack (pcs, tid, thread), creating it on first use.
+ * Returns 0 or -ENOMEM.
+ */
+int stack_table__add(struct stack_table *t, const uint64_t *pcs, uint32_t npcs, uint32_t tid,
+		     const char *thread, const int64_t *values);
+
+size_t stack_table__len(const struct stack_table *t);
+size_t stack_table__nvalues(const struct stack_table *t);
+/* Borrowed; valid until stack_table__clear() or __free(). */
+const struct stack *stack_table__stack(const struct stack_table *t, size_t i);
+const int64_t *stack_table__values(const struct stack_table *t, size_t i);
+
+/* Forgets every stack. */
+void stack_table__clear(struct stack_table *t);
+
+/* A copy of every value vector now.  NULL on allocation failure. */
+struct stack_snapshot *stack_table__snapshot(const struct stack_table *t);
+void stack_snapshot__free(struct stack_snapshot *s);
+
+/*
+ * Values of stack i now minus in the snapshot (stacks added after the
+ * snapshot count from zero), into out[nvalues].  A NULL snapshot means
+ * zero: the cumulative values.
+ */
+void stack_table__delta(const struct stack_table *t, const struct stack_snapshot *since,
+			size_t i, int64_t *out);
+
+#endif /* PPROFD_STACKS_H */

@@ -1,0 +1,1587 @@
+// SPDX-License-Identifier: MIT
+/*
+ * symbolize.c - see symbolize.h.
+ *
+ * The pieces, in the order they appear:
+ *
+ *   arena, strset   memory that lives as long as its owner: every string and
+ *                   frame array handed out is carved from the symbolizer's
+ *                   arena, so it stays valid until symbolizer__free()
+ *   loc_table       pc -> symbol_location of one symbolizer: the hot path
+ *   gcache          (build ID, ELF address) -> frames, shared by every
+ *                   symbolizer of the daemon: a restarted target, or a second
+ *                   symbolizer on the same binaries, resolves without DWARF
+ *   kallsyms        /proc/kallsyms, read once per process
+ *   module          one ELF file as loaded in the target = one Dwfl_Module
+ *   mapping         one executable line of /proc/PID/maps
+ *   resolution      libdwfl: ELF symbol, line table, inline chain
+ *
+ * Mappings and modules are never freed before the symbolizer: a reload builds
+ * a new current set, reusing the objects of lines that did not change, and
+ * leaves the others where they are, so pointers handed out stay valid.
+ */
+#define _GNU_SOURCE
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "symbolize.h"
+
+/* libstdc++'s demangler (the daemon links -lstdc++); returns malloc'd text. */
+char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+/* An address in no known mapping rereads the maps at most this often. */
+#define AUTO_RELOAD_INTERVAL_NS 1000000000ULL
+/*
+ * Bound of the global cache.  An entry with its frames is about 100 bytes:
+ * 256Ki entries cap it near 32 MiB.  When full it is cleared (symbolizers
+ * keep their own copies, so nothing they handed out goes away).
+ */
+#define GCACHE_MAX_ENTRIES (1U << 18)
+
+/* How far past a kernel symbol an address is still taken as in it. */
+#define KSYM_MAX_SIZE (128 * 1024)
+
+static const char kernel_path[] = "[kernel.kallsyms]";
+static const char vdso_path[] = "[vdso]";
+
+/* --- arena: bump allocation, freed all at once ----------------------------- */
+
+#define ARENA_CHUNK_SIZE (64 * 1024)
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, size;
+	char data[] __attribute__((aligned(16)));
+};
+
+struct arena {
+	struct arena_chunk *head;
+};
+
+static void *arena__alloc(struct arena *a, size_t size)
+{
+	struct arena_chunk *c = a->head;
+	void *p;
+
+	size = (size + 15) & ~(size_t)15;
+	if (!c || c->size - c->used < size) {
+		/* A big request gets a chunk of its own, behind the current one. */
+		bool own = size > ARENA_CHUNK_SIZE / 4;
+		size_t csize = own ? size : ARENA_CHUNK_SIZE;
+
+		c = malloc(sizeof(*c) + csize);
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->size = csize;
+		if (own && a->head) {
+			c->next = a->head->next;
+			a->head->next = c;
+		} else {
+			c->next = a->head;
+			a->head = c;
+		}
+	}
+	p = c->data + c->used;
+	c->used += size;
+	return p;
+}
+
+static void arena__free(struct arena *a)
+{
+	struct arena_chunk *c, *next;
+
+	for (c = a->head; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	a->head = NULL;
+}
+
+/* --- hashing ---------------------------------------------------------------- */
+
+static uint64_t hash_u64(uint64_t x)
+{
+	/* splitmix64's finalizer: every input bit reaches every output bit. */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* --- strset: interned strings, stored in an arena ---------------------------- */
+
+struct strset_slot {
+	uint64_t hash;
+	const char *str;
+};
+
+struct strset {
+	struct strset_slot *slots;
+	size_t cap, n; /* cap is 0 or a power of two */
+	struct arena *arena;
+};
+
+static int strset__grow(struct strset *set)
+{
+	size_t cap = set->cap ? set->cap * 2 : 256, i, j;
+	struct strset_slot *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (i = 0; i < set->cap; i++) {
+		if (!set->slots[i].str)
+			continue;
+		for (j = set->slots[i].hash & (cap - 1); slots[j].str; j = (j + 1) & (cap - 1))
+			;
+		slots[j] = set->slots[i];
+	}
+	free(set->slots);
+	set->slots = slots;
+	set->cap = cap;
+	return 0;
+}
+
+/* *out = the interned copy of str (NULL for NULL).  0 or -ENOMEM. */
+static int strset__intern(struct strset *set, const char *str, const char **out)
+{
+	uint64_t h;
+	size_t i, len;
+	char *copy;
+
+	*out = NULL;
+	if (!str)
+		return 0;
+	if ((set->n + 1) * 2 > set->cap && strset__grow(set))
+		return -ENOMEM;
+	h = hash_str(str);
+	for (i = h & (set->cap - 1); set->slots[i].str; i = (i + 1) & (set->cap - 1)) {
+		if (set->slots[i].hash == h && !strcmp(set->slots[i].str, str)) {
+			*out = set->slots[i].str;
+			return 0;
+		}
+	}
+	len = strlen(str) + 1;
+	copy = arena__alloc(set->arena, len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, str, len);
+	set->slots[i].hash = h;
+	set->slots[i].str = copy;
+	set->n++;
+	*out = copy;
+	return 0;
+}
+
+static void strset__free(struct strset *set)
+{
+	free(set->slots);
+	set->slots = NULL;
+	set->cap = set->n = 0;
+}
+
+/* Copies n frames into arena memory, interning their strings in set. */
+static int frames__copy(struct arena *arena, struct strset *set, const struct symbol_frame *src,
+			size_t n, struct symbol_frame **out)
+{
+	struct symbol_frame *f;
+	size_t i;
+
+	*out = NULL;
+	if (!n)
+		return 0;
+	f = arena__alloc(arena, n * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		f[i].line = src[i].line;
+		f[i].start_line = src[i].start_line;
+		if (strset__intern(set, src[i].function, &f[i].function) ||
+		    strset__intern(set, src[i].system_name, &f[i].system_name) ||
+		    strset__intern(set, src[i].file, &f[i].file))
+			return -ENOMEM;
+	}
+	*out = f;
+	return 0;
+}
+
+/* --- loc_table: pc -> location, per symbolizer ------------------------------- */
+
+struct loc_slot {
+	uint64_t pc;
+	bool used;
+	struct symbol_location loc;
+};
+
+struct loc_table {
+	struct loc_slot *slots;
+	size_t cap, n; /* cap is 0 or a power of two */
+};
+
+static const struct symbol_location *loc_table__find(const struct loc_table *t, uint64_t pc)
+{
+	size_t i;
+
+	if (!t->cap)
+		return NULL;
+	for (i = hash_u64(pc) & (t->cap - 1); t->slots[i].used; i = (i + 1) & (t->cap - 1)) {
+		if (t->slots[i].pc == pc)
+			return &t->slots[i].loc;
+	}
+	return NULL;
+}
+
+static int loc_table__insert(struct loc_table *t, uint64_t pc, const struct symbol_location *loc)
+{
+	size_t i;
+
+	if ((t->n + 1) * 2 > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 1024, j;
+		struct loc_slot *slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return -ENOMEM;
+		for (i = 0; i < t->cap; i++) {
+			if (!t->slots[i].used)
+				continue;
+			for (j = hash_u64(t->slots[i].pc) & (cap - 1); slots[j].used;
+			     j = (j + 1) & (cap - 1))
+				;
+			slots[j] = t->slots[i];
+		}
+		free(t->slots);
+		t->slots = slots;
+		t->cap = cap;
+	}
+	for (i = hash_u64(pc) & (t->cap - 1); t->slots[i].used; i = (i + 1) & (t->cap - 1)) {
+		if (t->slots[i].pc == pc) {
+			t->slots[i].loc = *loc;
+			return 0;
+		}
+	}
+	t->slots[i].used = true;
+	t->slots[i].pc = pc;
+	t->slots[i].loc = *loc;
+	t->n++;
+	return 0;
+}
+
+static void loc_table__free(struct loc_table *t)
+{
+	free(t->slots);
+	t->slots = NULL;
+	t->cap = t->n = 0;
+}
+
+/* --- gcache: (build ID, ELF address) -> frames, process-wide ---------------- */
+
+struct gcache_entry {
+	uint64_t hash;
+	const char *build_id; /* interned in gcache.strs */
+	uint64_t addr;        /* address in the ELF file (runtime address - bias) */
+	uint64_t symbol_start; /* ELF address of the symbol, when has_symbol */
+	bool has_symbol;
+	uint32_t nframes;
+	struct symbol_frame *frames;
+};
+
+static struct {
+	struct gcache_entry **slots;
+	size_t cap, n;
+	struct arena arena;
+	struct strset strs;
+} gcache = { .strs = { .arena = &gcache.arena } };
+
+static uint64_t gcache_hash(uint64_t build_id_hash, uint64_t addr)
+{
+	return hash_u64(build_id_hash ^ hash_u64(addr));
+}
+
+static const struct gcache_entry *gcache__find(const char *build_id, uint64_t build_id_hash,
+					       uint64_t addr)
+{
+	uint64_t h = gcache_hash(build_id_hash, addr);
+	struct gcache_entry *e;
+	size_t i;
+
+	if (!gcache.cap)
+		return NULL;
+	for (i = h & (gcache.cap - 1); (e = gcache.slots[i]); i = (i + 1) & (gcache.cap - 1)) {
+		if (e->hash == h && e->addr == addr && !strcmp(e->build_id, build_id))
+			return e;
+	}
+	return NULL;
+}
+
+static void gcache__clear(void)
+{
+	free(gcache.slots);
+	gcache.slots = NULL;
+	gcache.cap = gcache.n = 0;
+	strset__free(&gcache.strs);
+	arena__free(&gcache.arena);
+}
+
+/* Best effort: a cache that could not grow just misses later. */
+static void gcache__insert(const char *build_id, uint64_t build_id_hash, uint64_t addr,
+			   uint64_t bias, const struct symbol_location *loc)
+{
+	uint64_t h = gcache_hash(build_id_hash, addr);
+	struct gcache_entry *e;
+	size_t i;
+
+	if (gcache.n >= GCACHE_MAX_ENTRIES)
+		gcache__clear();
+	if ((gcache.n + 1) * 2 > gcache.cap) {
+		size_t cap = gcache.cap ? gcache.cap * 2 : 4096, j;
+		struct gcache_entry **slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return;
+		for (i = 0; i < gcache.cap; i++) {
+			if (!gcache.slots[i])
+				continue;
+			for (j = gcache.slots[i]->hash & (cap - 1); slots[j]; j = (j + 1) & (cap - 1))
+				;
+			slots[j] = gcache.slots[i];
+		}
+		free(gcache.slots);
+		gcache.slots = slots;
+		gcache.cap = cap;
+	}
+	e = arena__alloc(&gcache.arena, sizeof(*e));
+	if (!e || strset__intern(&gcache.strs, build_id, &e->build_id) ||
+	    frames__copy(&gcache.arena, &gcache.strs, loc->frames, loc->nframes, &e->frames))
+		return; /* the arena's partial allocations go at the next clear */
+	e->hash = h;
+	e->addr = addr;
+	e->has_symbol = loc->symbol_start != 0;
+	e->symbol_start = loc->symbol_start - bias;
+	e->nframes = loc->nframes;
+	for (i = h & (gcache.cap - 1); gcache.slots[i]; i = (i + 1) & (gcache.cap - 1))
+		;
+	gcache.slots[i] = e;
+	gcache.n++;
+}
+
+/* --- kallsyms: kernel text symbols, sorted, read once ----------------------- */
+
+struct ksym {
+	uint64_t addr;
+	const char *name;
+};
+
+static struct {
+	bool loaded;
+	struct ksym *syms;
+	size_t n;
+	struct arena arena;
+	char build_id[2 * 64 + 1]; /* of the running kernel, from /sys/kernel/notes */
+	bool build_id_read;
+} kernel;
+
+static int ksym_cmp(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/*
+ * Text symbols only (t, T, w, W): a pc belongs to the last one at or below
+ * it.  Without privilege every address reads 0: then there are none, and
+ * kernel frames stay unresolved.
+ */
+static void kallsyms__load(void)
+{
+	size_t cap = 0, linecap = 0;
+	char *line = NULL;
+	FILE *f;
+
+	if (kernel.loaded)
+		return;
+	kernel.loaded = true;
+	f = fopen("/proc/kallsyms", "re");
+	if (!f) {
+		pr_debug("symbolize: /proc/kallsyms: %s", strerror(errno));
+		return;
+	}
+	while (getline(&line, &linecap, f) > 0) {
+		uint64_t addr;
+		char type, *name, *copy;
+		int pos = 0;
+		size_t len;
+
+		if (sscanf(line, "%" SCNx64 " %c %n", &addr, &type, &pos) < 2 || !pos || !addr)
+			continue;
+		if (type != 't' && type != 'T' && type != 'w' && type != 'W')
+			continue;
+		name = line + pos;
+		len = strcspn(name, " \t\n");
+		if (!len)
+			continue;
+		if (kernel.n == cap) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			struct ksym *syms = realloc(kernel.syms, ncap * sizeof(*syms));
+
+			if (!syms)
+				break;
+			kernel.syms = syms;
+			cap = ncap;
+		}
+		copy = arena__alloc(&kernel.arena, len + 1);
+		if (!copy)
+			break;
+		memcpy(copy, name, len);
+		copy[len] = '\0';
+		kernel.syms[kernel.n].addr = addr;
+		kernel.syms[kernel.n].name = copy;
+		kernel.n++;
+	}
+	free(line);
+	fclose(f);
+	qsort(kernel.syms, kernel.n, sizeof(*kernel.syms), ksym_cmp);
+	if (!kernel.n)
+		pr_debug("symbolize: /proc/kallsyms shows no addresses: kernel frames unresolved");
+}
+
+static const struct ksym *kallsyms__find(uint64_t addr)
+{
+	size_t lo = 0, hi = kernel.n;
+
+	/* The last symbol at or below addr. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (kernel.syms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	/*
+	 * Symbols have no sizes here: one ends where the next begins.  A
+	 * marker like _einittext is followed by a wide gap up to the modules:
+	 * nothing is taken as that far into a symbol.
+	 */
+	if (addr - kernel.syms[lo - 1].addr >= KSYM_MAX_SIZE)
+		return NULL;
+	return &kernel.syms[lo - 1];
+}
+
+static void hex_encode(const unsigned char *bits, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[bits[i] >> 4];
+		out[2 * i + 1] = digits[bits[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The running kernel's build ID: the NT_GNU_BUILD_ID note in /sys/kernel/notes. */
+static const char *kernel_build_id(void)
+{
+	unsigned char buf[4096];
+	size_t off = 0;
+	ssize_t len;
+	int fd;
+
+	if (kernel.build_id_read)
+		return kernel.build_id;
+	kernel.build_id_read = true;
+	fd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kernel.build_id;
+	len = read(fd, buf, sizeof(buf));
+	close(fd);
+	while (len > 0 && off + 12 <= (size_t)len) {
+		uint32_t namesz, descsz, type;
+		size_t name, desc;
+
+		memcpy(&namesz, buf + off, 4);
+		memcpy(&descsz, buf + off + 4, 4);
+		memcpy(&type, buf + off + 8, 4);
+		name = off + 12;
+		desc = name + ((namesz + 3) & ~3U);
+		off = desc + ((descsz + 3) & ~3U);
+		if (off > (size_t)len)
+			break;
+		if (type == NT_GNU_BUILD_ID && namesz == 4 && !memcmp(buf + name, "GNU", 4) &&
+		    descsz && descsz <= 64) {
+			hex_encode(buf + desc, descsz, kernel.build_id);
+			break;
+		}
+	}
+	return kernel.build_id;
+}
+
+/* --- the symbolizer ---------------------------------------------------------- */
+
+struct segment {
+	uint64_t vaddr, offset, filesz;
+	bool exec;
+};
+
+/* One ELF file as loaded at one place in the target: one Dwfl_Module. */
+struct module {
+	struct module *next; /* symbolizer.modules: every module ever seen */
+	pid_t pid;
+	const char *path;      /* as in /proc/PID/maps, " (deleted)" trimmed; "[vdso]" */
+	const char *dwfl_name; /* path#id: unique, so libdwfl never reuses another file's module */
+	dev_t dev;
+	ino_t ino;
+	uint64_t map_start, map_limit; /* a mapping of it: names /proc/PID/map_files/ */
+	uint64_t bias;                 /* runtime address - ELF address */
+	uint64_t low, high;            /* runtime range of its PT_LOAD segments */
+	struct segment *segs;
+	size_t nsegs;
+	const char *build_id; /* lowercase hex, "" when none */
+	uint64_t build_id_hash;
+	bool vdso;
+	void *image; /* the vdso's bytes (malloc'd), elf_memory() reads them */
+	size_t image_size;
+	Dwfl_Module *dwfl_mod; /* NULL unless reported in the current generation */
+	unsigned gen;          /* generation it was last reported in */
+};
+
+/* One executable line of /proc/PID/maps. */
+struct mapping {
+	struct symbol_mapping pub; /* what the API hands out */
+	struct mapping *next;      /* symbolizer.all_mappings */
+	dev_t dev;
+	ino_t ino;
+	struct module *module; /* NULL when the file is not a readable ELF file */
+};
+
+struct symbolizer {
+	pid_t pid;
+	Dwfl *dwfl;
+	struct arena arena; /* mappings, modules, frames, strings */
+	struct strset strs;
+	struct loc_table locs;
+	struct mapping *all_mappings;
+	struct module *modules;
+	unsigned nmodules, gen;
+	/* Current mappings, address order, the kernel one last. */
+	const struct symbol_mapping **cur;
+	size_t ncur;
+	struct mapping kernel;
+	char *maps_text; /* the last /proc/PID/maps read: unchanged means nothing to do */
+	size_t maps_len;
+	uint64_t last_auto_reload_ns;
+	long page_size;
+};
+
+static struct mapping *to_mapping(const struct symbol_mapping *pub)
+{
+	return (struct mapping *)((char *)pub - offsetof(struct mapping, pub));
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * Opens the file behind mod as the target sees it: through /proc/PID/root
+ * when that is the very file mapped (same inode and device); else through
+ * /proc/PID/map_files/ (a deleted or replaced file, a container's overlay);
+ * else the root path if only the device differs (overlayfs, btrfs report
+ * another one) ; else, when the target is gone, the same path in our own
+ * namespace if it is the same file.  Returns an fd or a negative errno;
+ * *opened (malloc'd) names what was opened.
+ */
+static int module__open_file(const struct module *mod, char **opened)
+{
+	char root[PATH_MAX + 32], path[PATH_MAX + 32];
+	int fd, weak_fd = -1, err = -ENOENT;
+	struct stat st;
+
+	snprintf(root, sizeof(root), "/proc/%d/root%s", (int)mod->pid, mod->path);
+	fd = open(root, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fstat(fd, &st))
+			st.st_ino = 0;
+		if (st.st_ino && (!mod->ino || (st.st_ino == mod->ino && st.st_dev == mod->dev))) {
+			snprintf(path, sizeof(path), "%s", root);
+			goto found;
+		}
+		if (st.st_ino && st.st_ino == mod->ino)
+			weak_fd = fd;
+		else
+			close(fd);
+	} else {
+		err = -errno;
+	}
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)mod->pid,
+		 mod->map_start, mod->map_limit);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (weak_fd >= 0)
+			close(weak_fd);
+		goto found;
+	}
+	if (weak_fd >= 0) {
+		fd = weak_fd;
+		snprintf(path, sizeof(path), "%s", root);
+		goto found;
+	}
+
+	fd = open(mod->path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (mod->ino && !fstat(fd, &st) && st.st_ino == mod->ino && st.st_dev == mod->dev) {
+			snprintf(path, sizeof(path), "%s", mod->path);
+			goto found;
+		}
+		close(fd);
+	}
+	return err;
+
+found:
+	*opened = strdup(path);
+	if (!*opened) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return fd;
+}
+
+/* Opens mod's ELF: *fd is -1 for the vdso (read from memory). */
+static int module__open_elf(const struct module *mod, int *fd, Elf **elf, char **opened)
+{
+	*fd = -1;
+	*opened = NULL;
+	if (mod->vdso) {
+		*elf = elf_memory(mod->image, mod->image_size);
+	} else {
+		*fd = module__open_file(mod, opened);
+		if (*fd < 0)
+			return *fd;
+		*elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	}
+	if (*elf && elf_kind(*elf) == ELF_K_ELF)
+		return 0;
+	elf_end(*elf);
+	*elf = NULL;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	free(*opened);
+	*opened = NULL;
+	return -ENOEXEC;
+}
+
+/*
+ * libdwfl's find_elf: the module's file as the target sees it (see
+ * module__open_file).  libdwfl owns what it gets.
+ */
+static int find_elf_cb(Dwfl_Module *dm, void **userdata, const char *modname, Dwarf_Addr base,
+		       char **file_name, Elf **elfp)
+{
+	const struct module *mod = *userdata;
+	int fd;
+
+	(void)dm;
+	(void)modname;
+	(void)base;
+	if (!mod || module__open_elf(mod, &fd, elfp, file_name))
+		return -1;
+	return fd;
+}
+
+/*
+ * libdwfl's find_debuginfo: the standard search (.gnu_debuglink next to
+ * the file and under /usr/lib/debug, /usr/lib/debug/.build-id/); for the
+ * vdso, which has no file, the build-ID path only.
+ */
+static int find_debuginfo_cb(Dwfl_Module *dm, void **userdata, const char *modname,
+			     Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+			     GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	const struct module *mod = *userdata;
+
+	if (mod && mod->vdso)
+		return dwfl_build_id_find_debuginfo(dm, userdata, modname, base, file_name,
+						    debuglink_file, debuglink_crc,
+						    debuginfo_file_name);
+	return dwfl_standard_find_debuginfo(dm, userdata, modname, base, file_name,
+					    debuglink_file, debuglink_crc, debuginfo_file_name);
+}
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = find_elf_cb,
+	.find_debuginfo = find_debuginfo_cb,
+};
+
+/*
+ * The bias of mod's file mapped at start from file offset offset: the
+ * PT_LOAD holding that offset puts file offset o at ELF address
+ * p_vaddr + (o - p_offset), and the mapping puts it at start.  Works alike
+ * for ET_DYN (PIE, libraries: any bias) and ET_EXEC (bias 0).
+ */
+static int module__bias(const struct module *mod, long page_size, uint64_t start, uint64_t offset,
+			uint64_t *bias)
+{
+	const struct segment *found = NULL;
+	size_t i;
+
+	for (i = 0; i < mod->nsegs; i++) {
+		const struct segment *sg = &mod->segs[i];
+		uint64_t first = sg->offset & ~((uint64_t)page_size - 1);
+
+		if (offset < first || offset >= sg->offset + sg->filesz)
+			continue;
+		if (!found || (sg->exec && !found->exec))
+			found = sg;
+	}
+	if (!found)
+		return -ENOENT;
+	*bias = start - (found->vaddr + offset - found->offset);
+	return 0;
+}
+
+/* Reads what a module needs from its ELF file: segments, build ID. */
+static int module__read_elf(struct symbolizer *s, struct module *mod)
+{
+	uint64_t first_vaddr = 0, end = 0;
+	const void *bits = NULL;
+	char hex[2 * 64 + 1] = "";
+	bool have_first = false;
+	size_t phnum, i;
+	char *opened;
+	ssize_t nbits;
+	Elf *elf;
+	int fd, err;
+
+	err = module__open_elf(mod, &fd, &elf, &opened);
+	if (err)
+		return err;
+	free(opened);
+	if (elf_getphdrnum(elf, &phnum) || !phnum) {
+		err = -ENOEXEC;
+		goto out;
+	}
+	mod->segs = arena__alloc(&s->arena, phnum * sizeof(*mod->segs));
+	if (!mod->segs) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr mem, *ph = gelf_getphdr(elf, i, &mem);
+
+		if (!ph || ph->p_type != PT_LOAD)
+			continue;
+		/* libdwfl biases the module by low_addr - this (open_elf). */
+		if (!have_first) {
+			first_vaddr = ph->p_vaddr & -ph->p_align;
+			have_first = true;
+		}
+		if (ph->p_vaddr + ph->p_memsz > end)
+			end = ph->p_vaddr + ph->p_memsz;
+		mod->segs[mod->nsegs].vaddr = ph->p_vaddr;
+		mod->segs[mod->nsegs].offset = ph->p_offset;
+		mod->segs[mod->nsegs].filesz = ph->p_filesz;
+		mod->segs[mod->nsegs].exec = ph->p_flags & PF_X;
+		mod->nsegs++;
+	}
+	if (!have_first) {
+		err = -ENOEXEC;
+		goto out;
+	}
+	mod->low = first_vaddr;  /* ELF addresses until the bias is known */
+	mod->high = end;
+	nbits = dwelf_elf_gnu_build_id(elf, &bits);
+	if (nbits > 0 && nbits <= 64)
+		hex_encode(bits, nbits, hex);
+	err = strset__intern(&s->strs, hex, &mod->build_id);
+	mod->build_id_hash = hash_str(hex);
+out:
+	elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* The vdso has no file: its bytes are copied out of the target. */
+static int module__read_vdso(struct module *mod)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	mod->image_size = mod->map_limit - mod->map_start;
+	mod->image = malloc(mod->image_size);
+	if (!mod->image)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)mod->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, mod->image, mod->image_size, (off_t)mod->map_start);
+	close(fd);
+	return n == (ssize_t)mod->image_size ? 0 : -EIO;
+}
+
+/*
+ * The module for a new mapping: an existing one of the same file at the same
+ * bias, a copy of one of the same file at another bias (no need to read the
+ * file again), or a new one.  NULL when the file is no readable ELF file.
+ */
+static struct module *symbolizer__module_for(struct symbolizer *s, const struct mapping *m,
+					     int *err)
+{
+	struct module *mod, *same_file = NULL;
+	uint64_t bias;
+	char *name;
+	size_t len;
+
+	*err = 0;
+	for (mod = s->modules; mod; mod = mod->next) {
+		if (mod->dev != m->dev || mod->ino != m->ino || strcmp(mod->path, m->pub.path))
+			continue;
+		if (mod->vdso) {
+			/* Same path, different bytes maybe: only the very same range. */
+			if (mod->map_start == m->pub.start && mod->map_limit == m->pub.limit)
+				return mod;
+			continue;
+		}
+		same_file = mod;
+		if (!module__bias(mod, s->page_size, m->pub.start, m->pub.offset, &bias) &&
+		    bias == mod->bias)
+			return mod;
+	}
+
+	mod = arena__alloc(&s->arena, sizeof(*mod));
+	if (!mod) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memset(mod, 0, sizeof(*mod));
+	mod->pid = s->pid;
+	mod->path = m->pub.path;
+	mod->dev = m->dev;
+	mod->ino = m->ino;
+	mod->map_start = m->pub.start;
+	mod->map_limit = m->pub.limit;
+	mod->vdso = !strcmp(m->pub.path, vdso_path);
+	if (same_file) {
+		mod->segs = same_file->segs;
+		mod->nsegs = same_file->nsegs;
+		mod->build_id = same_file->build_id;
+		mod->build_id_hash = same_file->build_id_hash;
+		mod->low = same_file->low - same_file->bias;
+		mod->high = same_file->high - same_file->bias;
+	} else {
+		*err = mod->vdso ? module__read_vdso(mod) : 0;
+		if (!*err)
+			*err = module__read_elf(s, mod);
+		if (*err) {
+			pr_debug("symbolize: pid %d: %s: %s", (int)s->pid, m->pub.path,
+				 strerror(-*err));
+			free(mod->image);
+			mod->image = NULL;
+			if (*err != -ENOMEM)
+				*err = 0; /* an unreadable file: the mapping stays, unresolved */
+			return NULL;
+		}
+	}
+	if (module__bias(mod, s->page_size, m->pub.start, m->pub.offset, &bias)) {
+		pr_debug("symbolize: pid %d: %s: no PT_LOAD at offset 0x%" PRIx64, (int)s->pid,
+			 m->pub.path, m->pub.offset);
+		free(mod->image);
+		return NULL;
+	}
+	mod->bias = bias;
+	mod->low += bias;
+	mod->high += bias;
+
+	len = strlen(mod->path) + 16;
+	name = arena__alloc(&s->arena, len);
+	if (!name) {
+		free(mod->image);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	snprintf(name, len, "%s#%u", mod->path, s->nmodules++);
+	mod->dwfl_name = name;
+	mod->next = s->modules;
+	s->modules = mod;
+	return mod;
+}
+
+/*
+ * Tells libdwfl the current set of modules.  Modules reported before are
+ * kept by libdwfl with what they loaded; the others are dropped (their
+ * struct module stays: a pointer to it may be in a cached location).
+ */
+static void symbolizer__report(struct symbolizer *s, const struct symbol_mapping **cur, size_t n)
+{
+	struct module *mod;
+	size_t i;
+
+	s->gen++;
+	dwfl_report_begin(s->dwfl);
+	for (i = 0; i < n; i++) {
+		void **userdata;
+		Dwfl_Module *dm;
+
+		mod = to_mapping(cur[i])->module;
+		if (!mod || mod->gen == s->gen)
+			continue;
+		mod->gen = s->gen;
+		dm = dwfl_report_module(s->dwfl, mod->dwfl_name, mod->low, mod->high);
+		if (!dm) {
+			pr_debug("symbolize: pid %d: %s: %s", (int)s->pid, mod->path,
+				 dwfl_errmsg(-1));
+			mod->gen = 0;
+			continue;
+		}
+		dwfl_module_info(dm, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+		*userdata = mod;
+		mod->dwfl_mod = dm;
+	}
+	dwfl_report_end(s->dwfl, NULL, NULL);
+	for (mod = s->modules; mod; mod = mod->next) {
+		if (mod->gen != s->gen)
+			mod->dwfl_mod = NULL;
+	}
+}
+
+static int read_whole_file(const char *path, char **text, size_t *len)
+{
+	size_t cap = 64 * 1024, n = 0;
+	char *buf = malloc(cap), *nbuf;
+	int fd, err = 0;
+	ssize_t r;
+
+	if (!buf)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		free(buf);
+		return err;
+	}
+	for (;;) {
+		if (n + 1 >= cap) {
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = nbuf;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			break;
+		}
+		if (!r)
+			break;
+		n += r;
+	}
+	close(fd);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+/* The current user-space mapping equal to this maps line, if any. */
+static struct mapping *symbolizer__find_same(struct symbolizer *s, uint64_t start, uint64_t limit,
+					     uint64_t offset, dev_t dev, ino_t ino,
+					     const char *path)
+{
+	size_t lo = 0, hi = s->ncur - 1; /* the last one is the kernel's */
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->cur[mid]->start < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->ncur - 1) {
+		struct mapping *m = to_mapping(s->cur[lo]);
+
+		if (m->pub.start == start && m->pub.limit == limit && m->pub.offset == offset &&
+		    m->dev == dev && m->ino == ino && !strcmp(m->pub.path, path))
+			return m;
+	}
+	return NULL;
+}
+
+static struct mapping *symbolizer__new_mapping(struct symbolizer *s, uint64_t start,
+					       uint64_t limit, uint64_t offset, dev_t dev,
+					       ino_t ino, const char *path, int *err)
+{
+	struct mapping *m = arena__alloc(&s->arena, sizeof(*m));
+
+	if (!m) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memset(m, 0, sizeof(*m));
+	m->pub.start = start;
+	m->pub.limit = limit;
+	m->pub.offset = offset;
+	m->dev = dev;
+	m->ino = ino;
+	if (strset__intern(&s->strs, path, &m->pub.path)) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	m->module = symbolizer__module_for(s, m, err);
+	if (*err)
+		return NULL;
+	m->pub.build_id = m->module ? m->module->build_id : "";
+	m->next = s->all_mappings;
+	s->all_mappings = m;
+	return m;
+}
+
+int symbolizer__reload(struct symbolizer *s)
+{
+	const struct symbol_mapping **cur = NULL;
+	size_t ncur = 0, cap = 0, kept = 0;
+	char path[64], *text = NULL, *work, *line, *eol;
+	size_t len = 0;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
+	err = read_whole_file(path, &text, &len);
+	if (err)
+		return err == -ENOENT ? -ESRCH : err;
+	if (s->maps_text && len == s->maps_len && !memcmp(text, s->maps_text, len)) {
+		free(text);
+		return 0;
+	}
+	/* Parsed in a copy: text is kept as read, for the comparison above. */
+	work = malloc(len + 1);
+	if (!work) {
+		free(text);
+		return -ENOMEM;
+	}
+	memcpy(work, text, len + 1);
+
+	for (line = work; *line; line = eol + 1) {
+		uint64_t start, limit, offset, ino;
+		unsigned int major, minor;
+		char perms[8], *p;
+		struct mapping *m;
+		int pos = 0;
+		size_t plen;
+
+		eol = strchr(line, '\n');
+		if (!eol)
+			eol = line + strlen(line) - 1; /* the loop ends after this line */
+		else
+			*eol = '\0';
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n",
+			   &start, &limit, perms, &offset, &major, &minor, &ino, &pos) < 7 ||
+		    !pos)
+			continue;
+		p = line + pos;
+		if (strlen(perms) < 3 || perms[2] != 'x' || start >= KERNEL_ADDR_MIN)
+			continue;
+		if (p[0] != '/' && strcmp(p, vdso_path))
+			continue;
+		plen = strlen(p);
+		if (plen > 10 && !strcmp(p + plen - 10, " (deleted)"))
+			p[plen - 10] = '\0';
+
+		m = symbolizer__find_same(s, start, limit, offset, makedev(major, minor), ino, p);
+		if (m) {
+			kept++;
+		} else {
+			m = symbolizer__new_mapping(s, start, limit, offset, makedev(major, minor),
+						    ino, p, &err);
+			if (!m)
+				goto fail;
+		}
+		if (ncur + 2 > cap) {
+			const struct symbol_mapping **ncurp;
+
+			cap = cap ? cap * 2 : 64;
+			ncurp = realloc(cur, cap * sizeof(*cur));
+			if (!ncurp) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			cur = ncurp;
+		}
+		cur[ncur++] = &m->pub;
+	}
+	if (!cur) {
+		cur = malloc(sizeof(*cur));
+		if (!cur) {
+			err = -ENOMEM;
+			goto fail;
+		}
+	}
+	cur[ncur++] = &s->kernel.pub;
+
+	symbolizer__report(s, cur, ncur - 1);
+	/*
+	 * A mapping gone means a pc of it may now be something else: forget
+	 * what pcs resolved to (the global cache makes it cheap to redo).  New
+	 * mappings alone change nothing: unknown pcs are never cached.
+	 */
+	if (kept < s->ncur - 1)
+		loc_table__free(&s->locs);
+	free(s->cur);
+	s->cur = cur;
+	s->ncur = ncur;
+	free(s->maps_text);
+	s->maps_text = text;
+	s->maps_len = len;
+	free(work);
+	return 0;
+
+fail:
+	free(cur);
+	free(work);
+	free(text);
+	return err;
+}
+
+struct symbolizer *symbolizer__new(pid_t pid)
+{
+	struct symbolizer *s;
+	int err;
+
+	if (pid <= 0) {
+		errno = ESRCH;
+		return NULL;
+	}
+	elf_version(EV_CURRENT);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->pid = pid;
+	s->strs.arena = &s->arena;
+	s->page_size = sysconf(_SC_PAGESIZE);
+	s->kernel.pub.start = KERNEL_ADDR_MIN;
+	s->kernel.pub.limit = UINT64_MAX;
+	s->kernel.pub.path = kernel_path;
+	s->kernel.pub.kernel = true;
+	err = strset__intern(&s->strs, kernel_build_id(), &s->kernel.pub.build_id);
+	if (err)
+		goto fail;
+	s->cur = malloc(sizeof(*s->cur));
+	if (!s->cur) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	s->cur[0] = &s->kernel.pub;
+	s->ncur = 1;
+	s->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!s->dwfl) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = symbolizer__reload(s);
+	if (err)
+		goto fail;
+	return s;
+
+fail:
+	symbolizer__free(s);
+	errno = -err;
+	return NULL;
+}
+
+void symbolizer__free(struct symbolizer *s)
+{
+	struct module *mod;
+
+	if (!s)
+		return;
+	/* libdwfl first: it may hold Elf handles over the vdso images. */
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	for (mod = s->modules; mod; mod = mod->next)
+		free(mod->image);
+	loc_table__free(&s->locs);
+	strset__free(&s->strs);
+	free(s->cur);
+	free(s->maps_text);
+	arena__free(&s->arena);
+	free(s);
+}
+
+size_t symbolizer__mappings(struct symbolizer *s, const struct symbol_mapping *const **out)
+{
+	*out = s->cur;
+	return s->ncur;
+}
+
+/* --- resolution -------------------------------------------------------------- */
+
+static struct mapping *symbolizer__find_mapping(struct symbolizer *s, uint64_t pc)
+{
+	size_t lo = 0, hi = s->ncur - 1;
+
+	/* The last user mapping starting at or below pc. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->cur[mid]->start <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && pc < s->cur[lo - 1]->limit)
+		return to_mapping(s->cur[lo - 1]);
+	return NULL;
+}
+
+/*
+ * Sets f's names from a linkage (mangled) name and a plain name, either may
+ * be NULL: system_name is the linkage name (else the name), function its
+ * demangled form (else the name).
+ */
+static int frame__set_names(struct symbolizer *s, struct symbol_frame *f, const char *name,
+			    const char *linkage)
+{
+	char *demangled = NULL;
+	int status, err;
+
+	if (linkage && linkage[0] == '_' && linkage[1] == 'Z')
+		demangled = __cxa_demangle(linkage, NULL, NULL, &status);
+	err = strset__intern(&s->strs, linkage ? linkage : name, &f->system_name);
+	if (!err)
+		err = strset__intern(&s->strs, demangled ? demangled : name ? name : linkage,
+				     &f->function);
+	free(demangled);
+	return err;
+}
+
+static const char *die_string(Dwarf_Die *die, int attr)
+{
+	Dwarf_Attribute mem;
+
+	/* _integrate follows DW_AT_abstract_origin and DW_AT_specification. */
+	return dwarf_formstring(dwarf_attr_integrate(die, attr, &mem));
+}
+
+static int die_udata(Dwarf_Die *die, int attr, bool integrate)
+{
+	Dwarf_Attribute mem, *a;
+	Dwarf_Word w;
+
+	a = integrate ? dwarf_attr_integrate(die, attr, &mem) : dwarf_attr(die, attr, &mem);
+	if (dwarf_formudata(a, &w) || w > INT_MAX)
+		return 0;
+	return (int)w;
+}
+
+/* The file an inlined_subroutine DIE was called from: its CU's file table. */
+static const char *die_call_file(Dwarf_Die *die)
+{
+	Dwarf_Attribute mem;
+	Dwarf_Files *files;
+	Dwarf_Word idx;
+	Dwarf_Die cu;
+	size_t nfiles;
+
+	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &mem), &idx))
+		return NULL;
+	if (!dwarf_diecu(die, &cu, NULL, NULL) || dwarf_getsrcfiles(&cu, &files, &nfiles) ||
+	    idx >= nfiles)
+		return NULL;
+	return dwarf_filesrc(files, idx, NULL, NULL);
+}
+
+static bool is_function_tag(int tag)
+{
+	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+	       tag == DW_TAG_entry_point;
+}
+
+/*
+ * Frames from DWARF: the chain of subprogram / inlined_subroutine DIEs around
+ * pc, innermost first.  The innermost frame's line is the line table's; each
+ * outer one's is the call site recorded on the inlined_subroutine inside it.
+ * Returns the number of frames (0: no DWARF function here) or -errno.
+ */
+static int dwarf_frames(struct symbolizer *s, Dwfl_Module *dm, uint64_t pc, const char *symname,
+			struct symbol_frame **out)
+{
+	Dwarf_Die *cudie, *scopes = NULL, *chain = NULL, *callsite = NULL;
+	struct symbol_frame *frames;
+	int n, nchain, i, nframes = 0, k = 0, err = 0;
+	bool inlined = false;
+	Dwarf_Addr dwbias;
+	Dwfl_Line *src;
+
+	cudie = dwfl_module_addrdie(dm, pc, &dwbias);
+	if (!cudie)
+		return 0;
+	n = dwarf_getscopes(cudie, pc - dwbias, &scopes);
+	if (n <= 0)
+		return 0;
+	/*
+	 * Past an inlined instance dwarf_getscopes lists the scopes around
+	 * the inlined function's abstract definition, not the function it
+	 * was inlined into: take the physical chain of the innermost DIE.
+	 */
+	for (i = 0; i < n; i++)
+		inlined |= dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;
+	if (inlined) {
+		nchain = dwarf_getscopes_die(&scopes[0], &chain);
+		if (nchain <= 0) {
+			free(scopes);
+			return 0;
+		}
+	} else {
+		chain = scopes;
+		nchain = n;
+		scopes = NULL;
+	}
+
+	for (i = 0; i < nchain; i++) {
+		int tag = dwarf_tag(&chain[i]);
+
+		if (!is_function_tag(tag))
+			continue;
+		nframes++;
+		if (tag != DW_TAG_inlined_subroutine)
+			break;
+	}
+	if (!nframes)
+		goto out;
+	frames = arena__alloc(&s->arena, nframes * sizeof(*frames));
+	if (!frames) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memset(frames, 0, nframes * sizeof(*frames));
+
+	for (i = 0; i < nchain && k < nframes; i++) {
+		struct symbol_frame *f = &frames[k];
+		Dwarf_Die *die = &chain[i];
+		const char *name, *linkage, *file = NULL;
+		int tag = dwarf_tag(die), line = 0;
+
+		if (!is_function_tag(tag))
+			continue;
+		name = die_string(die, DW_AT_name);
+		linkage = die_string(die, DW_AT_linkage_name);
+		if (!linkage)
+			linkage = die_string(die, DW_AT_MIPS_linkage_name);
+		/* An outermost function DWARF leaves nameless: the ELF symbol's. */
+		if (!name && !linkage && tag != DW_TAG_inlined_subroutine)
+			linkage = symname;
+		err = frame__set_names(s, f, name, linkage);
+		if (err)
+			goto out;
+		f->start_line = die_udata(die, DW_AT_decl_line, true);
+		if (!k) {
+			src = dwfl_module_getsrc(dm, pc);
+			if (src)
+				file = dwfl_lineinfo(src, NULL, &line, NULL, NULL, NULL);
+		} else {
+			file = die_call_file(callsite);
+			line = die_udata(callsite, DW_AT_call_line, false);
+		}
+		err = strset__intern(&s->strs, file, &f->file);
+		if (err)
+			goto out;
+		f->line = line;
+		callsite = die;
+		k++;
+	}
+	*out = frames;
+out:
+	free(scopes);
+	free(chain);
+	return err ? err : nframes;
+}
+
+/* Resolves pc in a module through libdwfl into *loc (arena memory). */
+static int module__resolve(struct symbolizer *s, struct module *mod, uint64_t pc,
+			   struct symbol_location *loc)
+{
+	Dwfl_Module *dm = mod->dwfl_mod;
+	struct symbol_frame *frames = NULL;
+	const char *symname;
+	GElf_Off off = 0;
+	GElf_Sym sym;
+	int n;
+
+	symname = dwfl_module_addrinfo(dm, pc, &off, &sym, NULL, NULL, NULL);
+	if (symname && !*symname)
+		symname = NULL;
+	loc->symbol_start = symname ? pc - off : 0;
+
+	n = dwarf_frames(s, dm, pc, symname, &frames);
+	if (n < 0)
+		return n;
+	if (!n && symname) {
+		/* No DWARF here (a stripped library): the ELF symbol alone. */
+		Dwfl_Line *src = dwfl_module_getsrc(dm, pc);
+		const char *file = NULL;
+		int line = 0, err;
+
+		if (src)
+			file = dwfl_lineinfo(src, NULL, &line, NULL, NULL, NULL);
+		frames = arena__alloc(&s->arena, sizeof(*frames));
+		if (!frames)
+			return -ENOMEM;
+		memset(frames, 0, sizeof(*frames));
+		err = frame__set_names(s, frames, NULL, symname);
+		if (!err)
+			err = strset__intern(&s->strs, file, &frames->file);
+		if (err)
+			return err;
+		frames->line = line;
+		n = 1;
+	}
+	loc->nframes = n;
+	loc->frames = frames;
+	return 0;
+}
+
+static int symbolizer__resolve_user(struct symbolizer *s, struct mapping *m, uint64_t pc,
+				    struct symbol_location *loc)
+{
+	struct module *mod = m->module;
+	const struct gcache_entry *e;
+	struct symbol_frame *frames;
+	Dwarf_Addr elf_bias;
+	bool cacheable;
+	int err;
+
+	loc->mapping = &m->pub;
+	if (!mod || !mod->dwfl_mod)
+		return 0;
+	/* A file without build ID has no name that outlives this process. */
+	cacheable = mod->build_id[0];
+	if (cacheable) {
+		e = gcache__find(mod->build_id, mod->build_id_hash, pc - mod->bias);
+		if (e) {
+			err = frames__copy(&s->arena, &s->strs, e->frames, e->nframes, &frames);
+			if (err)
+				return err;
+			loc->symbol_start = e->has_symbol ? e->symbol_start + mod->bias : 0;
+			loc->nframes = e->nframes;
+			loc->frames = frames;
+			return 0;
+		}
+	}
+	err = module__resolve(s, mod, pc, loc);
+	if (err)
+		return err;
+	/* Only what the file itself says: not "could not open it (this time)". */
+	if (cacheable && dwfl_module_getelf(mod->dwfl_mod, &elf_bias))
+		gcache__insert(mod->build_id, mod->build_id_hash, pc - mod->bias, mod->bias, loc);
+	return 0;
+}
+
+static int symbolizer__resolve_kernel(struct symbolizer *s, uint64_t pc,
+				      struct symbol_location *loc)
+{
+	const struct ksym *k;
+	struct symbol_frame *f;
+
+	loc->mapping = &s->kernel.pub;
+	kallsyms__load();
+	k = kallsyms__find(pc);
+	if (!k)
+		return 0;
+	f = arena__alloc(&s->arena, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	memset(f, 0, sizeof(*f));
+	/* kallsyms names live as long as the process. */
+	f->function = f->system_name = k->name;
+	loc->symbol_start = k->addr;
+	loc->nframes = 1;
+	loc->frames = f;
+	return 0;
+}
+
+int symbolizer__lookup(struct symbolizer *s, uint64_t pc, struct symbol_location *loc)
+{
+	const struct symbol_location *hit = loc_table__find(&s->locs, pc);
+	struct mapping *m;
+	int err;
+
+	if (hit) {
+		*loc = *hit;
+		return 0;
+	}
+	memset(loc, 0, sizeof(*loc));
+	if (pc >= KERNEL_ADDR_MIN) {
+		err = symbolizer__resolve_kernel(s, pc, loc);
+	} else {
+		m = symbolizer__find_mapping(s, pc);
+		if (!m) {
+			uint64_t now = now_ns();
+
+			/* A library dlopen'ed since?  Not more often than once a second. */
+			if (s->last_auto_reload_ns && now - s->last_auto_reload_ns <
+							      AUTO_RELOAD_INTERVAL_NS)
+				return 0;
+			s->last_auto_reload_ns = now;
+			err = symbolizer__reload(s);
+			if (err)
+				pr_debug("symbolize: pid %d: rereading maps: %s", (int)s->pid,
+					 strerror(-err));
+			m = symbolizer__find_mapping(s, pc);
+			if (!m)
+				return 0; /* not cached: a later reload may know it */
+		}
+		err = symbolizer__resolve_user(s, m, pc, loc);
+	}
+	if (err)
+		return err;
+	/* A full table only costs speed: the result is valid all the same. */
+	loc_table__insert(&s->locs, pc, loc);
+	return 0;
+}

@@ -413,6 +413,20 @@ flat_pct()
 		END { printf "%.2f\n", sum }' <<<"$1"
 }
 
+# cum_pct TOP_OUTPUT NAME_REGEX: the largest cum% among the functions whose
+# name matches (anchored at both ends); 0 if none.
+cum_pct()
+{
+	awk -v re="^($2)\$" '
+		$2 ~ /%$/ && $5 ~ /%$/ && NF >= 6 {
+			name = $6
+			for (i = 7; i <= NF; i++) name = name " " $i
+			sub(/ \(inline\)$/, "", name)
+			if (name ~ re) { v = $5; sub(/%$/, "", v); if (v + 0 > max) max = v + 0 }
+		}
+		END { printf "%.2f\n", max }' <<<"$1"
+}
+
 # raw_sample_stats RAW_OUTPUT: from `go tool pprof -raw`, prints
 # "SAMPLES COUNT_SUM VALUE2_SUM WITHOUT_THREAD WITHOUT_TID PERIOD".
 raw_sample_stats()
@@ -429,7 +443,11 @@ raw_sample_stats()
 		/thread:\[/ { has_thread = 1 }
 		/tid:\[/ { has_tid = 1 }
 		function finish() { if (n) { no_thread += !has_thread; no_tid += !has_tid } }
-		END { finish(); printf "%d %d %d %d %d %d\n", n, count, value, no_thread, no_tid, period }' <<<"$1"
+		END {
+			finish()
+			# %.0f: mawk clamps %d to 32 bits, and nanoseconds sums overflow that.
+			printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", n, count, value, no_thread, no_tid, period
+		}' <<<"$1"
 }
 
 # within VALUE EXPECTED TOLERANCE: |VALUE - EXPECTED| <= TOLERANCE (decimals ok).

@@ -84,6 +84,15 @@ if profile cpu_split seconds=5; then
 			"$(head -25 <<<"$top")"
 	fi
 
+	# Frame-pointer and libc frames alike: every stack goes down to main.
+	main_cum=$(cum_pct "$top" main)
+	if within "$main_cum" 100 2; then
+		ok "cpu_split: stacks reach main (cum $main_cum%)"
+	else
+		fail "cpu_split: stacks reach main (cum $main_cum%, want > 98)" \
+			"$(pprof "$PROF" -traces -symbolize=none | head -40)"
+	fi
+
 	# Sample types, period, labels.
 	stypes=$(awk '/^Samples:/ { getline; print; exit }' <<<"$RAW" | sed 's/\[dflt\]//g')
 	check_eq "cpu_split: sample types samples/count cpu/nanoseconds" \
@@ -193,10 +202,12 @@ if start_daemon "$late_pid"; then
 		for t in /proc/"$late_pid"/task/*; do
 			[ "$(cat "$t/comm")" = late-worker ] && late_tid=${t##*/}
 		done
+		# Percentages in a -tagfocus report are of the whole profile.
 		top=$(pprof_top "$PROF" -tagfocus=thread=late-worker)
-		p=$(flat_pct "$top" late_worker_spin)
+		p=$(awk -v a="$(flat_pct "$top" late_worker_spin)" -v all="$(flat_pct "$top" '.*')" \
+			'BEGIN { printf "%.1f", all ? 100 * a / all : 0 }')
 		if within "$p" 100 10; then
-			ok "late_thread: samples with thread=late-worker are in late_worker_spin ($p%)"
+			ok "late_thread: samples with thread=late-worker: $p% in late_worker_spin"
 		else
 			fail "late_thread: samples with thread=late-worker are in late_worker_spin" \
 				"flat% $p in:" "$(head -15 <<<"$top")"

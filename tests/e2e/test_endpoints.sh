@@ -156,6 +156,17 @@ for query in seconds=abc seconds=0 seconds=-1 seconds=100000 \
 	fi
 done
 
+# What a developer types: go tool pprof on the bare address (the empty path
+# means /debug/pprof/profile; pprof symbolizes through /symbol if it must).
+if PPROF_TMPDIR=$E2E_TMP go tool pprof -top -seconds 2 "$DAEMON_URL" >"$E2E_TMP/client.out" \
+	2>"$E2E_TMP/client.err" && grep -q ' main_spin$' "$E2E_TMP/client.out" &&
+	! grep -Eqi 'warn|error|fail' "$E2E_TMP/client.err"; then
+	ok "go tool pprof -seconds 2 http://127.0.0.1:PORT: loads, main_spin, no warnings"
+else
+	fail "go tool pprof -seconds 2 http://127.0.0.1:PORT: loads, main_spin, no warnings" \
+		"$(cat "$E2E_TMP/client.err")" "$(head -12 "$E2E_TMP/client.out")"
+fi
+
 # Two concurrent 3-second CPU profiles: both 200 and both load in pprof.
 start=$(date +%s.%N)
 conc_pids=()

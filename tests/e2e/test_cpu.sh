@@ -119,14 +119,15 @@ if profile cpu_split seconds=5; then
 		fail "cpu_split: go tool pprof -tags shows thread: cpu_split" "$tags"
 	fi
 
-	# The CPU time in the profile is the CPU time the kernel accounted.
+	# The CPU time in the profile is the CPU time the kernel accounted, give or
+	# take sampling error on a busy machine (± 25%: this catches gross errors).
 	hz=$(getconf CLK_TCK)
 	prof_s=$(awk -v v="$value" 'BEGIN { printf "%.2f", v / 1e9 }')
 	kern_s=$(awk -v t="$ticks" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
-	if within "$prof_s" "$kern_s" "$(awk -v k="$kern_s" 'BEGIN { print 0.15 * k + 0.1 }')"; then
-		ok "cpu_split: profile holds ${prof_s}s of CPU, the kernel counted ${kern_s}s (± 15%)"
+	if within "$prof_s" "$kern_s" "$(awk -v k="$kern_s" 'BEGIN { print 0.25 * k + 0.1 }')"; then
+		ok "cpu_split: profile holds ${prof_s}s of CPU, the kernel counted ${kern_s}s (± 25%)"
 	else
-		fail "cpu_split: profile holds ${prof_s}s of CPU, the kernel counted ${kern_s}s (± 15%)"
+		fail "cpu_split: profile holds ${prof_s}s of CPU, the kernel counted ${kern_s}s (± 25%)"
 	fi
 
 	# Functions with file:line.
@@ -170,10 +171,10 @@ if profile hz100 "seconds=3&hz=100"; then
 			'BEGIN { printf "%.2f", (ta && b && tb) ? (a / ta) / (b / tb) : 0 }')
 		diag "hz=100: $c100 samples over $((t1 - t0)) ticks of CPU;" \
 			"hz=1000: $c1000 samples over $((t2 - t1)) ticks"
-		if within "$r" 10 2; then
-			ok "hz=1000 has ${r}x the samples per CPU second of hz=100 (want 10 ± 2)"
+		if within "$r" 10 3; then
+			ok "hz=1000 has ${r}x the samples per CPU second of hz=100 (want 10 ± 3)"
 		else
-			fail "hz=1000 has ${r}x the samples per CPU second of hz=100 (want 10 ± 2)"
+			fail "hz=1000 has ${r}x the samples per CPU second of hz=100 (want 10 ± 3)"
 		fi
 		check_eq "hz=1000: cpu/nanoseconds = samples x period" "$((c1000 * period1000))" \
 			"$v1000"

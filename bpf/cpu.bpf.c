@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cpu.bpf.c - CPU sampler: runs on every cpu-clock perf event of every CPU,
- * keeps the samples that belong to the target process and sends each, with
- * its kernel and user stacks, to user space through a ring buffer.
+ * cpu.bpf.c - CPU sampler: runs on the cpu-clock perf events of the target's
+ * threads (inherited by the threads they create), keeps the samples that
+ * belong to the target process and sends each, with its kernel and user
+ * stacks, to user space through a ring buffer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -13,6 +14,27 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set between __open() and __load(). */
 const volatile __u32 target_pid = 0;
+
+/*
+ * Set by user space before the perf events are attached: countdowns are
+ * drawn uniformly from [1, max_ticks]; a new generation restarts every
+ * thread's countdown (stale state from an earlier sampling session).
+ */
+__u32 max_ticks = 0; /* 0: as 1 */
+__u32 generation = 0;
+
+struct tick_state {
+	__u32 generation;
+	__u32 left;    /* ticks to the next sample */
+	__u64 elapsed; /* CPU ns ticked since the previous sample */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tick_state);
+} ticks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -41,8 +63,37 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 	struct cpu_sample *s;
 	long n;
 
+	/* Inherited events follow fork children too: keep the target's own. */
 	if ((__u32)(id >> 32) != target_pid)
 		return 0;
+
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct tick_state *st = bpf_task_storage_get(&ticks, task, 0,
+						     BPF_LOCAL_STORAGE_GET_F_CREATE);
+	/* Read once: clang would otherwise offset the ctx pointer, which the
+	 * verifier refuses. */
+	__u64 period = ctx->sample_period;
+	__u64 weight;
+
+	barrier_var(period);
+	weight = period;
+
+	if (st) {
+		__u32 max = max_ticks ? max_ticks : 1;
+
+		if (st->generation != generation) {
+			/* A random first phase, as Go's profiling timer. */
+			st->generation = generation;
+			st->left = bpf_get_prandom_u32() % max + 1;
+			st->elapsed = 0;
+		}
+		st->elapsed += period;
+		if (--st->left)
+			return 0;
+		weight = st->elapsed;
+		st->elapsed = 0;
+		st->left = bpf_get_prandom_u32() % max + 1;
+	}
 
 	s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
 	if (!s) {
@@ -52,6 +103,7 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 	s->pid = id >> 32;
 	s->tid = (__u32)id;
 	s->time_ns = bpf_ktime_get_ns();
+	s->weight_ns = weight;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 
 	n = bpf_get_stack(ctx, s->kernel_pcs, sizeof(s->kernel_pcs), 0);
@@ -70,7 +122,6 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 	 * The user registers: in user mode they are ctx->regs; in the kernel,
 	 * the ones saved at entry.  bpf_get_stack() found them the same way.
 	 */
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	struct pt_regs *uregs = (struct pt_regs *)bpf_task_pt_regs(task);
 	__u64 sp = uregs->sp;
 

@@ -24,11 +24,25 @@
 
 #define TASK_COMM_LEN 16
 
+/*
+ * Randomized sampling intervals.  A fixed sampling period aliases with work
+ * that repeats at the same period (a loop doing 5+3+2 ms of CPU per 10 ms
+ * round is seen in one phase only).  So the perf event ticks on a finer grid
+ * (the period / SAMPLE_GRID_FACTOR_X10 * 10, deliberately not a divisor of
+ * round numbers of milliseconds) and each thread keeps a random countdown of
+ * ticks: a sample is taken when it runs out and weighs exactly the CPU time
+ * ticked since the thread's previous sample.  Totals stay exact; phases are
+ * uniform.  Below SAMPLE_GRID_MIN_NS a tick the grid is the period itself.
+ */
+#define SAMPLE_GRID_FACTOR_X10 43
+#define SAMPLE_GRID_MIN_NS 50000
+
 /* One CPU sample, as sent through the ring buffer. */
 struct cpu_sample {
 	__u32 pid;                  /* thread group id */
 	__u32 tid;                  /* thread id */
 	__u64 time_ns;              /* bpf_ktime_get_ns() */
+	__u64 weight_ns;            /* CPU time this sample stands for */
 	__u32 kernel_depth;         /* frames in kernel_pcs */
 	__u32 user_depth;           /* frames in user_pcs */
 	__u64 user_sp;

@@ -208,8 +208,12 @@ int settings__load_json(struct settings *s, const char *path, const char *text, 
 	if (!root) {
 		size_t pos = end ? (size_t)(end - text) : 0;
 
-		snprintf(err, errlen, "%s:%d: malformed JSON near \"%.20s\"", path,
-			 line_of(text, pos), text + pos);
+		/* The excerpt stays on its line: the message is one line. */
+		snprintf(err, errlen, "%s:%d: malformed JSON near \"%.*s\"", path,
+			 line_of(text, pos), (int)strcspn(text + pos, "\r\n") < 20
+						     ? (int)strcspn(text + pos, "\r\n")
+						     : 20,
+			 text + pos);
 		return -EINVAL;
 	}
 	if (!cJSON_IsObject(root)) {

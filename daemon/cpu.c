@@ -8,7 +8,9 @@
  * its start and its end.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,13 @@
 
 #define NSEC_PER_SEC 1000000000LL
 
+/* The perf event of one thread that existed when sampling started. */
+struct thread_event {
+	pid_t tid;
+	int fd;
+	struct bpf_link *link;
+};
+
 struct cpu_collector {
 	struct collector c; /* first: container_of by cast */
 	pid_t pid;
@@ -37,11 +46,11 @@ struct cpu_collector {
 	struct ring_buffer *ring;
 	struct event *ring_event;
 	struct unwinder *uw;
-	int ncpus;
-	int *perf_fds;
-	struct bpf_link **links;
+	struct thread_event *events;
+	size_t nevents, cap_events;
 	int hz; /* while running */
 	uint64_t samples;
+	int ncpus; /* for the per-CPU counters */
 };
 
 static const struct sample_type cpu_sample_types[] = {
@@ -58,7 +67,8 @@ static int on_sample(void *ctx, void *data, size_t size)
 	int64_t values[2];
 	size_t n = 0;
 
-	if (size < sizeof(*s))
+	/* Samples still in flight after the last user left belong to nobody. */
+	if (size < sizeof(*s) || !cc->hz)
 		return 0;
 	/* Kernel frames: the leaf exactly, callers at return address - 1. */
 	for (uint32_t i = 0; i < s->kernel_depth && i < MAX_STACK_DEPTH; i++)
@@ -70,7 +80,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	n += unwinder__user_stack(cc->uw, &user, pcs + n, sizeof(pcs) / sizeof(pcs[0]) - n);
 
 	values[0] = 1;
-	values[1] = NSEC_PER_SEC / cc->hz;
+	values[1] = s->weight_ns;
 	if (stack_table__add(cc->c.stacks, pcs, n, s->tid, s->comm, values))
 		pr_warn("cpu: out of memory: sample dropped");
 	cc->samples++;
@@ -88,54 +98,134 @@ static void on_ring_ready(evutil_socket_t fd, short what, void *arg)
 
 static void stop_perf_events(struct cpu_collector *cc)
 {
-	for (int i = 0; i < cc->ncpus; i++) {
-		bpf_link__destroy(cc->links[i]);
-		cc->links[i] = NULL;
-		if (cc->perf_fds[i] >= 0)
-			close(cc->perf_fds[i]);
-		cc->perf_fds[i] = -1;
+	/* Closing a thread's event also removes the events it passed on. */
+	for (size_t i = 0; i < cc->nevents; i++) {
+		bpf_link__destroy(cc->events[i].link);
+		close(cc->events[i].fd);
 	}
+	cc->nevents = 0;
 	cc->hz = 0;
 }
 
-static int start_perf_events(struct cpu_collector *cc, int hz, char *err, size_t errlen)
+static bool has_event(const struct cpu_collector *cc, pid_t tid)
+{
+	for (size_t i = 0; i < cc->nevents; i++)
+		if (cc->events[i].tid == tid)
+			return true;
+	return false;
+}
+
+/* The tick of the sampling grid for a rate. */
+static uint64_t grid_ns(int hz)
+{
+	uint64_t period = NSEC_PER_SEC / hz, grid = period * 10 / SAMPLE_GRID_FACTOR_X10;
+
+	return grid < SAMPLE_GRID_MIN_NS ? period : grid;
+}
+
+/* Opens the event of one thread; 0, 1 when the thread is gone, or -errno. */
+static int open_thread_event(struct cpu_collector *cc, pid_t tid, int hz, char *err,
+			     size_t errlen)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
 		.size = sizeof(attr),
 		.config = PERF_COUNT_SW_CPU_CLOCK,
-		/* A fixed period in ns, not a frequency: every sample weighs the same. */
-		.sample_period = NSEC_PER_SEC / hz,
+		/* Ticks of the thread's CPU time (not a frequency): see
+		 * SAMPLE_GRID_FACTOR_X10 for how samples are drawn from them. */
+		.sample_period = grid_ns(hz),
+		/* Threads this one creates get an event of their own. */
+		.inherit = 1,
 	};
-	int opened = 0, ret;
+	struct thread_event *ev;
+	int fd, ret;
 
-	for (int cpu = 0; cpu < cc->ncpus; cpu++) {
-		int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	if (cc->nevents == cc->cap_events) {
+		size_t cap = cc->cap_events ? 2 * cc->cap_events : 64;
+		struct thread_event *more = realloc(cc->events, cap * sizeof(*more));
 
-		if (fd < 0) {
-			if (errno == ENODEV) /* offline CPU */
-				continue;
-			ret = -errno;
-			snprintf(err, errlen, "perf_event_open(cpu-clock, cpu %d): %s", cpu,
-				 strerror(errno));
-			goto fail;
+		if (!more) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
 		}
-		cc->perf_fds[cpu] = fd;
-		cc->links[cpu] = bpf_program__attach_perf_event(cc->skel->progs.sample_cpu, fd);
-		if (!cc->links[cpu]) {
-			ret = -errno;
-			snprintf(err, errlen, "attaching the CPU sampler on cpu %d: %s", cpu,
-				 strerror(errno));
-			goto fail;
-		}
-		opened++;
+		cc->events = more;
+		cc->cap_events = cap;
 	}
-	if (!opened) {
-		snprintf(err, errlen, "no online CPU accepted a cpu-clock perf event");
-		return -ENODEV;
+	fd = syscall(__NR_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ESRCH)
+			return 1;
+		ret = -errno;
+		snprintf(err, errlen, "perf_event_open(cpu-clock, thread %d): %s", (int)tid,
+			 strerror(errno));
+		return ret;
+	}
+	ev = &cc->events[cc->nevents];
+	ev->tid = tid;
+	ev->fd = fd;
+	ev->link = bpf_program__attach_perf_event(cc->skel->progs.sample_cpu, fd);
+	if (!ev->link) {
+		ret = -errno;
+		close(fd);
+		snprintf(err, errlen, "attaching the CPU sampler to thread %d: %s", (int)tid,
+			 strerror(-ret));
+		return ret;
+	}
+	cc->nevents++;
+	return 0;
+}
+
+/*
+ * Opens an inherited cpu-clock event on every thread of the target.  A
+ * thread created while the list is read is caught by the next pass: the
+ * events of threads created after their creator's event are inherited.
+ */
+static int start_perf_events(struct cpu_collector *cc, int hz, char *err, size_t errlen)
+{
+	char path[64];
+	bool added = true;
+	int ret = 0;
+
+	/*
+	 * Countdowns from [1, max] ticks average (max + 1) / 2 ticks: the
+	 * period.  Only the rate of samples depends on this; their weights are
+	 * the CPU time ticked, whatever the draw.
+	 */
+	cc->skel->bss->max_ticks = (2 * 10 * (NSEC_PER_SEC / hz) / grid_ns(hz) + 5) / 10 - 1;
+	cc->skel->bss->generation++;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)cc->pid);
+	for (int pass = 0; added && pass < 8; pass++) {
+		DIR *dir = opendir(path);
+		struct dirent *de;
+
+		if (!dir) {
+			ret = -errno;
+			snprintf(err, errlen, "process %d: cannot list its threads: %s",
+				 (int)cc->pid, strerror(errno));
+			goto fail;
+		}
+		added = false;
+		while ((de = readdir(dir))) {
+			pid_t tid = atoi(de->d_name);
+
+			if (tid <= 0 || has_event(cc, tid))
+				continue;
+			ret = open_thread_event(cc, tid, hz, err, errlen);
+			if (ret < 0) {
+				closedir(dir);
+				goto fail;
+			}
+			added |= ret == 0;
+		}
+		closedir(dir);
+	}
+	if (!cc->nevents) {
+		snprintf(err, errlen, "process %d has no threads left to sample", (int)cc->pid);
+		ret = -ESRCH;
+		goto fail;
 	}
 	cc->hz = hz;
-	pr_debug("cpu: sampling at %d Hz on %d CPUs", hz, opened);
+	pr_debug("cpu: sampling %zu threads at %d Hz", cc->nevents, hz);
 	return 0;
 fail:
 	stop_perf_events(cc);
@@ -149,12 +239,17 @@ static int cpu_acquire(struct collector *c, const struct collect_request *req, c
 	int ret;
 
 	if (c->users) {
-		if (req->hz != cc->hz) {
-			snprintf(err, errlen,
-				 "a CPU profile at %d Hz is running; ask for hz=%d or wait for it "
-				 "to end",
-				 cc->hz, cc->hz);
-			return -EBUSY;
+		/*
+		 * One sampler serves every request: at the highest rate asked
+		 * for.  Each sample carries its period, so requests at a lower
+		 * rate get finer samples of the same CPU time.
+		 */
+		if (req->hz > cc->hz) {
+			ring_buffer__consume(cc->ring);
+			stop_perf_events(cc);
+			ret = start_perf_events(cc, req->hz, err, errlen);
+			if (ret)
+				return ret;
 		}
 		c->users++;
 		return 0;
@@ -189,6 +284,7 @@ static void cpu_release(struct collector *c)
 	}
 }
 
+/* The period of the running sampler (samples carry their own). */
 static int64_t cpu_period(const struct collector *c)
 {
 	const struct cpu_collector *cc = (const struct cpu_collector *)c;
@@ -202,15 +298,13 @@ static void cpu_free(struct collector *c)
 
 	if (!cc)
 		return;
-	if (cc->links)
-		stop_perf_events(cc);
+	stop_perf_events(cc);
 	if (cc->ring_event)
 		event_free(cc->ring_event);
 	ring_buffer__free(cc->ring);
 	cpu_bpf__destroy(cc->skel);
 	stack_table__free(c->stacks);
-	free(cc->perf_fds);
-	free(cc->links);
+	free(cc->events);
 	free(cc);
 }
 
@@ -252,16 +346,12 @@ struct collector *cpu_collector__new(pid_t pid, struct event_base *base, struct 
 		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-ret));
 		goto fail;
 	}
-	cc->perf_fds = malloc(cc->ncpus * sizeof(*cc->perf_fds));
-	cc->links = calloc(cc->ncpus, sizeof(*cc->links));
 	cc->c.stacks = stack_table__new(2);
-	if (!cc->perf_fds || !cc->links || !cc->c.stacks) {
+	if (!cc->c.stacks) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	for (int i = 0; i < cc->ncpus; i++)
-		cc->perf_fds[i] = -1;
 
 	cc->skel = cpu_bpf__open();
 	if (!cc->skel) {

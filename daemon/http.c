@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -57,6 +58,7 @@ struct pending_profile {
 	struct collector *c;
 	struct stack_snapshot *since;
 	struct event *timer;
+	struct event *watch; /* is the client still there? */
 	struct timespec wall_start, mono_start;
 	char filename[64];
 	struct pending_profile *next;
@@ -256,6 +258,8 @@ static void pending_free(struct pending_profile *p)
 		evhttp_connection_set_closecb(p->conn, NULL, NULL);
 	if (p->timer)
 		event_free(p->timer);
+	if (p->watch)
+		event_free(p->watch);
 	stack_snapshot__free(p->since);
 	p->c->ops->release(p->c);
 	free(p);
@@ -313,12 +317,42 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
 	pending_free(p);
 }
 
+/*
+ * evhttp does not read from a connection while its request waits for the
+ * reply, so it does not see a client leave: look for the EOF ourselves.
+ */
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending_profile *p = arg;
+	struct bufferevent *bev;
+	char byte;
+	ssize_t n;
+
+	(void)fd;
+	(void)what;
+	if (!p->conn)
+		return;
+	bev = evhttp_connection_get_bufferevent(p->conn);
+	if (!bev || bufferevent_getfd(bev) < 0)
+		return;
+	n = recv(bufferevent_getfd(bev), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		log_msg(LOG_DEBUG, "profile request abandoned by the client");
+		/* Let evhttp find out and free the connection with its request. */
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+		evhttp_connection_free(p->conn);
+		p->conn = NULL;
+		pending_free(p);
+	}
+}
+
 static void start_profile(struct http_server *srv, struct evhttp_request *req,
 			  struct collector *c, long seconds, const struct collect_request *cr,
 			  const char *filename)
 {
 	struct pending_profile *p = calloc(1, sizeof(*p));
 	struct timeval tv = { .tv_sec = seconds };
+	const struct timeval watch_every = { .tv_usec = 250000 };
 	char err[256];
 	int ret;
 
@@ -339,7 +373,9 @@ static void start_profile(struct http_server *srv, struct evhttp_request *req,
 	c->ops->drain(c);
 	p->since = stack_table__snapshot(c->stacks);
 	p->timer = evtimer_new(srv->d->base, on_window_end, p);
-	if (!p->since || !p->timer || evtimer_add(p->timer, &tv)) {
+	p->watch = event_new(srv->d->base, -1, EV_PERSIST, on_watch, p);
+	if (!p->since || !p->timer || !p->watch || evtimer_add(p->timer, &tv) ||
+	    evtimer_add(p->watch, &watch_every)) {
 		pending_free(p);
 		send_error(srv, req, 500, "out of memory");
 		return;

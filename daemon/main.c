@@ -75,15 +75,17 @@ static int fail(int code, const char *fmt, ...)
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
+	/* Verifier logs come as one long message: print it line by line. */
+	static char text[1 << 16];
+	char *line, *save = NULL;
 
-	if (level == LIBBPF_DEBUG && log_get_level() < LOG_DEBUG)
-		return 0;
 	/* libbpf warns about what the daemon reports itself: keep it to -v. */
+	(void)level;
 	if (log_get_level() < LOG_DEBUG)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	log_msg(LOG_DEBUG, "%s", line);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_msg(LOG_DEBUG, "%s", line);
 	return 0;
 }
 
@@ -103,14 +105,6 @@ static bool privileged(void)
 	if (has_capability(data, CAP_SYS_ADMIN))
 		return true;
 	return has_capability(data, CAP_BPF) && has_capability(data, CAP_PERFMON);
-}
-
-struct collector *daemon__collector(const struct daemon *d, const char *name)
-{
-	for (size_t i = 0; i < d->ncollectors; i++)
-		if (!strcmp(d->collectors[i]->name, name))
-			return d->collectors[i];
-	return NULL;
 }
 
 struct shutdown {
@@ -178,7 +172,8 @@ int main(int argc, char **argv)
 	int opt, ret, error = 0, code = EXIT_OK;
 	bool verbose = false;
 
-	while ((opt = getopt_long(argc, argv, "p:l:c:vhV", options, NULL)) != -1) {
+	opterr = 0; /* one line of our own instead of getopt's */
+	while ((opt = getopt_long(argc, argv, ":p:l:c:vhV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'p': pid_arg = optarg; break;
 		case 'l': listen = optarg; break;
@@ -186,9 +181,12 @@ int main(int argc, char **argv)
 		case 'v': verbose = true; break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		case 'V': printf("pprofd %s\n", PPROFD_VERSION); return EXIT_OK;
+		case ':':
+			return fail(EXIT_USAGE, "%s needs a value (see pprofd --help)",
+				    argv[optind - 1]);
 		default:
-			fprintf(stderr, "pprofd: see pprofd --help\n");
-			return EXIT_USAGE;
+			return fail(EXIT_USAGE, "unknown option \"%s\" (see pprofd --help)",
+				    argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

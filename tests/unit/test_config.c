@@ -36,7 +36,7 @@ static void test_documented_file_is_the_defaults(void **state)
 	settings__defaults(&s);
 	assert_int_equal(settings__load_file(&s, "config/pprofd.json", err, sizeof(err)), 0);
 	assert_string_equal(s.config_path, "config/pprofd.json");
-	s.config_path[0] = '\0';
+	memset(s.config_path, 0, sizeof(s.config_path));
 	assert_memory_equal(&s, &def, sizeof(s));
 }
 

@@ -1,0 +1,631 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# bench.sh - what pprofd costs, side by side with perf, measured in one run.
+#
+# Usage: tests/bench/bench.sh          (or: make bench, which builds first)
+#
+# Sections (BENCH_SECTIONS, default "cpu"; each is a function section_NAME):
+#
+#   cpu   CPU profile of tests/workloads/busy (two threads burning CPU at a
+#         call depth of 7-9 frames): pprofd serving /debug/pprof/profile
+#         ?seconds=N&hz=H, against `perf record -g -p PID -e cpu-clock
+#         -c PERIOD`, both sampling cpu-clock at the same period, at 100 Hz and
+#         at 1000 Hz.
+#
+# What is measured, per configuration, BENCH_RUNS times (rounds interleave
+# the configurations, alternating which tool goes first, so that the noise of
+# a busy machine falls on all of them alike), and printed as medians:
+#
+#   cpu%       the tool's CPU time (utime + stime) from the start of the
+#              window until the profile is complete, in % of one core over
+#              the window.  pprofd: the /proc/PID/stat delta from just before
+#              the request to the end of the response (window, then draining,
+#              symbolizing, encoding); a fresh daemon per run.  perf: `perf
+#              record -D -1 --control fifo:...` is told to enable its events;
+#              from its ack until it exits (the window's end disables them
+#              through the same FIFO, then SIGINT), file written (its
+#              whole-life CPU from wait4()'s rusage, via rusage.c built into
+#              $OUTPUT/bench/, minus its CPU before the ack).  `perf report`
+#              is not counted.
+#   win%       the part of it inside the window (/proc/PID/stat at the close)
+#   after ms   CPU ms after the window closed (pprofd: draining, unwinding,
+#              symbolizing, encoding, gzip; perf: finishing the file and
+#              its build-ID scan)
+#   setup ms   CPU ms before the window, not in cpu%: pprofd's start-up (paid
+#              once per daemon), perf record's (paid once per profile)
+#
+# pprofd's "2nd profile" rows (BENCH_WARM=0 leaves them out): the same fresh
+# daemon serves a second, identical request right after the first.  The
+# first profile of a daemon loads what symbolizing needs (/proc/kallsyms,
+# DWARF, debug files) and pays for it; the second shows what every later
+# profile costs.  The goals are checked on the first.
+#   peak MiB   peak RSS: VmHWM (pprofd, fresh daemon, read after the
+#              response: start-up included) / ru_maxrss (perf, whole life)
+#   idle MiB   pprofd's VmHWM before the request: what start-up alone took
+#              (2nd profile: start-up and the first profile)
+#   samples    samples in the profile: the sum of the samples/count values
+#              (`go tool pprof -raw`) / what `perf record` reports it wrote
+#   smp/cpu-s  samples per CPU-second the target got in the window (from its
+#              /proc/PID/stat): about H for both when nothing is lost, however
+#              busy the machine is
+#   tgt%       CPU the target got in the window, % of one core (<= 200)
+#   deliv ms   wall time from the window's end to the result: pprofd the
+#              curl time_total minus the window; perf from the window's end
+#              to its exit
+#              (data file written, not yet symbolized: that is perf report)
+#
+# Ratios pprofd/perf are taken within each round (the two ran back to back)
+# and the median of those is printed, next to the goals.
+#
+# Neither figure includes what sampling costs in the kernel (the BPF program,
+# perf's own sample write): that runs in the target's context and is
+# charged to the target.
+#
+# Environment: OUTPUT (build directory, default build), BENCH_RUNS (default
+# 3), BENCH_SECONDS (window, default 10), BENCH_SECTIONS (default cpu),
+# BENCH_WARM=0 (no 2nd profiles), BENCH_KEEP=1 (keep the temp directory:
+# profiles, perf data, logs).
+# Every process this script starts is ended by PID when it exits, however it
+# exits.  pprofd listens on 127.0.0.1 only.  Needs root (BPF, perf -p).
+# Progress goes to stderr, the tables to stdout.
+
+set -u
+export LC_ALL=C # decimal points in $EPOCHREALTIME and awk
+
+BENCH_REPO=$(cd "$(dirname "$0")/../.." && pwd)
+OUTPUT=${OUTPUT:-build}
+case $OUTPUT in
+/*) ;;
+*) OUTPUT=$BENCH_REPO/$OUTPUT ;;
+esac
+PPROFD=$OUTPUT/pprofd
+WORKLOADS=$OUTPUT/workloads
+RUSAGE=$OUTPUT/bench/rusage
+RUNS=${BENCH_RUNS:-3}
+WINDOW=${BENCH_SECONDS:-10}
+SECTIONS=${BENCH_SECTIONS:-cpu}
+case ${BENCH_WARM:-1} in
+0 | no | false) WARM= ;;
+*) WARM=1 ;;
+esac
+CLK_TCK=$(getconf CLK_TCK)
+BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pprofd-bench.XXXXXX")
+RESULTS=$BENCH_TMP/results.tsv
+RUN=0 # the round being measured
+: >"$RESULTS"
+
+# go tool pprof wants a HOME and a GOCACHE; do not touch the user's if set.
+export HOME=${HOME:-$BENCH_TMP}
+export GOCACHE=${GOCACHE:-$BENCH_TMP/gocache}
+
+# ---------------------------------------------------------------- processes
+
+# Every process started here, as "PID:STARTTIME" (field 22 of its stat), so
+# that the cleanup never signals a PID that has since been reused.
+BENCH_PIDS=()
+
+log()
+{
+	printf 'bench: %s\n' "$*" >&2
+}
+
+die()
+{
+	log "$*"
+	exit 1
+}
+
+start_time()
+{
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'
+}
+
+# track PID: end it when the script ends.
+track()
+{
+	BENCH_PIDS+=("$1:$(start_time "$1")")
+}
+
+# alive PID: the process exists and is not a zombie.
+alive()
+{
+	local state
+	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+# wait_gone PID SECONDS: waits until PID has exited (reaping it if it is
+# our child); false if it is still there after SECONDS.
+wait_gone()
+{
+	local tenths
+	tenths=$(awk -v s="$2" 'BEGIN { printf "%d", s * 10 }')
+	while alive "$1"; do
+		[ "$tenths" -gt 0 ] || return 1
+		sleep 0.1
+		tenths=$((tenths - 1))
+	done
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# untrack PID: it has exited; never signal that PID again.
+untrack()
+{
+	local entry keep=()
+	for entry in "${BENCH_PIDS[@]}"; do
+		[ "${entry%%:*}" = "$1" ] && continue
+		keep+=("$entry")
+	done
+	BENCH_PIDS=("${keep[@]}")
+}
+
+# stop PID [SIGNAL]: SIGNAL (default TERM), SIGKILL after 5 s; forgets it.
+stop()
+{
+	local pid=$1 sig=${2:-TERM}
+	untrack "$pid"
+	alive "$pid" || {
+		wait "$pid" 2>/dev/null
+		return 0
+	}
+	kill -"$sig" "$pid" 2>/dev/null
+	wait_gone "$pid" 5 && return 0
+	kill -KILL "$pid" 2>/dev/null
+	wait_gone "$pid" 2
+}
+
+cleanup()
+{
+	local entry pid
+	trap - EXIT INT TERM
+	# Newest first: a perf before its rusage wrapper, a daemon before its target.
+	for ((i = ${#BENCH_PIDS[@]} - 1; i >= 0; i--)); do
+		entry=${BENCH_PIDS[i]}
+		pid=${entry%%:*}
+		[ "$(start_time "$pid")" = "${entry#*:}" ] && stop "$pid"
+	done
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		log "kept $BENCH_TMP"
+	else
+		rm -rf "$BENCH_TMP"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- /proc, time
+
+# ticks PID: utime + stime of the whole process, in clock ticks.
+ticks()
+{
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+
+# hwm_kb PID: peak RSS so far (VmHWM), in KiB.
+hwm_kb()
+{
+	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# sleep_until EPOCH_SECONDS (decimals allowed).
+sleep_until()
+{
+	local d
+	d=$(awk -v t="$1" -v n="$EPOCHREALTIME" 'BEGIN { d = t - n; printf "%.3f", (d > 0 ? d : 0) }')
+	sleep "$d"
+}
+
+# calc EXPRESSION: awk arithmetic, printed with up to 3 decimals.
+calc()
+{
+	awk "BEGIN { v = $1; printf \"%.3f\n\", v }"
+}
+
+# ---------------------------------------------------------------- results
+
+# put CONFIG METRIC VALUE: one measurement of run $RUN.
+put()
+{
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$RUN" "$3" >>"$RESULTS"
+}
+
+# values CONFIG METRIC: every run's value, one a line.
+values()
+{
+	awk -F'\t' -v c="$1" -v m="$2" '$1 == c && $2 == m { print $4 }' "$RESULTS"
+}
+
+# median: of the numbers on stdin ("-" when there are none).
+median()
+{
+	sort -g | awk '{ v[NR] = $1 }
+		END { if (!NR) { print "-"; exit }
+		      printf "%.6g\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# med CONFIG METRIC [DECIMALS]: the median of the runs, rounded.
+med()
+{
+	local m
+	m=$(values "$1" "$2" | median)
+	[ "$m" = - ] && {
+		echo -
+		return
+	}
+	printf "%.${3:-1}f\n" "$m"
+}
+
+# runs CONFIG METRIC: every run's value on one line, for the details.
+runs()
+{
+	values "$1" "$2" | awk '{ printf "%s%.4g", (NR > 1 ? " " : ""), $1 } END { print "" }'
+}
+
+# goal LABEL VALUE OP LIMIT UNIT: one line of the goals block; OP is <= or >=.
+goal()
+{
+	local verdict
+	if [ "$2" = - ]; then
+		verdict="NO DATA"
+	elif awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN { exit !(op == "<=" ? v <= l : v >= l) }'; then
+		verdict=met
+	else
+		verdict=MISSED
+	fi
+	printf '  %-36s %7s %-4s (goal %s %s%s)  %s\n' "$1" "$2" "$5" "$3" "$4" "${5:+ $5}" "$verdict"
+}
+
+TABLE_FMT='%-15s %6s %5s %8s %8s %8s %8s %7s %9s %4s %8s\n'
+
+table_header()
+{
+	# shellcheck disable=SC2059 # the format is ours
+	printf "$TABLE_FMT" config cpu% win% "after ms" "setup ms" "peak MiB" "idle MiB" samples \
+		smp/cpu-s tgt% "deliv ms"
+}
+
+# table_row CONFIG LABEL: the medians of one configuration.
+table_row()
+{
+	# shellcheck disable=SC2059
+	printf "$TABLE_FMT" "$2" "$(med "$1" cpu_pct 2)" "$(med "$1" win_pct 2)" \
+		"$(med "$1" after_ms 0)" "$(med "$1" setup_ms 0)" "$(med "$1" rss_mib 1)" \
+		"$(med "$1" idle_mib 1)" \
+		"$(med "$1" samples 0)" \
+		"$(med "$1" per_cpu_s 0)" "$(med "$1" target_pct 0)" "$(med "$1" delivery_ms 0)"
+}
+
+# ---------------------------------------------------------------- targets
+
+# start_target NAME [THREADS]: starts $WORKLOADS/NAME and waits until it
+# runs THREADS threads (default 1); sets TARGET_PID.
+start_target()
+{
+	local bin=$WORKLOADS/$1 want=${2:-1}
+	[ -x "$bin" ] || die "missing $bin (make workloads)"
+	"$bin" >"$BENCH_TMP/$1.log" 2>&1 &
+	TARGET_PID=$!
+	track "$TARGET_PID"
+	for _ in $(seq 100); do
+		[ "$(find "/proc/$TARGET_PID/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" -ge "$want" ] &&
+			[ "$(readlink "/proc/$TARGET_PID/exe")" = "$(readlink -f "$bin")" ] && return 0
+		sleep 0.05
+	done
+	die "$bin did not start $want threads"
+}
+
+# ---------------------------------------------------------------- pprofd
+
+# start_pprofd TARGET_PID: a fresh daemon on a free loopback port, answering
+# HTTP; sets DAEMON_PID, DAEMON_URL.
+start_pprofd()
+{
+	local port code logf
+	for _ in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 30000))
+		DAEMON_URL=http://127.0.0.1:$port
+		logf=$BENCH_TMP/pprofd.$port.log
+		APP_ENVIRONMENT=development "$PPROFD" --pid "$1" --listen "127.0.0.1:$port" \
+			>"$logf" 2>&1 &
+		DAEMON_PID=$!
+		track "$DAEMON_PID"
+		for _ in $(seq 150); do
+			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
+				"$DAEMON_URL/debug/pprof/" 2>/dev/null)
+			[ -n "$code" ] && [ "$code" != 000 ] && return 0
+			alive "$DAEMON_PID" || break
+			sleep 0.1
+		done
+		stop "$DAEMON_PID"
+		# Exit status 6: the port was taken; try another.
+		wait "$DAEMON_PID" 2>/dev/null
+		grep -qi 'listen\|address' "$logf" && continue
+		log "pprofd --pid $1 did not start:"
+		tail -5 "$logf" >&2
+		return 1
+	done
+	return 1
+}
+
+# pprof_samples FILE: the sum of the samples/count values in a profile.
+pprof_samples()
+{
+	go tool pprof -raw -symbolize=none "$1" 2>"$1.pprof-err" | awk '
+		/^Samples:/ { in_samples = 1; getline; next }
+		/^Locations/ { in_samples = 0 }
+		in_samples && /^ *-?[0-9]+ +-?[0-9]+:/ { n += $1 }
+		END { print n + 0 }'
+}
+
+# put_costs CONFIG SETUP_S WINDOW_TICKS TOTAL_S TARGET_TICKS SAMPLES RSS_KB
+# DELIVERY_S: the metrics every tool has.  SETUP_S is the tool's CPU before
+# the window, TOTAL_S all of it until the result (setup included),
+# WINDOW_TICKS its CPU ticks inside the window.
+put_costs()
+{
+	local config=$1 setup_s=$2 win_ticks=$3 total_s=$4 target_ticks=$5 samples=$6 rss_kb=$7
+	local deliv=$8
+	put "$config" setup_ms "$(calc "1000 * $setup_s")"
+	put "$config" cpu_pct "$(calc "100 * ($total_s - $setup_s) / $WINDOW")"
+	put "$config" win_pct "$(calc "100 * $win_ticks / $CLK_TCK / $WINDOW")"
+	put "$config" after_ms "$(calc "1000 * ($total_s - $setup_s - $win_ticks / $CLK_TCK)")"
+	put "$config" rss_mib "$(calc "$rss_kb / 1024")"
+	put "$config" samples "$samples"
+	put "$config" target_pct "$(calc "100 * $target_ticks / $CLK_TCK / $WINDOW")"
+	put "$config" per_cpu_s "$(calc "$target_ticks ? $samples * $CLK_TCK / $target_ticks : 0")"
+	put "$config" delivery_ms "$(calc "1000 * $deliv")"
+	log "$config run $RUN: cpu $(values "$config" cpu_pct | tail -1)%," \
+		"after $(values "$config" after_ms | tail -1) ms, peak $(calc "$rss_kb / 1024") MiB," \
+		"$samples samples, delivered $(values "$config" delivery_ms | tail -1) ms after the window"
+}
+
+# pprofd_request CONFIG TARGET_PID PATH?QUERY: the running daemon
+# ($DAEMON_PID) serves one windowed profile (the query's seconds= must be
+# $WINDOW); its cost from the request to the end of the response.
+pprofd_request()
+{
+	local config=$1 target=$2 query=$3 prof c0 cw c1 tc0 tcw t0 code total rss samples cpid
+	prof=$BENCH_TMP/$config.$RUN.prof
+	put "$config" idle_mib "$(calc "$(hwm_kb "$DAEMON_PID") / 1024")"
+	t0=$EPOCHREALTIME
+	c0=$(ticks "$DAEMON_PID")
+	tc0=$(ticks "$target")
+	curl -sS --max-time $((WINDOW + 60)) -o "$prof" -w '%{http_code} %{time_total}\n' \
+		"$DAEMON_URL$query" >"$prof.curl" 2>"$prof.curl-err" &
+	cpid=$!
+	track "$cpid"
+	sleep_until "$(calc "$t0 + $WINDOW")"
+	cw=$(ticks "$DAEMON_PID")
+	tcw=$(ticks "$target")
+	wait "$cpid"
+	untrack "$cpid"
+	c1=$(ticks "$DAEMON_PID")
+	rss=$(hwm_kb "$DAEMON_PID")
+
+	read -r code total <"$prof.curl"
+	if [ "${code:-000}" != 200 ]; then
+		log "$config: $query answered ${code:-nothing}:" \
+			"$(head -c 200 "$prof" | tr -c '[:print:]' ' ') $(cat "$prof.curl-err")"
+		return 1
+	fi
+	samples=$(pprof_samples "$prof")
+	[ -s "$prof.pprof-err" ] && log "$config: go tool pprof: $(head -3 "$prof.pprof-err")"
+	put_costs "$config" "$(calc "$c0 / $CLK_TCK")" $((cw - c0)) "$(calc "$c1 / $CLK_TCK")" \
+		$((tcw - tc0)) "$samples" "$rss" "$(calc "$total - $WINDOW")"
+}
+
+# measure_pprofd CONFIG TARGET_PID PATH?QUERY [WARM_CONFIG]: a fresh daemon
+# on the target serves the profile (pprofd_request); with WARM_CONFIG, the
+# same daemon then serves a second one, measured as WARM_CONFIG: what a
+# daemon that has already loaded its symbols (kallsyms, DWARF) pays.
+measure_pprofd()
+{
+	local ret=0
+	start_pprofd "$2" || return 1
+	sleep 0.5 # start-up done: what follows is the request alone
+	pprofd_request "$1" "$2" "$3" || ret=1
+	if [ "$ret" = 0 ] && [ -n "${4:-}" ]; then
+		pprofd_request "$4" "$2" "$3" || ret=1
+	fi
+	stop "$DAEMON_PID"
+	return $ret
+}
+
+# ---------------------------------------------------------------- perf
+
+# build_rusage: the wait4() wrapper that measures a tool which exits.
+build_rusage()
+{
+	local src=$BENCH_REPO/tests/bench/rusage.c
+	[ -x "$RUSAGE" ] && [ "$RUSAGE" -nt "$src" ] && return 0
+	mkdir -p "$(dirname "$RUSAGE")"
+	cc -O2 -Wall -Wextra -Werror -o "$RUSAGE" "$src" || die "cannot build $RUSAGE"
+}
+
+# measure_perf CONFIG TARGET_PID PERF_RECORD_ARGS...: `perf record -p
+# TARGET_PID -o FILE ARGS...`, started with its events disabled; once it says
+# they are enabled (its control FIFO), the window runs; then the events are
+# disabled the same way and perf gets SIGINT to finish its file.  Its cost:
+# whole life (rusage) minus what it spent before the window.
+measure_perf()
+{
+	local config=$1 target=$2 data ru helper ppid t0 c0 tc0 tcw cw tstop tend samples
+	local ut st rss status ctl ack ctl_fd ack_fd line
+	shift 2
+	data=$BENCH_TMP/$config.$RUN.perf.data
+	ru=$data.rusage
+	ctl=$data.ctl
+	ack=$data.ack
+	: >"$ru"
+	rm -f "$ctl" "$ack"
+	mkfifo "$ctl" "$ack" || return 1
+	# Read-write opens: neither end blocks waiting for the other.
+	exec {ctl_fd}<>"$ctl" {ack_fd}<>"$ack"
+
+	"$RUSAGE" "$ru" perf record -p "$target" -o "$data" -D -1 --control "fifo:$ctl,$ack" \
+		"$@" >"$data.log" 2>&1 &
+	helper=$!
+	track "$helper"
+	ppid=
+	for _ in $(seq 100); do
+		ppid=$(head -1 "$ru")
+		[ -n "$ppid" ] && break
+		sleep 0.05
+	done
+	[ -n "$ppid" ] && track "$ppid"
+	echo enable >&"$ctl_fd"
+	line=
+	read -r -t 60 -u "$ack_fd" line
+	if [ -z "$ppid" ] || [ "$line" != ack ]; then
+		exec {ctl_fd}>&- {ack_fd}>&-
+		log "$config: perf did not start recording: $(tail -3 "$data.log")"
+		[ -z "$ppid" ] || stop "$ppid" INT
+		stop "$helper"
+		return 1
+	fi
+	t0=$EPOCHREALTIME
+	c0=$(ticks "$ppid")
+	tc0=$(ticks "$target")
+	sleep_until "$(calc "$t0 + $WINDOW")"
+	# The window ends when perf says its events are off: the target's CPU
+	# time is read over the same span as perf sampled.
+	tstop=$EPOCHREALTIME
+	echo disable >&"$ctl_fd"
+	read -r -t 60 -u "$ack_fd" line
+	tcw=$(ticks "$target")
+	cw=$(ticks "$ppid")
+	exec {ctl_fd}>&- {ack_fd}>&-
+	kill -INT "$ppid"
+	wait "$helper"
+	tend=$EPOCHREALTIME
+	untrack "$ppid"
+	untrack "$helper"
+
+	read -r ut st rss status < <(sed -n 2p "$ru")
+	case ${status:-} in
+	0 | 130) ;; # perf record re-raises the SIGINT it stopped on
+	*)
+		log "$config: perf record failed (status ${status:-?}): $(tail -5 "$data.log")"
+		return 1
+		;;
+	esac
+	samples=$(grep -o '([0-9]* samples)' "$data.log" | tr -dc 0-9)
+	if [ -z "$samples" ]; then
+		samples=$(perf report -i "$data" --stats 2>/dev/null |
+			awk '/SAMPLE events:/ { print $3; exit }')
+	fi
+	grep -qi lost "$data.log" && log "$config: perf: $(grep -i lost "$data.log" | head -2)"
+	put_costs "$config" "$(calc "$c0 / $CLK_TCK")" $((cw - c0)) "$(calc "($ut + $st) / 1e6")" \
+		$((tcw - tc0)) "${samples:-0}" "$rss" "$(calc "$tend - $tstop")"
+}
+
+# ratio_round NAME CONFIG_A CONFIG_B METRIC: A/B of this round's values.
+ratio_round()
+{
+	local a b
+	a=$(awk -F'\t' -v c="$2" -v m="$4" -v r="$RUN" '$1 == c && $2 == m && $3 == r { print $4 }' "$RESULTS")
+	b=$(awk -F'\t' -v c="$3" -v m="$4" -v r="$RUN" '$1 == c && $2 == m && $3 == r { print $4 }' "$RESULTS")
+	[ -n "$a" ] && [ -n "$b" ] && put ratio "$1" "$(calc "$b > 0 ? $a / $b : 0")"
+}
+
+# ---------------------------------------------------------------- sections
+
+# cpu: pprofd's CPU profile against perf record -g (frame pointers) on busy.
+section_cpu()
+{
+	local hz period order first
+	start_target busy 3
+	log "cpu: target busy, PID $TARGET_PID; $RUNS rounds of $((WARM ? 6 : 4)) profiles of $WINDOW s"
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		for hz in 100 1000; do
+			period=$((1000000000 / hz))
+			# Alternate who goes first, round by round.
+			if ((RUN % 2)); then order="pprofd perf"; else order="perf pprofd"; fi
+			for first in $order; do
+				log "cpu: round $RUN/$RUNS: $first at $hz Hz"
+				if [ "$first" = pprofd ]; then
+					measure_pprofd "cpu.pprofd.$hz" "$TARGET_PID" \
+						"/debug/pprof/profile?seconds=$WINDOW&hz=$hz" \
+						"${WARM:+cpu.pprofd.$hz.warm}" ||
+						log "cpu: pprofd at $hz Hz: no result this round"
+				else
+					measure_perf "cpu.perf.$hz" "$TARGET_PID" -e cpu-clock \
+						-c "$period" -g ||
+						log "cpu: perf at $hz Hz: no result this round"
+				fi
+			done
+			ratio_round "cpu.$hz" "cpu.pprofd.$hz" "cpu.perf.$hz" cpu_pct
+			ratio_round "cpu.$hz.warm" "cpu.pprofd.$hz.warm" "cpu.perf.$hz" cpu_pct
+			ratio_round "rss.$hz" "cpu.pprofd.$hz" "cpu.perf.$hz" rss_mib
+			ratio_round "samples.$hz" "cpu.pprofd.$hz" "cpu.perf.$hz" per_cpu_s
+		done
+	done
+	stop "$TARGET_PID"
+
+	echo
+	echo "CPU profile of busy (2 threads, ~7-9 frames): $WINDOW s window, medians of $RUNS runs"
+	echo "  pprofd: GET /debug/pprof/profile?seconds=$WINDOW&hz=H from a fresh daemon" \
+		"(2nd profile: a second GET to it)"
+	echo "  perf:   perf record -g -p PID -e cpu-clock -c 1e9/H (enabled through --control)"
+	echo
+	table_header
+	for hz in 100 1000; do
+		table_row "cpu.pprofd.$hz" "pprofd $hz Hz"
+		[ -z "$WARM" ] || table_row "cpu.pprofd.$hz.warm" "  2nd profile"
+		table_row "cpu.perf.$hz" "perf   $hz Hz"
+	done
+	echo
+	echo "goals (pprofd; ratios are medians of the per-round ratios pprofd/perf):"
+	goal "cpu at 100 Hz, % of a core" "$(med cpu.pprofd.100 cpu_pct 2)" "<=" 1 %
+	for hz in 100 1000; do
+		goal "ratio pprofd/perf cpu $hz Hz" "$(med ratio "cpu.$hz" 2)" "<=" 1.0 ""
+	done
+	for hz in 100 1000; do
+		goal "peak RSS at $hz Hz" "$(med "cpu.pprofd.$hz" rss_mib 1)" "<=" 32 MiB
+	done
+	for hz in 100 1000; do
+		goal "delivery after the window, $hz Hz" "$(med "cpu.pprofd.$hz" delivery_ms 0)" "<=" 100 ms
+	done
+	echo
+	echo "same amount sampled? ratio pprofd/perf of samples per target CPU-second:" \
+		"100 Hz $(med ratio samples.100 2), 1000 Hz $(med ratio samples.1000 2)"
+	echo "ratio pprofd/perf peak RSS: 100 Hz $(med ratio rss.100 2), 1000 Hz $(med ratio rss.1000 2)"
+	[ -z "$WARM" ] || echo "ratio pprofd/perf cpu, pprofd's 2nd profile (symbols loaded):" \
+		"100 Hz $(med ratio cpu.100.warm 2), 1000 Hz $(med ratio cpu.1000.warm 2)"
+	echo
+	echo "every run (cpu% | after ms | deliv ms):"
+	for hz in 100 1000; do
+		for config in "pprofd.$hz" ${WARM:+"pprofd.$hz.warm"} "perf.$hz"; do
+			printf '  %-20s %-22s | %-20s | %s\n' "${config//./ }" \
+				"$(runs "cpu.$config" cpu_pct)" "$(runs "cpu.$config" after_ms)" \
+				"$(runs "cpu.$config" delivery_ms)"
+		done
+	done
+}
+
+# ---------------------------------------------------------------- main
+
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$RUNS'"
+[[ $WINDOW =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer, not '$WINDOW'"
+[ "$(id -u)" = 0 ] || die "needs root (BPF for pprofd, perf record -p)"
+[ -x "$PPROFD" ] || die "missing $PPROFD (make all workloads)"
+for c in curl go perf cc; do
+	command -v "$c" >/dev/null 2>&1 || die "missing $c (make deps)"
+done
+for s in $SECTIONS; do
+	declare -F "section_$s" >/dev/null ||
+		die "no section '$s' (have: $(declare -F | awk '/ section_/ { sub(/section_/, "", $3); printf "%s%s", (n++ ? " " : ""), $3 }'))"
+done
+build_rusage
+
+echo "pprofd bench: $("$PPROFD" --version 2>&1), $(perf --version), kernel $(uname -r)," \
+	"$(nproc) CPUs, CLK_TCK $CLK_TCK"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+for s in $SECTIONS; do
+	"section_$s"
+done
+echo
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

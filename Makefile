@@ -72,7 +72,7 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/pprofd.h $(OUTPUT)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/pprofd.h $(wildcard bpf/*.bpf.h) $(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -92,12 +92,14 @@ $(OUTPUT)/pprofd: $(OUTPUT)/daemon/main.o $(DAEMON_OBJS)
 # modules (not main.c).  They need no root.
 $(OUTPUT)/tests/%: tests/unit/%.c $(DAEMON_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 # Workloads: built the way the code users point pprofd at is built (-O2, with
 # frame pointers for the foundation tests; each file may override in its header
 # comment via WORKLOAD_CFLAGS_<name>).
 WORKLOAD_CFLAGS := -O2 -g -fno-omit-frame-pointer -pthread
+# Built as Debian builds libc: no frame pointers.
+WORKLOAD_CFLAGS_nofp := -fomit-frame-pointer
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) $(WORKLOAD_CFLAGS_$*) $< -o $@ -lm

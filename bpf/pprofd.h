@@ -9,18 +9,32 @@
 #define PPROFD_BPF_H
 
 /*
- * Frames kept per stack, kernel and user each.  127 is the kernel's default
+ * Kernel frames kept per stack.  127 is the kernel's default
  * kernel.perf_event_max_stack; bpf_get_stack() returns no more than that.
  */
 #define MAX_STACK_DEPTH 127
 
+/* User frames the daemon unwinds at most; deeper stacks end in "[truncated]". */
+#define MAX_USER_FRAMES 256
+
 /*
- * Words copied from the top of the user stack with every sample.  A
- * frame-pointer walk misses the caller of a leaf that has not pushed its
- * frame yet (or has popped it): its return address is then at sp[0] or
- * sp[1], which the daemon picks from this copy.
+ * Bytes of the user stack copied with every sample, from the page of the
+ * stack pointer up: the daemon unwinds them with the DWARF call frame information of the
+ * code (complete stacks through code built without frame pointers).  Frames
+ * above the copy are cut: such stacks end in a frame named "[truncated]".
+ * perf --call-graph dwarf copies 8 KiB by default.
  */
-#define STACK_TOP_WORDS 2
+#define STACK_COPY_BYTES 16384
+#define STACK_COPY_CHUNK 4096 /* one page: the copy stops at the first unmapped one */
+
+/* The user registers and stack of a thread at a sample, for unwinding. */
+struct user_stack_copy {
+	__u64 ip, sp, bp; /* user registers (saved at kernel entry for kernel samples) */
+	__u64 start;      /* user address of stack[0]: sp's page */
+	__u32 len;        /* bytes in stack[] */
+	__u32 pad;
+	__u8 stack[STACK_COPY_BYTES];
+};
 
 #define TASK_COMM_LEN 16
 
@@ -44,19 +58,17 @@ struct cpu_sample {
 	__u64 time_ns;              /* bpf_ktime_get_ns() */
 	__u64 weight_ns;            /* CPU time this sample stands for */
 	__u32 kernel_depth;         /* frames in kernel_pcs */
-	__u32 user_depth;           /* frames in user_pcs */
-	__u64 user_sp;
-	__u64 stack_top[STACK_TOP_WORDS]; /* user sp[0], sp[1]; 0 if unreadable */
+	__u32 pad;
 	char comm[TASK_COMM_LEN];   /* thread name */
 	__u64 kernel_pcs[MAX_STACK_DEPTH];
-	__u64 user_pcs[MAX_STACK_DEPTH];
+	struct user_stack_copy user;
 };
 
 /* Per-CPU counters of the CPU sampler, indexed by enum cpu_counter. */
 enum cpu_counter {
 	CPU_COUNTER_SAMPLES,     /* samples of the target sent to user space */
 	CPU_COUNTER_LOST,        /* samples dropped: ring buffer full */
-	CPU_COUNTER_USER_ERRORS, /* user stack could not be read */
+	CPU_COUNTER_USER_ERRORS, /* user stack could not be read at all */
 	CPU_COUNTER_MAX,
 };
 

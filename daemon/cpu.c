@@ -62,8 +62,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct cpu_collector *cc = ctx;
 	const struct cpu_sample *s = data;
-	uint64_t pcs[2 * MAX_STACK_DEPTH + 1];
-	struct user_stack user;
+	uint64_t pcs[MAX_STACK_DEPTH + MAX_USER_FRAMES + 1];
 	int64_t values[2];
 	size_t n = 0;
 
@@ -73,11 +72,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	/* Kernel frames: the leaf exactly, callers at return address - 1. */
 	for (uint32_t i = 0; i < s->kernel_depth && i < MAX_STACK_DEPTH; i++)
 		pcs[n++] = i ? s->kernel_pcs[i] - 1 : s->kernel_pcs[i];
-	user.pcs = s->user_pcs;
-	user.depth = s->user_depth < MAX_STACK_DEPTH ? s->user_depth : MAX_STACK_DEPTH;
-	user.sp = s->user_sp;
-	user.stack_top = s->stack_top;
-	n += unwinder__user_stack(cc->uw, &user, pcs + n, sizeof(pcs) / sizeof(pcs[0]) - n);
+	n += unwinder__user_stack(cc->uw, &s->user, pcs + n, MAX_USER_FRAMES + 1);
 
 	values[0] = 1;
 	values[1] = s->weight_ns;

@@ -69,6 +69,12 @@ static uint64_t add_location(struct encoder *e, uint64_t pc)
 	struct mapping_entry *me = NULL;
 	size_t nlines = 0;
 
+	if (pc == STACK_PC_TRUNCATED) {
+		lines[0].function_id =
+			profile_builder__function(e->b, "[truncated]", NULL, NULL, 0);
+		lines[0].line = 0;
+		return lines[0].function_id ? profile_builder__location(e->b, 0, 0, lines, 1) : 0;
+	}
 	if (symbolizer__lookup(e->sym, pc, &loc))
 		memset(&loc, 0, sizeof(loc));
 	if (loc.mapping) {

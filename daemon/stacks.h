@@ -19,6 +19,12 @@
 
 #define THREAD_NAME_LEN 16
 
+/*
+ * A pseudo frame that ends a stack that was cut (unwinding could not reach
+ * the outermost frame): the profile shows it as "[truncated]".
+ */
+#define STACK_PC_TRUNCATED 1ULL
+
 struct stack_table;
 struct stack_snapshot;
 

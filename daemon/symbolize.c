@@ -51,7 +51,9 @@ char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
  * 256Ki entries cap it near 32 MiB.  When full it is cleared (symbolizers
  * keep their own copies, so nothing they handed out goes away).
  */
+#ifndef GCACHE_MAX_ENTRIES
 #define GCACHE_MAX_ENTRIES (1U << 18)
+#endif
 
 /* How far past a kernel symbol an address is still taken as in it. */
 #define KSYM_MAX_SIZE (128 * 1024)
@@ -208,6 +210,71 @@ static void strset__free(struct strset *set)
 	set->cap = set->n = 0;
 }
 
+/* --- ptrmap: pointer -> pointer ---------------------------------------------- */
+
+struct ptrmap_slot {
+	const void *key, *val;
+};
+
+struct ptrmap {
+	struct ptrmap_slot *slots;
+	size_t cap, n; /* cap is 0 or a power of two */
+};
+
+static const void *ptrmap__get(const struct ptrmap *m, const void *key)
+{
+	size_t i;
+
+	if (!m->cap)
+		return NULL;
+	for (i = hash_u64((uintptr_t)key) & (m->cap - 1); m->slots[i].key; i = (i + 1) & (m->cap - 1)) {
+		if (m->slots[i].key == key)
+			return m->slots[i].val;
+	}
+	return NULL;
+}
+
+static int ptrmap__put(struct ptrmap *m, const void *key, const void *val)
+{
+	size_t i;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 256, j;
+		struct ptrmap_slot *slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return -ENOMEM;
+		for (i = 0; i < m->cap; i++) {
+			if (!m->slots[i].key)
+				continue;
+			for (j = hash_u64((uintptr_t)m->slots[i].key) & (cap - 1); slots[j].key;
+			     j = (j + 1) & (cap - 1))
+				;
+			slots[j] = m->slots[i];
+		}
+		free(m->slots);
+		m->slots = slots;
+		m->cap = cap;
+	}
+	for (i = hash_u64((uintptr_t)key) & (m->cap - 1); m->slots[i].key; i = (i + 1) & (m->cap - 1)) {
+		if (m->slots[i].key == key) {
+			m->slots[i].val = val;
+			return 0;
+		}
+	}
+	m->slots[i].key = key;
+	m->slots[i].val = val;
+	m->n++;
+	return 0;
+}
+
+static void ptrmap__free(struct ptrmap *m)
+{
+	free(m->slots);
+	m->slots = NULL;
+	m->cap = m->n = 0;
+}
+
 /* Copies n frames into arena memory, interning their strings in set. */
 static int frames__copy(struct arena *arena, struct strset *set, const struct symbol_frame *src,
 			size_t n, struct symbol_frame **out)
@@ -316,6 +383,7 @@ struct gcache_entry {
 static struct {
 	struct gcache_entry **slots;
 	size_t cap, n;
+	unsigned gen; /* bumped at each clear: string pointers of before mean nothing */
 	struct arena arena;
 	struct strset strs;
 } gcache = { .strs = { .arena = &gcache.arena } };
@@ -346,6 +414,7 @@ static void gcache__clear(void)
 	free(gcache.slots);
 	gcache.slots = NULL;
 	gcache.cap = gcache.n = 0;
+	gcache.gen++;
 	strset__free(&gcache.strs);
 	arena__free(&gcache.arena);
 }
@@ -549,6 +618,11 @@ static const char *kernel_build_id(void)
 
 /* --- the symbolizer ---------------------------------------------------------- */
 
+struct cu_index;
+struct module;
+struct msym;
+static void module__drop_cus(struct module *mod);
+
 struct segment {
 	uint64_t vaddr, offset, filesz;
 	bool exec;
@@ -574,6 +648,13 @@ struct module {
 	size_t image_size;
 	Dwfl_Module *dwfl_mod; /* NULL unless reported in the current generation */
 	unsigned gen;          /* generation it was last reported in */
+	/* Function DIEs by CU (see cu_index), while dwfl_mod's DWARF is there. */
+	struct cu_index **cus;
+	size_t cus_cap, ncus;
+	/* Its function symbols by address (see module__symbol), likewise. */
+	struct msym *syms;
+	size_t nsyms;
+	bool syms_read;
 };
 
 /* One executable line of /proc/PID/maps. */
@@ -601,7 +682,11 @@ struct symbolizer {
 	char *maps_text; /* the last /proc/PID/maps read: unchanged means nothing to do */
 	size_t maps_len;
 	uint64_t last_auto_reload_ns;
+	unsigned mappings_gen; /* see symbolizer__generation() */
 	long page_size;
+	struct ptrmap demangled; /* interned linkage name -> interned demangled name */
+	struct ptrmap imported;  /* gcache string -> our interned copy ... */
+	unsigned imported_gen;   /* ... for this generation of the gcache */
 };
 
 static struct mapping *to_mapping(const struct symbol_mapping *pub)
@@ -978,8 +1063,10 @@ static void symbolizer__report(struct symbolizer *s, const struct symbol_mapping
 	}
 	dwfl_report_end(s->dwfl, NULL, NULL);
 	for (mod = s->modules; mod; mod = mod->next) {
-		if (mod->gen != s->gen)
+		if (mod->gen != s->gen) {
 			mod->dwfl_mod = NULL;
+			module__drop_cus(mod); /* its DIEs went with the Dwfl_Module */
+		}
 	}
 }
 
@@ -1173,6 +1260,8 @@ int symbolizer__reload(struct symbolizer *s)
 	 */
 	if (kept < s->ncur - 1)
 		loc_table__free(&s->locs);
+	if (kept < s->ncur - 1 || kept < ncur - 1)
+		s->mappings_gen++;
 	free(s->cur);
 	s->cur = cur;
 	s->ncur = ncur;
@@ -1244,9 +1333,13 @@ void symbolizer__free(struct symbolizer *s)
 	/* libdwfl first: it may hold Elf handles over the vdso images. */
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
-	for (mod = s->modules; mod; mod = mod->next)
+	for (mod = s->modules; mod; mod = mod->next) {
+		module__drop_cus(mod);
 		free(mod->image);
+	}
 	loc_table__free(&s->locs);
+	ptrmap__free(&s->demangled);
+	ptrmap__free(&s->imported);
 	strset__free(&s->strs);
 	free(s->cur);
 	free(s->maps_text);
@@ -1258,6 +1351,11 @@ size_t symbolizer__mappings(struct symbolizer *s, const struct symbol_mapping *c
 {
 	*out = s->cur;
 	return s->ncur;
+}
+
+unsigned symbolizer__generation(const struct symbolizer *s)
+{
+	return s->mappings_gen;
 }
 
 /* --- resolution -------------------------------------------------------------- */
@@ -1291,14 +1389,22 @@ static int frame__set_names(struct symbolizer *s, struct symbol_frame *f, const 
 	char *demangled = NULL;
 	int status, err;
 
-	if (linkage && linkage[0] == '_' && linkage[1] == 'Z')
+	if (!linkage)
+		return strset__intern(&s->strs, name, &f->function) ?:
+		       strset__intern(&s->strs, name, &f->system_name);
+	err = strset__intern(&s->strs, linkage, &f->system_name);
+	if (err)
+		return err;
+	/* Demangling a long C++ name costs microseconds: once per name. */
+	f->function = ptrmap__get(&s->demangled, f->system_name);
+	if (f->function)
+		return 0;
+	if (linkage[0] == '_' && linkage[1] == 'Z')
 		demangled = __cxa_demangle(linkage, NULL, NULL, &status);
-	err = strset__intern(&s->strs, linkage ? linkage : name, &f->system_name);
-	if (!err)
-		err = strset__intern(&s->strs, demangled ? demangled : name ? name : linkage,
-				     &f->function);
+	err = strset__intern(&s->strs, demangled ? demangled : name ? name : linkage,
+			     &f->function);
 	free(demangled);
-	return err;
+	return err ?: ptrmap__put(&s->demangled, f->system_name, f->function);
 }
 
 static const char *die_string(Dwarf_Die *die, int attr)
@@ -1344,85 +1450,336 @@ static bool is_function_tag(int tag)
 }
 
 /*
- * Frames from DWARF: the chain of subprogram / inlined_subroutine DIEs around
- * pc, innermost first.  The innermost frame's line is the line table's; each
- * outer one's is the call site recorded on the inlined_subroutine inside it.
- * Returns the number of frames (0: no DWARF function here) or -errno.
+ * cu_index: the function DIEs of one CU (subprogram, inlined_subroutine,
+ * entry_point with code), in preorder, each with its address ranges and the
+ * end of its subtree; and the ranges of the outermost ones sorted.  Built by
+ * one walk of the CU on its first pc, it finds the innermost function at a
+ * pc in a binary search and a scan of one function's subtree, where
+ * dwarf_getscopes() walks the whole CU every time (milliseconds in C++).  It
+ * prunes like dwarf_getscopes: a DIE that does not contain the pc is not
+ * looked into.
  */
-static int dwarf_frames(struct symbolizer *s, Dwfl_Module *dm, uint64_t pc, const char *symname,
-			struct symbol_frame **out)
+struct fn_node {
+	Dwarf_Die die;
+	uint32_t first_range, nranges;
+	int32_t parent; /* enclosing function node, -1 for none */
+	uint32_t end;   /* one past the last node of its subtree */
+	uint32_t depth;
+};
+
+struct fn_range {
+	uint64_t lo, hi; /* DWARF addresses */
+	uint32_t node;
+};
+
+struct cu_index {
+	Dwarf_Off cu_off;
+	struct fn_node *nodes;
+	struct fn_range *ranges, *top;
+	size_t nnodes, nranges, ntop, cap_nodes, cap_ranges;
+};
+
+static void cu_index__free(struct cu_index *ix)
 {
-	Dwarf_Die *cudie, *scopes = NULL, *chain = NULL, *callsite = NULL;
+	if (!ix)
+		return;
+	free(ix->nodes);
+	free(ix->ranges);
+	free(ix->top);
+	free(ix);
+}
+
+/* Forgets what points into the module's Dwfl_Module (DIEs, symbol names). */
+static void module__drop_cus(struct module *mod)
+{
+	size_t i;
+
+	for (i = 0; i < mod->cus_cap; i++)
+		cu_index__free(mod->cus[i]);
+	free(mod->cus);
+	mod->cus = NULL;
+	mod->cus_cap = mod->ncus = 0;
+	free(mod->syms);
+	mod->syms = NULL;
+	mod->nsyms = 0;
+	mod->syms_read = false;
+}
+
+static int cu_index__add_range(struct cu_index *ix, uint64_t lo, uint64_t hi, uint32_t node)
+{
+	if (ix->nranges == ix->cap_ranges) {
+		size_t cap = ix->cap_ranges ? ix->cap_ranges * 2 : 256;
+		struct fn_range *r = realloc(ix->ranges, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		ix->ranges = r;
+		ix->cap_ranges = cap;
+	}
+	ix->ranges[ix->nranges].lo = lo;
+	ix->ranges[ix->nranges].hi = hi;
+	ix->ranges[ix->nranges].node = node;
+	ix->nranges++;
+	return 0;
+}
+
+/* Adds the function DIEs below die; imported (dwz) units are followed. */
+static int cu_index__walk(struct cu_index *ix, Dwarf_Die *die, int32_t parent, uint32_t depth,
+			  int imports)
+{
+	Dwarf_Die child;
+	int err;
+
+	if (dwarf_child(die, &child))
+		return 0;
+	do {
+		int tag = dwarf_tag(&child);
+		Dwarf_Addr base, lo, hi;
+		ptrdiff_t off = 0;
+		size_t first;
+		uint32_t node;
+
+		if (tag == DW_TAG_imported_unit) {
+			Dwarf_Attribute mem;
+			Dwarf_Die unit;
+
+			if (imports < 8 &&
+			    dwarf_formref_die(dwarf_attr(&child, DW_AT_import, &mem), &unit)) {
+				err = cu_index__walk(ix, &unit, parent, depth, imports + 1);
+				if (err)
+					return err;
+			}
+			continue;
+		}
+		if (!is_function_tag(tag)) {
+			/* Lexical blocks, namespaces: functions may be inside. */
+			if (dwarf_haschildren(&child)) {
+				err = cu_index__walk(ix, &child, parent, depth, imports);
+				if (err)
+					return err;
+			}
+			continue;
+		}
+		node = ix->nnodes;
+		first = ix->nranges;
+		while ((off = dwarf_ranges(&child, off, &base, &lo, &hi)) > 0) {
+			if (hi > lo && cu_index__add_range(ix, lo, hi, node))
+				return -ENOMEM;
+		}
+		/* A declaration or an abstract instance: no code of it here. */
+		if (ix->nranges == first)
+			continue;
+		if (ix->nnodes == ix->cap_nodes) {
+			size_t cap = ix->cap_nodes ? ix->cap_nodes * 2 : 128;
+			struct fn_node *n = realloc(ix->nodes, cap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			ix->nodes = n;
+			ix->cap_nodes = cap;
+		}
+		ix->nodes[node].die = child;
+		ix->nodes[node].first_range = first;
+		ix->nodes[node].nranges = ix->nranges - first;
+		ix->nodes[node].parent = parent;
+		ix->nodes[node].depth = depth;
+		ix->nnodes++;
+		err = cu_index__walk(ix, &child, node, depth + 1, imports);
+		if (err)
+			return err;
+		ix->nodes[node].end = ix->nnodes;
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return 0;
+}
+
+static int fn_range_cmp(const void *a, const void *b)
+{
+	const struct fn_range *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+static struct cu_index *cu_index__new(Dwarf_Die *cudie)
+{
+	struct cu_index *ix = calloc(1, sizeof(*ix));
+	size_t i;
+
+	if (!ix)
+		return NULL;
+	ix->cu_off = dwarf_dieoffset(cudie);
+	if (cu_index__walk(ix, cudie, -1, 0, 0))
+		goto fail;
+	for (i = 0; i < ix->nranges; i++)
+		ix->ntop += ix->nodes[ix->ranges[i].node].parent < 0;
+	ix->top = malloc((ix->ntop ? ix->ntop : 1) * sizeof(*ix->top));
+	if (!ix->top)
+		goto fail;
+	ix->ntop = 0;
+	for (i = 0; i < ix->nranges; i++) {
+		if (ix->nodes[ix->ranges[i].node].parent < 0)
+			ix->top[ix->ntop++] = ix->ranges[i];
+	}
+	qsort(ix->top, ix->ntop, sizeof(*ix->top), fn_range_cmp);
+	return ix;
+fail:
+	cu_index__free(ix);
+	return NULL;
+}
+
+static bool fn_node__contains(const struct cu_index *ix, uint32_t n, uint64_t addr)
+{
+	const struct fn_range *r = &ix->ranges[ix->nodes[n].first_range];
+	uint32_t i;
+
+	for (i = 0; i < ix->nodes[n].nranges; i++) {
+		if (addr >= r[i].lo && addr < r[i].hi)
+			return true;
+	}
+	return false;
+}
+
+/* The innermost function node containing DWARF address addr, or -1. */
+static int32_t cu_index__innermost(const struct cu_index *ix, uint64_t addr)
+{
+	size_t lo = 0, hi = ix->ntop, i, tries;
+	int32_t top = -1, best;
+	uint32_t n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ix->top[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Outermost functions do not overlap; a few steps back allow for odd ones. */
+	for (i = lo, tries = 0; i-- > 0 && tries < 16; tries++) {
+		if (addr < ix->top[i].hi)
+			break;
+	}
+	if (i < lo && addr < ix->top[i].hi) {
+		/* Aliases of one assembly function: the first DIE, as dwarf_getscopes. */
+		while (i > 0 && ix->top[i - 1].lo == ix->top[i].lo && addr < ix->top[i - 1].hi)
+			i--;
+		top = ix->top[i].node;
+	}
+	if (top < 0)
+		return -1;
+	best = top;
+	for (n = top + 1; n < ix->nodes[top].end;) {
+		if (fn_node__contains(ix, n, addr)) {
+			if (ix->nodes[n].depth > ix->nodes[best].depth)
+				best = n;
+			n++;
+		} else {
+			n = ix->nodes[n].end;
+		}
+	}
+	return best;
+}
+
+/* The index of the CU, built on first use; NULL on allocation failure. */
+static struct cu_index *module__cu_index(struct module *mod, Dwarf_Die *cudie)
+{
+	Dwarf_Off off = dwarf_dieoffset(cudie);
+	struct cu_index *ix;
+	size_t i;
+
+	if (mod->cus_cap) {
+		for (i = hash_u64(off) & (mod->cus_cap - 1); mod->cus[i];
+		     i = (i + 1) & (mod->cus_cap - 1)) {
+			if (mod->cus[i]->cu_off == off)
+				return mod->cus[i];
+		}
+	}
+	if ((mod->ncus + 1) * 2 > mod->cus_cap) {
+		size_t cap = mod->cus_cap ? mod->cus_cap * 2 : 16, j;
+		struct cu_index **cus = calloc(cap, sizeof(*cus));
+
+		if (!cus)
+			return NULL;
+		for (i = 0; i < mod->cus_cap; i++) {
+			if (!mod->cus[i])
+				continue;
+			for (j = hash_u64(mod->cus[i]->cu_off) & (cap - 1); cus[j];
+			     j = (j + 1) & (cap - 1))
+				;
+			cus[j] = mod->cus[i];
+		}
+		free(mod->cus);
+		mod->cus = cus;
+		mod->cus_cap = cap;
+	}
+	ix = cu_index__new(cudie);
+	if (!ix)
+		return NULL;
+	for (i = hash_u64(off) & (mod->cus_cap - 1); mod->cus[i]; i = (i + 1) & (mod->cus_cap - 1))
+		;
+	mod->cus[i] = ix;
+	mod->ncus++;
+	return ix;
+}
+
+/*
+ * Frames from DWARF: the chain of subprogram / inlined_subroutine DIEs around
+ * pc, innermost first, up to the first subprogram.  The innermost frame's
+ * line is the line table's; each outer one's is the call site recorded on
+ * the inlined_subroutine inside it.  Returns the number of frames (0: no
+ * DWARF function here) or -errno.
+ */
+static int dwarf_frames(struct symbolizer *s, struct module *mod, uint64_t pc,
+			const char *symname, struct symbol_frame **out)
+{
+	Dwfl_Module *dm = mod->dwfl_mod;
 	struct symbol_frame *frames;
-	int n, nchain, i, nframes = 0, k = 0, err = 0;
-	bool inlined = false;
+	Dwarf_Die *cudie, *callsite = NULL;
+	int nframes = 0, k, err;
+	struct cu_index *ix;
 	Dwarf_Addr dwbias;
-	Dwfl_Line *src;
+	int32_t inner, n;
 
 	cudie = dwfl_module_addrdie(dm, pc, &dwbias);
 	if (!cudie)
 		return 0;
-	n = dwarf_getscopes(cudie, pc - dwbias, &scopes);
-	if (n <= 0)
-		return 0;
-	/*
-	 * Past an inlined instance dwarf_getscopes lists the scopes around
-	 * the inlined function's abstract definition, not the function it
-	 * was inlined into: take the physical chain of the innermost DIE.
-	 */
-	for (i = 0; i < n; i++)
-		inlined |= dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;
-	if (inlined) {
-		nchain = dwarf_getscopes_die(&scopes[0], &chain);
-		if (nchain <= 0) {
-			free(scopes);
-			return 0;
-		}
-	} else {
-		chain = scopes;
-		nchain = n;
-		scopes = NULL;
-	}
-
-	for (i = 0; i < nchain; i++) {
-		int tag = dwarf_tag(&chain[i]);
-
-		if (!is_function_tag(tag))
-			continue;
+	ix = module__cu_index(mod, cudie);
+	if (!ix)
+		return -ENOMEM;
+	inner = cu_index__innermost(ix, pc - dwbias);
+	for (n = inner; n >= 0; n = ix->nodes[n].parent) {
 		nframes++;
-		if (tag != DW_TAG_inlined_subroutine)
+		if (dwarf_tag(&ix->nodes[n].die) != DW_TAG_inlined_subroutine)
 			break;
 	}
 	if (!nframes)
-		goto out;
+		return 0;
 	frames = arena__alloc(&s->arena, nframes * sizeof(*frames));
-	if (!frames) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!frames)
+		return -ENOMEM;
 	memset(frames, 0, nframes * sizeof(*frames));
 
-	for (i = 0; i < nchain && k < nframes; i++) {
+	for (k = 0, n = inner; k < nframes; k++, n = ix->nodes[n].parent) {
 		struct symbol_frame *f = &frames[k];
-		Dwarf_Die *die = &chain[i];
+		Dwarf_Die *die = &ix->nodes[n].die;
 		const char *name, *linkage, *file = NULL;
-		int tag = dwarf_tag(die), line = 0;
+		int line = 0;
 
-		if (!is_function_tag(tag))
-			continue;
 		name = die_string(die, DW_AT_name);
 		linkage = die_string(die, DW_AT_linkage_name);
 		if (!linkage)
 			linkage = die_string(die, DW_AT_MIPS_linkage_name);
 		/* An outermost function DWARF leaves nameless: the ELF symbol's. */
-		if (!name && !linkage && tag != DW_TAG_inlined_subroutine)
+		if (!name && !linkage && dwarf_tag(die) != DW_TAG_inlined_subroutine)
 			linkage = symname;
 		err = frame__set_names(s, f, name, linkage);
 		if (err)
-			goto out;
+			return err;
 		f->start_line = die_udata(die, DW_AT_decl_line, true);
 		if (!k) {
-			src = dwfl_module_getsrc(dm, pc);
+			Dwfl_Line *src = dwfl_module_getsrc(dm, pc);
+
 			if (src)
 				file = dwfl_lineinfo(src, NULL, &line, NULL, NULL, NULL);
 		} else {
@@ -1431,16 +1788,139 @@ static int dwarf_frames(struct symbolizer *s, Dwfl_Module *dm, uint64_t pc, cons
 		}
 		err = strset__intern(&s->strs, file, &f->file);
 		if (err)
-			goto out;
+			return err;
 		f->line = line;
 		callsite = die;
-		k++;
 	}
 	*out = frames;
-out:
-	free(scopes);
-	free(chain);
-	return err ? err : nframes;
+	return nframes;
+}
+
+/*
+ * The function symbols of a module (.symtab of the file or its debug file,
+ * else .dynsym), sorted by address: libdwfl 0.188's dwfl_module_addrinfo()
+ * scans the whole table at every call, milliseconds for libc's.
+ */
+struct msym {
+	uint64_t addr, size; /* runtime address; size bounded by the section if none */
+	const char *name;    /* in libdwfl's string table */
+	int rank;            /* which name wins at one address: lower */
+	bool sized;          /* st_size was set */
+};
+
+/* How far back a sizeless label looks for a function around it. */
+#define MSYM_ENCLOSING_SCAN 64
+
+static int msym_cmp(const void *a, const void *b)
+{
+	const struct msym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank - y->rank;
+	return strcmp(x->name, y->name);
+}
+
+static int module__read_symbols(struct module *mod)
+{
+	int n = dwfl_module_getsymtab(mod->dwfl_mod), i;
+
+	mod->syms_read = true;
+	if (n <= 0)
+		return 0;
+	mod->syms = malloc(n * sizeof(*mod->syms));
+	if (!mod->syms)
+		return -ENOMEM;
+	for (i = 1; i < n; i++) {
+		GElf_Shdr shdr_mem, *shdr = NULL;
+		Dwarf_Addr bias = 0;
+		const char *name;
+		Elf *elf = NULL;
+		GElf_Word shndx;
+		GElf_Addr addr;
+		GElf_Sym sym;
+		int type, bind;
+
+		name = dwfl_module_getsym_info(mod->dwfl_mod, i, &sym, &addr, &shndx, &elf, &bias);
+		if (!name || !*name || shndx == SHN_UNDEF)
+			continue;
+		type = GELF_ST_TYPE(sym.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE)
+			continue;
+		if (elf && shndx < SHN_LORESERVE)
+			shdr = gelf_getshdr(elf_getscn(elf, shndx), &shdr_mem);
+		/*
+		 * Assembly labels (_start) are NOTYPE: those in code count too,
+		 * not markers at a section's end (_etext).
+		 */
+		if (type == STT_NOTYPE &&
+		    (!shdr || !(shdr->sh_flags & SHF_EXECINSTR) ||
+		     addr >= shdr->sh_addr + shdr->sh_size + bias))
+			continue;
+		bind = GELF_ST_BIND(sym.st_info);
+		mod->syms[mod->nsyms].addr = addr;
+		mod->syms[mod->nsyms].size = sym.st_size;
+		mod->syms[mod->nsyms].sized = sym.st_size;
+		/* A sizeless one (_init, _start) ends with its section at the latest. */
+		if (!sym.st_size && shdr && shdr->sh_addr + shdr->sh_size + bias > addr)
+			mod->syms[mod->nsyms].size = shdr->sh_addr + shdr->sh_size + bias - addr;
+		mod->syms[mod->nsyms].name = name;
+		/* The exported name of a function over its local aliases, over labels. */
+		mod->syms[mod->nsyms].rank = (bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2) +
+					     (type == STT_NOTYPE ? 3 : 0);
+		mod->nsyms++;
+	}
+	qsort(mod->syms, mod->nsyms, sizeof(*mod->syms), msym_cmp);
+	return 0;
+}
+
+/* The function symbol holding pc, or NULL. */
+static const struct msym *module__symbol(struct module *mod, uint64_t pc, int *err)
+{
+	size_t lo = 0, hi, i;
+
+	*err = 0;
+	if (!mod->syms_read) {
+		*err = module__read_symbols(mod);
+		if (*err)
+			return NULL;
+	}
+	hi = mod->nsyms;
+	/* The first symbol above pc. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mod->syms[mid].addr <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	/* The preferred name at the highest address at or below pc. */
+	for (i = lo - 1; i > 0 && mod->syms[i - 1].addr == mod->syms[lo - 1].addr; i--)
+		;
+	if (!mod->syms[i].sized) {
+		/* A label: unless it sits inside a function that holds pc. */
+		size_t j, stop = i > MSYM_ENCLOSING_SCAN ? i - MSYM_ENCLOSING_SCAN : 0;
+
+		for (j = i; j-- > stop;) {
+			if (mod->syms[j].sized && pc < mod->syms[j].addr + mod->syms[j].size) {
+				for (; j > 0 && mod->syms[j - 1].addr == mod->syms[j].addr; j--)
+					;
+				return &mod->syms[j];
+			}
+		}
+	}
+	/* It covers [addr, addr + size) (to its section's end if sizeless); an alias may be bigger. */
+	for (; lo > i; lo--) {
+		if (!mod->syms[i].size && !mod->syms[lo - 1].size)
+			return &mod->syms[i]; /* not even a section known: up to the next symbol */
+		if (pc < mod->syms[lo - 1].addr + mod->syms[lo - 1].size)
+			return &mod->syms[i];
+	}
+	return NULL;
 }
 
 /* Resolves pc in a module through libdwfl into *loc (arena memory). */
@@ -1449,17 +1929,17 @@ static int module__resolve(struct symbolizer *s, struct module *mod, uint64_t pc
 {
 	Dwfl_Module *dm = mod->dwfl_mod;
 	struct symbol_frame *frames = NULL;
+	const struct msym *sym;
 	const char *symname;
-	GElf_Off off = 0;
-	GElf_Sym sym;
 	int n;
 
-	symname = dwfl_module_addrinfo(dm, pc, &off, &sym, NULL, NULL, NULL);
-	if (symname && !*symname)
-		symname = NULL;
-	loc->symbol_start = symname ? pc - off : 0;
+	sym = module__symbol(mod, pc, &n);
+	if (n)
+		return n;
+	symname = sym ? sym->name : NULL;
+	loc->symbol_start = sym ? sym->addr : 0;
 
-	n = dwarf_frames(s, dm, pc, symname, &frames);
+	n = dwarf_frames(s, mod, pc, symname, &frames);
 	if (n < 0)
 		return n;
 	if (!n && symname) {
@@ -1487,6 +1967,48 @@ static int module__resolve(struct symbolizer *s, struct module *mod, uint64_t pc
 	return 0;
 }
 
+/* Our interned copy of a gcache string: by pointer, no hashing of the text. */
+static int symbolizer__import_str(struct symbolizer *s, const char *global, const char **local)
+{
+	*local = NULL;
+	if (!global)
+		return 0;
+	*local = ptrmap__get(&s->imported, global);
+	if (*local)
+		return 0;
+	return strset__intern(&s->strs, global, local) ?:
+	       ptrmap__put(&s->imported, global, *local);
+}
+
+/* Copies frames of a gcache entry into the symbolizer's own memory. */
+static int symbolizer__import(struct symbolizer *s, const struct symbol_frame *src, size_t n,
+			      struct symbol_frame **out)
+{
+	struct symbol_frame *f;
+	size_t i;
+
+	*out = NULL;
+	if (!n)
+		return 0;
+	if (s->imported_gen != gcache.gen) {
+		ptrmap__free(&s->imported);
+		s->imported_gen = gcache.gen;
+	}
+	f = arena__alloc(&s->arena, n * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		f[i].line = src[i].line;
+		f[i].start_line = src[i].start_line;
+		if (symbolizer__import_str(s, src[i].function, &f[i].function) ||
+		    symbolizer__import_str(s, src[i].system_name, &f[i].system_name) ||
+		    symbolizer__import_str(s, src[i].file, &f[i].file))
+			return -ENOMEM;
+	}
+	*out = f;
+	return 0;
+}
+
 static int symbolizer__resolve_user(struct symbolizer *s, struct mapping *m, uint64_t pc,
 				    struct symbol_location *loc)
 {
@@ -1505,7 +2027,7 @@ static int symbolizer__resolve_user(struct symbolizer *s, struct mapping *m, uin
 	if (cacheable) {
 		e = gcache__find(mod->build_id, mod->build_id_hash, pc - mod->bias);
 		if (e) {
-			err = frames__copy(&s->arena, &s->strs, e->frames, e->nframes, &frames);
+			err = symbolizer__import(s, e->frames, e->nframes, &frames);
 			if (err)
 				return err;
 			loc->symbol_start = e->has_symbol ? e->symbol_start + mod->bias : 0;
@@ -1546,6 +2068,52 @@ static int symbolizer__resolve_kernel(struct symbolizer *s, uint64_t pc,
 	return 0;
 }
 
+/*
+ * The mapping holding pc; an address in none may be in a library dlopen'ed
+ * since: maps are read again, not more often than once a second.
+ */
+static struct mapping *symbolizer__mapping_at(struct symbolizer *s, uint64_t pc)
+{
+	struct mapping *m = symbolizer__find_mapping(s, pc);
+	uint64_t now;
+	int err;
+
+	if (m)
+		return m;
+	now = now_ns();
+	if (s->last_auto_reload_ns && now - s->last_auto_reload_ns < AUTO_RELOAD_INTERVAL_NS)
+		return NULL;
+	s->last_auto_reload_ns = now;
+	err = symbolizer__reload(s);
+	if (err)
+		pr_debug("symbolize: pid %d: rereading maps: %s", (int)s->pid, strerror(-err));
+	return symbolizer__find_mapping(s, pc);
+}
+
+int symbolizer__cfi(struct symbolizer *s, uint64_t pc, Dwarf_CFI **eh, Dwarf_CFI **debug,
+		    uint64_t *bias)
+{
+	/* Code dlopen'ed since the last reload is unwound too. */
+	struct mapping *m = pc < KERNEL_ADDR_MIN ? symbolizer__mapping_at(s, pc) : NULL;
+	Dwarf_Addr eh_bias = 0, debug_bias = 0;
+	Dwfl_Module *dm;
+
+	*eh = *debug = NULL;
+	*bias = 0;
+	if (!m || !m->module || !m->module->dwfl_mod)
+		return -ENOENT;
+	dm = m->module->dwfl_mod;
+	*eh = dwfl_module_eh_cfi(dm, &eh_bias);
+	*debug = dwfl_module_dwarf_cfi(dm, &debug_bias);
+	/* One bias for both: they differ only in a prelinked file, keep .eh_frame. */
+	if (*eh && *debug && debug_bias != eh_bias)
+		*debug = NULL;
+	if (!*eh && !*debug)
+		return -ENOENT;
+	*bias = *eh ? eh_bias : debug_bias;
+	return 0;
+}
+
 int symbolizer__lookup(struct symbolizer *s, uint64_t pc, struct symbol_location *loc)
 {
 	const struct symbol_location *hit = loc_table__find(&s->locs, pc);
@@ -1560,23 +2128,9 @@ int symbolizer__lookup(struct symbolizer *s, uint64_t pc, struct symbol_location
 	if (pc >= KERNEL_ADDR_MIN) {
 		err = symbolizer__resolve_kernel(s, pc, loc);
 	} else {
-		m = symbolizer__find_mapping(s, pc);
-		if (!m) {
-			uint64_t now = now_ns();
-
-			/* A library dlopen'ed since?  Not more often than once a second. */
-			if (s->last_auto_reload_ns && now - s->last_auto_reload_ns <
-							      AUTO_RELOAD_INTERVAL_NS)
-				return 0;
-			s->last_auto_reload_ns = now;
-			err = symbolizer__reload(s);
-			if (err)
-				pr_debug("symbolize: pid %d: rereading maps: %s", (int)s->pid,
-					 strerror(-err));
-			m = symbolizer__find_mapping(s, pc);
-			if (!m)
-				return 0; /* not cached: a later reload may know it */
-		}
+		m = symbolizer__mapping_at(s, pc);
+		if (!m)
+			return 0; /* not cached: a later reload may know it */
 		err = symbolizer__resolve_user(s, m, pc, loc);
 	}
 	if (err)

@@ -79,4 +79,24 @@ int symbolizer__lookup(struct symbolizer *s, uint64_t pc, struct symbol_location
  */
 size_t symbolizer__mappings(struct symbolizer *s, const struct symbol_mapping *const **out);
 
+/*
+ * Changes whenever a reload changes the set of executable mappings: what a
+ * caller cached by pc (an unwinder's rules) may be stale then.
+ */
+unsigned symbolizer__generation(const struct symbolizer *s);
+
+struct Dwarf_CFI_s; /* elfutils' Dwarf_CFI */
+
+/*
+ * The call frame information of the module holding pc, for unwinding: its
+ * .eh_frame (*eh) and .debug_frame (*debug, from the separate debug file if
+ * there is one), either NULL when absent; subtract *bias from pc to get
+ * addresses in them.  Borrowed from libdwfl, valid until the next reload.
+ * Returns 0, or -ENOENT when pc is in no known mapping, its file cannot be
+ * read or it has no CFI.  An address in no mapping rereads the maps, as
+ * symbolizer__lookup() does.
+ */
+int symbolizer__cfi(struct symbolizer *s, uint64_t pc, struct Dwarf_CFI_s **eh,
+		    struct Dwarf_CFI_s **debug, uint64_t *bias);
+
 #endif /* PPROFD_SYMBOLIZE_H */

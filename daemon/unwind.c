@@ -1,37 +1,56 @@
 // SPDX-License-Identifier: MIT
-/* unwind.c - see unwind.h. */
+/* unwind.c - see unwind.h.  x86-64 DWARF register numbers. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 
-#include <linux/types.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 
-#include "pprofd.h"
+#include "stacks.h"
 #include "symbolize.h"
 #include "unwind.h"
 
-/* Where the leaf's caller is, decided once per leaf PC. */
-enum leaf_state {
-	LEAF_UNKNOWN = 0,
-	LEAF_FRAMED,   /* the frame-pointer walk has the caller */
-	LEAF_AT_SP0,   /* return address at sp[0]: at entry, or at ret */
-	LEAF_AT_SP1,   /* after push %rbp: return address at sp[1] */
+enum { REG_RBP = 6, REG_RSP = 7, REG_RA = 16 };
+
+/* Where the CFA of a frame is. */
+enum cfa_kind {
+	CFA_NONE,  /* no CFI here: walk the frame pointer */
+	CFA_SP,    /* rsp + off */
+	CFA_BP,    /* rbp + off */
+	CFA_PLT,   /* PLT entries: rsp + off + ((rip & 15) >= plt_cut ? 8 : 0) */
+	CFA_OUTERMOST, /* the return address is undefined: the stack ends here */
 };
 
-#define LEAF_CACHE_SLOTS 65536 /* power of two; cleared when half full */
+/* Where a register of the caller is. */
+enum saved_kind {
+	SAVED_SAME,   /* unchanged by this frame */
+	SAVED_AT_CFA, /* in memory at CFA + off */
+	SAVED_LOST,   /* undefined or an expression we do not follow */
+};
 
-struct leaf_entry {
-	uint64_t pc;
-	uint8_t state;
+struct unwind_rule {
+	uint8_t cfa;      /* enum cfa_kind */
+	uint8_t ra;       /* enum saved_kind */
+	uint8_t bp;       /* enum saved_kind */
+	uint8_t plt_cut;
+	int32_t cfa_off, ra_off, bp_off;
+};
+
+#define RULE_CACHE_SLOTS 65536 /* power of two; cleared when half full */
+
+struct rule_slot {
+	uint64_t pc; /* 0 = empty */
+	struct unwind_rule rule;
 };
 
 struct unwinder {
 	pid_t pid;
 	struct symbolizer *sym;
-	struct leaf_entry *cache;
+	unsigned generation; /* of the symbolizer's mappings the cache is for */
+	struct rule_slot *cache;
 	size_t cached;
 	struct unwind_stats stats;
 };
@@ -42,13 +61,14 @@ struct unwinder *unwinder__new(pid_t pid, struct symbolizer *sym)
 
 	if (!u)
 		return NULL;
-	u->cache = calloc(LEAF_CACHE_SLOTS, sizeof(*u->cache));
+	u->cache = calloc(RULE_CACHE_SLOTS, sizeof(*u->cache));
 	if (!u->cache) {
 		free(u);
 		return NULL;
 	}
 	u->pid = pid;
 	u->sym = sym;
+	u->generation = symbolizer__generation(sym);
 	return u;
 }
 
@@ -65,84 +85,221 @@ void unwinder__stats(const struct unwinder *u, struct unwind_stats *out)
 	*out = u->stats;
 }
 
-static int read_target(pid_t pid, uint64_t addr, void *buf, size_t len)
+/* A register rule of the form "at CFA + N" (or the same / lost). */
+static enum saved_kind saved_rule(Dwarf_Frame *frame, int reg, int32_t *off)
 {
-	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	Dwarf_Op mem[3], *ops;
+	size_t nops;
 
-	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
-}
-
-/* x86-64 instruction bytes the decision needs. */
-#define ENDBR64 "\xf3\x0f\x1e\xfa"
-#define PUSH_RBP 0x55
-#define RET 0xc3
-
-static enum leaf_state classify_leaf(struct unwinder *u, uint64_t pc)
-{
-	struct symbol_location loc;
-	uint8_t entry[5], at_pc;
-	uint64_t off, push_at = 0;
-
-	if (symbolizer__lookup(u->sym, pc, &loc) || !loc.symbol_start || pc < loc.symbol_start)
-		return LEAF_FRAMED;
-	off = pc - loc.symbol_start;
-	if (read_target(u->pid, loc.symbol_start, entry, sizeof(entry)) ||
-	    read_target(u->pid, pc, &at_pc, 1))
-		return LEAF_FRAMED;
-	if (!memcmp(entry, ENDBR64, 4))
-		push_at = 4;
-	if (off <= push_at || at_pc == RET)
-		return LEAF_AT_SP0;
-	if (entry[push_at] == PUSH_RBP && off == push_at + 1)
-		return LEAF_AT_SP1;
-	return LEAF_FRAMED;
-}
-
-static enum leaf_state leaf_state(struct unwinder *u, uint64_t pc)
-{
-	size_t i = (pc * 0x9e3779b97f4a7c15ULL >> 48) & (LEAF_CACHE_SLOTS - 1);
-
-	while (u->cache[i].state) {
-		if (u->cache[i].pc == pc)
-			return u->cache[i].state;
-		i = (i + 1) & (LEAF_CACHE_SLOTS - 1);
+	if (dwarf_frame_register(frame, reg, mem, &ops, &nops))
+		return SAVED_LOST;
+	if (nops == 0)
+		return ops ? SAVED_LOST : SAVED_SAME; /* undefined : same value */
+	if (ops[0].atom != DW_OP_call_frame_cfa)
+		return SAVED_LOST;
+	if (nops == 1) {
+		*off = 0;
+		return SAVED_AT_CFA;
 	}
-	if (u->cached * 2 >= LEAF_CACHE_SLOTS) {
-		memset(u->cache, 0, LEAF_CACHE_SLOTS * sizeof(*u->cache));
-		u->cached = 0;
-		return leaf_state(u, pc);
+	if (nops == 2 && ops[1].atom == DW_OP_plus_uconst) {
+		*off = (int32_t)(int64_t)ops[1].number;
+		return SAVED_AT_CFA;
 	}
-	u->cache[i].pc = pc;
-	u->cache[i].state = classify_leaf(u, pc);
-	u->cached++;
-	return u->cache[i].state;
+	if (nops == 3 && ops[1].atom == DW_OP_consts && ops[2].atom == DW_OP_plus) {
+		*off = (int32_t)(int64_t)ops[1].number;
+		return SAVED_AT_CFA;
+	}
+	return SAVED_LOST; /* val_offset, expressions: not for the registers we track */
 }
 
-size_t unwinder__user_stack(struct unwinder *u, const struct user_stack *st, uint64_t *out,
-			    size_t max)
+/*
+ * The CFA rule: "reg + off", or the expression every PLT entry has:
+ * rsp + 8 + ((rip & 15) >= 11 ? 8 : 0) (the push before the jump).
+ */
+static void cfa_rule(Dwarf_Frame *frame, struct unwind_rule *r)
 {
-	size_t n = 0;
-	uint32_t i;
+	Dwarf_Op *ops;
+	size_t nops;
 
-	if (!st->depth || !max)
-		return 0;
-	out[n++] = st->pcs[0];
+	r->cfa = CFA_NONE;
+	if (dwarf_frame_cfa(frame, &ops, &nops) || nops == 0)
+		return;
+	if (nops == 1 && ops[0].atom == DW_OP_bregx &&
+	    (ops[0].number == REG_RSP || ops[0].number == REG_RBP)) {
+		r->cfa = ops[0].number == REG_RSP ? CFA_SP : CFA_BP;
+		r->cfa_off = (int32_t)(int64_t)ops[0].number2;
+		return;
+	}
+	if (nops == 9 && ops[0].atom == DW_OP_breg7 && ops[1].atom == DW_OP_breg16 &&
+	    ops[1].number == 0 && ops[2].atom == DW_OP_lit15 && ops[3].atom == DW_OP_and &&
+	    ops[4].atom >= DW_OP_lit0 && ops[4].atom <= DW_OP_lit31 && ops[5].atom == DW_OP_ge &&
+	    ops[6].atom == DW_OP_lit3 && ops[7].atom == DW_OP_shl && ops[8].atom == DW_OP_plus) {
+		r->cfa = CFA_PLT;
+		r->cfa_off = (int32_t)(int64_t)ops[0].number;
+		r->plt_cut = ops[4].atom - DW_OP_lit0;
+	}
+}
 
-	if (max > 1) {
-		enum leaf_state state = leaf_state(u, st->pcs[0]);
-		uint64_t ret = 0;
+static int rule_from_cfi(Dwarf_CFI *cfi, uint64_t addr, struct unwind_rule *r)
+{
+	Dwarf_Frame *frame;
+	Dwarf_Addr start, end;
+	bool signal;
+	int ra_reg;
 
-		if (state == LEAF_AT_SP0)
-			ret = st->stack_top[0];
-		else if (state == LEAF_AT_SP1 && STACK_TOP_WORDS > 1)
-			ret = st->stack_top[1];
-		/* Only when the walk does not have it already. */
-		if (ret && (st->depth < 2 || st->pcs[1] != ret)) {
-			out[n++] = ret - 1;
-			u->stats.leaf_fixups++;
+	if (!cfi || dwarf_cfi_addrframe(cfi, addr, &frame))
+		return -ENOENT;
+	ra_reg = dwarf_frame_info(frame, &start, &end, &signal);
+	memset(r, 0, sizeof(*r));
+	r->ra = saved_rule(frame, ra_reg >= 0 ? ra_reg : REG_RA, &r->ra_off);
+	if (r->ra == SAVED_LOST) {
+		Dwarf_Op mem[3], *ops;
+		size_t nops;
+
+		/* An undefined return address marks the outermost frame. */
+		if (!dwarf_frame_register(frame, ra_reg >= 0 ? ra_reg : REG_RA, mem, &ops, &nops) &&
+		    nops == 0 && ops) {
+			r->cfa = CFA_OUTERMOST;
+			free(frame);
+			return 0;
 		}
 	}
-	for (i = 1; i < st->depth && n < max; i++)
-		out[n++] = st->pcs[i] - 1;
+	cfa_rule(frame, r);
+	r->bp = saved_rule(frame, REG_RBP, &r->bp_off);
+	free(frame);
+	if (r->cfa == CFA_NONE || r->ra != SAVED_AT_CFA)
+		r->cfa = CFA_NONE;
+	return 0;
+}
+
+static void lookup_rule(struct unwinder *u, uint64_t pc, struct unwind_rule *r)
+{
+	Dwarf_CFI *eh = NULL, *debug = NULL;
+	uint64_t bias = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->cfa = CFA_NONE;
+	u->stats.rules++;
+	if (symbolizer__cfi(u->sym, pc, &eh, &debug, &bias))
+		return;
+	/* .eh_frame, which x86-64 code has unless stripped of it; else
+	 * .debug_frame from the debug info. */
+	if (rule_from_cfi(eh, pc - bias, r) && rule_from_cfi(debug, pc - bias, r))
+		r->cfa = CFA_NONE;
+}
+
+static const struct unwind_rule *rule_for(struct unwinder *u, uint64_t pc)
+{
+	unsigned gen = symbolizer__generation(u->sym);
+	size_t i;
+
+	/* New mappings may put other code at known addresses. */
+	if (gen != u->generation || u->cached * 2 >= RULE_CACHE_SLOTS) {
+		memset(u->cache, 0, RULE_CACHE_SLOTS * sizeof(*u->cache));
+		u->cached = 0;
+		u->generation = gen;
+	}
+	i = (pc * 0x9e3779b97f4a7c15ULL >> 40) & (RULE_CACHE_SLOTS - 1);
+	while (u->cache[i].pc) {
+		if (u->cache[i].pc == pc)
+			return &u->cache[i].rule;
+		i = (i + 1) & (RULE_CACHE_SLOTS - 1);
+	}
+	u->cache[i].pc = pc;
+	lookup_rule(u, pc, &u->cache[i].rule);
+	u->cached++;
+	return &u->cache[i].rule;
+}
+
+/* Reads the word at addr from the copied stack. */
+static bool stack_word(const struct user_stack_copy *st, uint64_t addr, uint64_t *out)
+{
+	/* Below sp is free stack: nothing a caller saved is there. */
+	if (addr < st->sp || addr - st->start > st->len || addr - st->start + 8 > st->len)
+		return false;
+	memcpy(out, st->stack + (addr - st->start), 8);
+	return true;
+}
+
+enum step { STEP_OK, STEP_END, STEP_NO_COPY, STEP_LOST };
+
+/* One frame up: from (ip, sp, bp) of a frame to its caller's. */
+static enum step step(struct unwinder *u, const struct user_stack_copy *st, uint64_t lookup_pc,
+		      uint64_t *ip, uint64_t *sp, uint64_t *bp)
+{
+	const struct unwind_rule *r = rule_for(u, lookup_pc);
+	uint64_t cfa, ra, caller_bp = *bp;
+
+	switch (r->cfa) {
+	case CFA_OUTERMOST:
+		return STEP_END;
+	case CFA_NONE:
+		/* No CFI: the frame pointer, if this code keeps one (Go, JIT
+		 * code); the outermost frame has none. */
+		if (!*bp)
+			return STEP_END;
+		if (*bp < *sp)
+			return STEP_LOST;
+		if (!stack_word(st, *bp, &caller_bp) || !stack_word(st, *bp + 8, &ra))
+			return *bp - st->start < (1 << 20) ? STEP_NO_COPY : STEP_LOST;
+		u->stats.fp_steps++;
+		cfa = *bp + 16;
+		break;
+	default:
+		if (r->cfa == CFA_SP)
+			cfa = *sp + r->cfa_off;
+		else if (r->cfa == CFA_BP)
+			cfa = *bp + r->cfa_off;
+		else
+			cfa = *sp + r->cfa_off + ((*ip & 15) >= r->plt_cut ? 8 : 0);
+		if (!stack_word(st, cfa + r->ra_off, &ra))
+			return STEP_NO_COPY;
+		if (r->bp == SAVED_AT_CFA && !stack_word(st, cfa + r->bp_off, &caller_bp))
+			return STEP_NO_COPY;
+		break;
+	}
+	if (!ra)
+		return STEP_END;
+	/* The stack grows down: a caller's frame is above its callee's. */
+	if (cfa <= *sp)
+		return STEP_LOST;
+	*ip = ra;
+	*sp = cfa;
+	*bp = caller_bp;
+	return STEP_OK;
+}
+
+size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st, uint64_t *out,
+			    size_t max)
+{
+	uint64_t ip = st->ip, sp = st->sp, bp = st->bp;
+	size_t n = 0;
+
+	if (!ip || max < 2)
+		return 0;
+	u->stats.stacks++;
+	out[n++] = ip;
+	for (;;) {
+		/* The leaf's own PC; a caller's return address is past its call. */
+		enum step s = step(u, st, n == 1 ? ip : ip - 1, &ip, &sp, &bp);
+
+		if (s == STEP_END) {
+			u->stats.complete++;
+			return n;
+		}
+		if (s != STEP_OK) {
+			if (s == STEP_NO_COPY)
+				u->stats.truncated_copy++;
+			else
+				u->stats.truncated_lost++;
+			break;
+		}
+		if (n == max - 1) {
+			u->stats.truncated_depth++;
+			break;
+		}
+		out[n++] = ip - 1;
+	}
+	out[n++] = STACK_PC_TRUNCATED;
 	return n;
 }

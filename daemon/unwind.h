@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * unwind.h - from what BPF captured of a user stack to the list of frame
- * addresses a stack table wants (leaf PC first, then return address - 1 for
- * every caller).
+ * unwind.h - user stacks from what BPF copied: registers and the top of the
+ * stack (struct user_stack_copy), unwound with the DWARF call frame
+ * information of the code (.eh_frame, else .debug_frame), so that stacks
+ * are complete through code built without frame pointers.
  *
- * Today: the kernel's frame-pointer walk, completed at the leaf: a leaf that
- * has not pushed its frame yet (at its first instruction, or after
- * `push %rbp` but before `mov %rsp,%rbp`) or has already popped it (at `ret`)
- * hides its caller from a frame-pointer walk; the caller's return address
- * is then at sp[0] or sp[1], which BPF copies with every sample.  A stack
- * copy and DWARF unwinding slot in here.
+ * Each frame's rule (where the CFA is, where the return address and the
+ * caller's frame pointer are saved) is looked up once per address with
+ * libdw and cached.  Code without CFI (JIT code, some hand-written assembly)
+ * is walked by its frame pointer.
+ *
+ * A stack that cannot be followed to its outermost frame (copy too small,
+ * depth limit, no rule and no frame pointer) ends in STACK_PC_TRUNCATED.
  */
 #ifndef PPROFD_UNWIND_H
 #define PPROFD_UNWIND_H
@@ -17,33 +19,35 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
 #include <linux/types.h>
+
+#include "pprofd.h"
 
 struct symbolizer;
 struct unwinder;
-
-/* What BPF captured of one user stack. */
-struct user_stack {
-	const __u64 *pcs; /* kernel's frame-pointer walk: pcs[0] = IP */
-	uint32_t depth;
-	uint64_t sp;
-	const __u64 *stack_top; /* STACK_TOP_WORDS words at sp */
-};
 
 /* The symbolizer is borrowed and must outlive the unwinder.  NULL on failure. */
 struct unwinder *unwinder__new(pid_t pid, struct symbolizer *sym);
 void unwinder__free(struct unwinder *u);
 
 /*
- * Writes at most max frame addresses into out (leaf first, callers as
- * return address - 1) and returns how many.
+ * Writes at most max frame addresses into out (leaf PC first, callers as
+ * return address - 1, STACK_PC_TRUNCATED last when cut) and returns how
+ * many.  max must be at least 2.
  */
-size_t unwinder__user_stack(struct unwinder *u, const struct user_stack *st, uint64_t *out,
+size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st, uint64_t *out,
 			    size_t max);
 
 /* Counters, for the daemon's stats. */
 struct unwind_stats {
-	uint64_t leaf_fixups; /* stacks completed from sp[0] / sp[1] */
+	uint64_t stacks;          /* user stacks unwound */
+	uint64_t complete;        /* reached the outermost frame */
+	uint64_t truncated_copy;  /* ran out of copied stack (STACK_COPY_BYTES) */
+	uint64_t truncated_depth; /* more than the frames asked for */
+	uint64_t truncated_lost;  /* no rule and no usable frame pointer, or a bad step */
+	uint64_t fp_steps;        /* frames walked by frame pointer (no CFI) */
+	uint64_t rules;           /* rules looked up with libdw (cache misses) */
 };
 void unwinder__stats(const struct unwinder *u, struct unwind_stats *out);
 

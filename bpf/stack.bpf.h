@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * stack.bpf.h - capture of a thread's user registers and the top of its user
+ * stack, for unwinding in user space.  BPF only; every program that records
+ * stacks (CPU samples now; allocations, blocking and locks later) uses it.
+ */
+#ifndef PPROFD_STACK_BPF_H
+#define PPROFD_STACK_BPF_H
+
+#include "pprofd.h"
+
+/*
+ * Fills out from the current task's user registers: in user mode they are
+ * the interrupted ones; in the kernel, those saved at kernel entry.  The stack
+ * is copied page by page so that a copy running into the end of the stack
+ * keeps what it read.  Returns the bytes copied (0: nothing readable).
+ */
+static __always_inline __u32 capture_user_stack(struct task_struct *task,
+						struct user_stack_copy *out)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	__u64 sp = regs->sp, start = sp & ~(__u64)(STACK_COPY_CHUNK - 1);
+	__u32 len = 0;
+
+	out->ip = regs->ip;
+	out->sp = sp;
+	out->bp = regs->bp;
+	out->start = start;
+	out->len = 0;
+	if (!sp)
+		return 0;
+	/*
+	 * Whole pages from sp's own, at fixed offsets (which the verifier can
+	 * check): the copy stops at the first page that cannot be read, the
+	 * end of the stack.
+	 */
+#pragma unroll
+	for (int i = 0; i < STACK_COPY_BYTES / STACK_COPY_CHUNK; i++) {
+		if (bpf_probe_read_user(out->stack + i * STACK_COPY_CHUNK, STACK_COPY_CHUNK,
+					(void *)(start + i * STACK_COPY_CHUNK)))
+			break;
+		len += STACK_COPY_CHUNK;
+	}
+	out->len = len;
+	return len;
+}
+
+#endif /* PPROFD_STACK_BPF_H */

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_unwind.c - DWARF unwinding of a copied stack, on this process's own
+ * stacks: a chain of functions built without frame pointers, and a qsort
+ * comparison callback (libc has no frame pointers), must unwind to main.
+ * Needs no root: the copy is taken the way BPF takes it, from our own
+ * registers and stack.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "stacks.h"
+#include "symbolize.h"
+#include "unwind.h"
+
+#define NOFP __attribute__((noinline, optimize("omit-frame-pointer")))
+
+static struct user_stack_copy copy;
+
+/* The end of the mapping holding addr (our stack), from /proc/self/maps. */
+static uint64_t mapping_end(uint64_t addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi;
+	char line[512];
+	uint64_t end = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && addr >= lo && addr < hi)
+			end = hi;
+	if (f)
+		fclose(f);
+	return end;
+}
+
+/*
+ * Takes registers and stack as BPF would, as if the caller had been sampled
+ * at the instruction capture() returns to.  capture() itself keeps a frame
+ * pointer, so its frame tells the caller's registers exactly.
+ */
+static __attribute__((noinline, optimize("no-omit-frame-pointer"))) void capture(void)
+{
+	uint64_t *frame = __builtin_frame_address(0), end;
+
+	copy.ip = frame[1];                /* return address */
+	copy.bp = frame[0];                /* the caller's rbp, saved by our push */
+	copy.sp = (uint64_t)(frame + 2);   /* the caller's rsp after our return */
+	/* As BPF copies: whole pages from sp's own, up to the end of the stack. */
+	copy.start = copy.sp & ~(uint64_t)(STACK_COPY_CHUNK - 1);
+	end = mapping_end(copy.sp);
+	copy.len = end - copy.start < STACK_COPY_BYTES ? end - copy.start : STACK_COPY_BYTES;
+	memcpy(copy.stack, (void *)copy.start, copy.len);
+}
+
+static volatile int sink;
+
+static NOFP void leaf_c(int n)
+{
+	char pad[64];
+
+	memset(pad, n, sizeof(pad));
+	sink = pad[3];
+	capture();
+	sink++;
+}
+
+static NOFP void middle_b(int n)
+{
+	char pad[200];
+
+	memset(pad, n, sizeof(pad));
+	leaf_c(n + pad[7]);
+	sink++;
+}
+
+static NOFP void outer_a(int n)
+{
+	middle_b(n + 1);
+	sink++;
+}
+
+static int captured_in_cmp;
+
+static NOFP int compare_ints(const void *a, const void *b)
+{
+	if (!captured_in_cmp) {
+		captured_in_cmp = 1;
+		capture();
+	}
+	return *(const int *)a - *(const int *)b;
+}
+
+static NOFP void sort_numbers(void)
+{
+	int v[64];
+
+	for (int i = 0; i < 64; i++)
+		v[i] = (i * 37) % 64;
+	captured_in_cmp = 0;
+	qsort(v, 64, sizeof(v[0]), compare_ints);
+	sink = v[0];
+}
+
+/* The function names of the unwound copy, leaf first, into names. */
+static size_t unwind_names(const char **names, size_t max, bool *truncated)
+{
+	struct symbolizer *sym = symbolizer__new(getpid());
+	struct unwinder *u;
+	uint64_t pcs[MAX_USER_FRAMES + 1];
+	size_t n, k = 0;
+
+	assert_non_null(sym);
+	u = unwinder__new(getpid(), sym);
+	assert_non_null(u);
+	n = unwinder__user_stack(u, &copy, pcs, MAX_USER_FRAMES + 1);
+	*truncated = n && pcs[n - 1] == STACK_PC_TRUNCATED;
+	for (size_t i = 0; i < n && k < max; i++) {
+		struct symbol_location loc;
+
+		if (pcs[i] == STACK_PC_TRUNCATED)
+			continue;
+		assert_int_equal(symbolizer__lookup(sym, pcs[i], &loc), 0);
+		/* The outermost frame of an inline chain is the real function. */
+		names[k++] = loc.nframes ? strdup(loc.frames[loc.nframes - 1].function) : strdup("?");
+	}
+	unwinder__free(u);
+	symbolizer__free(sym);
+	return k;
+}
+
+static size_t index_of(const char **names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && !strcmp(names[i], name))
+			return i;
+	return (size_t)-1;
+}
+
+static void print_stack(const char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		print_message("#   %zu %s\n", i, names[i]);
+}
+
+static void test_chain_without_frame_pointers(void **state)
+{
+	const char *names[64];
+	bool truncated;
+	size_t n, c, b, a, m;
+
+	(void)state;
+	outer_a(1);
+	n = unwind_names(names, 64, &truncated);
+	c = index_of(names, n, "leaf_c");
+	b = index_of(names, n, "middle_b");
+	a = index_of(names, n, "outer_a");
+	m = index_of(names, n, "main");
+	if (!(c == 0 && b == 1 && a == 2 && m != (size_t)-1 && m > a))
+		print_stack(names, n);
+	assert_int_equal(c, 0);
+	assert_int_equal(b, 1);
+	assert_int_equal(a, 2);
+	assert_true(m != (size_t)-1 && m > a);
+	assert_false(truncated);
+	for (size_t i = 0; i < n; i++)
+		free((void *)names[i]);
+}
+
+static void test_through_libc_qsort(void **state)
+{
+	const char *names[64];
+	bool truncated;
+	size_t n, cmp, sort, m;
+
+	(void)state;
+	sort_numbers();
+	n = unwind_names(names, 64, &truncated);
+	cmp = index_of(names, n, "compare_ints");
+	sort = index_of(names, n, "sort_numbers");
+	m = index_of(names, n, "main");
+	if (cmp != 0 || sort == (size_t)-1 || m == (size_t)-1)
+		print_stack(names, n);
+	assert_int_equal(cmp, 0);
+	/* Above the callback: qsort's own frames (libc, no frame pointers), then us. */
+	assert_true(sort != (size_t)-1 && sort > 1);
+	assert_true(m != (size_t)-1 && m > sort);
+	assert_false(truncated);
+	for (size_t i = 0; i < n; i++)
+		free((void *)names[i]);
+}
+
+static void test_short_copy_is_truncated(void **state)
+{
+	const char *names[64];
+	bool truncated;
+	size_t n;
+
+	(void)state;
+	outer_a(1);
+	copy.len = copy.sp - copy.start + 16; /* not even leaf_c's frame */
+	n = unwind_names(names, 64, &truncated);
+	assert_true(truncated);
+	assert_true(n >= 1);
+	for (size_t i = 0; i < n; i++)
+		free((void *)names[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_chain_without_frame_pointers),
+		cmocka_unit_test(test_through_libc_qsort),
+		cmocka_unit_test(test_short_copy_is_truncated),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

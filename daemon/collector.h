@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cJSON;
 struct stack_table;
 
 struct sample_type {
@@ -52,6 +53,8 @@ struct collector_ops {
 	void (*drain)(struct collector *c);
 	/* The period of one sample in period_type units, for the profile. */
 	int64_t (*period)(const struct collector *c);
+	/* Adds the collector's own counters to a JSON object; may be NULL. */
+	void (*stats)(const struct collector *c, struct cJSON *out);
 	/* Stops everything and frees the collector. */
 	void (*free)(struct collector *c);
 };
@@ -67,6 +70,7 @@ struct collector {
 	const struct collector_ops *ops;
 	struct stack_table *stacks; /* owned by the collector */
 	unsigned users;            /* acquire() minus release() */
+	const char *unavailable;   /* why it cannot run, NULL when it can */
 };
 
 #endif /* PPROFD_COLLECTOR_H */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <cjson/cJSON.h>
 #include <bpf/libbpf.h>
 #include <event2/event.h>
 
@@ -303,11 +304,24 @@ static void cpu_free(struct collector *c)
 	free(cc);
 }
 
+static void cpu_stats(const struct collector *c, cJSON *out)
+{
+	struct cpu_stats st;
+
+	cpu_collector__stats(c, &st);
+	cJSON_AddNumberToObject(out, "rate_hz", st.hz);
+	cJSON_AddNumberToObject(out, "threads_with_events", ((const struct cpu_collector *)c)->nevents);
+	cJSON_AddNumberToObject(out, "samples", st.samples);
+	cJSON_AddNumberToObject(out, "samples_lost", st.lost);
+	cJSON_AddNumberToObject(out, "user_stack_unreadable", st.user_errors);
+}
+
 static const struct collector_ops cpu_ops = {
 	.acquire = cpu_acquire,
 	.release = cpu_release,
 	.drain = cpu_drain,
 	.period = cpu_period,
+	.stats = cpu_stats,
 	.free = cpu_free,
 };
 

@@ -26,6 +26,9 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include <cjson/cJSON.h>
+#include <linux/types.h>
+
 #include "collector.h"
 #include "config.h"
 #include "daemon.h"
@@ -35,6 +38,7 @@
 #include "stacks.h"
 #include "symbolize.h"
 #include "target.h"
+#include "unwind.h"
 
 #define PPROF_PREFIX "/debug/pprof/"
 #define MAX_SYMBOLS 4096 /* addresses per /symbol request */
@@ -583,6 +587,85 @@ static void handle_index(struct http_server *srv, struct evhttp_request *req)
 	free(rows);
 }
 
+static void send_json(struct http_server *srv, struct evhttp_request *req, int code, cJSON *json)
+{
+	char *text = json ? cJSON_Print(json) : NULL;
+	struct evbuffer *body = evbuffer_new();
+
+	cJSON_Delete(json);
+	if (!text || !body) {
+		free(text);
+		if (body)
+			evbuffer_free(body);
+		send_error(srv, req, 500, "out of memory");
+		return;
+	}
+	evbuffer_add(body, text, strlen(text));
+	evbuffer_add(body, "\n", 1);
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	send_reply(srv, req, code, reason_of(code), body);
+	evbuffer_free(body);
+}
+
+/* /debug/metrics: every collector from the table, and the daemon's counters. */
+static void handle_metrics(struct http_server *srv, struct evhttp_request *req)
+{
+	struct daemon *d = srv->d;
+	cJSON *root = cJSON_CreateObject(), *daemon, *list, *unwind, *truncated;
+	struct unwind_stats us;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	daemon = cJSON_AddObjectToObject(root, "pprofd");
+	cJSON_AddStringToObject(daemon, "version", PPROFD_VERSION);
+	cJSON_AddNumberToObject(daemon, "uptime_seconds", ns_between(&d->started, &now) / 1e9);
+	cJSON_AddNumberToObject(daemon, "target_pid", d->pid);
+	cJSON_AddStringToObject(daemon, "environment",
+				environment__name(d->settings->environment));
+	cJSON_AddBoolToObject(daemon, "profiling_enabled",
+			      settings__profiling_enabled(d->settings));
+
+	list = cJSON_AddArrayToObject(root, "collectors");
+	for (size_t i = 0; i < d->ncollectors; i++) {
+		const struct collector *c = d->collectors[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "name", c->name);
+		cJSON_AddBoolToObject(o, "available", !c->unavailable);
+		cJSON_AddBoolToObject(o, "running", c->users > 0);
+		if (c->unavailable)
+			cJSON_AddStringToObject(o, "reason", c->unavailable);
+		else if (!c->users)
+			cJSON_AddStringToObject(o, "reason",
+						c->mode == COLLECT_WINDOW
+							? "runs only while a profile is requested"
+							: "not started");
+		else
+			cJSON_AddNullToObject(o, "reason");
+		cJSON_AddNumberToObject(o, "requests", c->users);
+		cJSON_AddNumberToObject(o, "stacks", stack_table__len(c->stacks));
+		if (c->ops->stats)
+			c->ops->stats(c, o);
+		cJSON_AddItemToArray(list, o);
+	}
+
+	unwinder__stats(d->uw, &us);
+	unwind = cJSON_AddObjectToObject(root, "unwind");
+	cJSON_AddNumberToObject(unwind, "stack_copy_bytes", STACK_COPY_BYTES);
+	cJSON_AddNumberToObject(unwind, "max_user_frames", MAX_USER_FRAMES);
+	cJSON_AddNumberToObject(unwind, "stacks", us.stacks);
+	cJSON_AddNumberToObject(unwind, "complete", us.complete);
+	truncated = cJSON_AddObjectToObject(unwind, "truncated");
+	cJSON_AddNumberToObject(truncated, "stack_copy_exhausted", us.truncated_copy);
+	cJSON_AddNumberToObject(truncated, "depth_limit", us.truncated_depth);
+	cJSON_AddNumberToObject(truncated, "unwind_lost", us.truncated_lost);
+	cJSON_AddNumberToObject(unwind, "frame_pointer_steps", us.fp_steps);
+	cJSON_AddNumberToObject(unwind, "rule_lookups", us.rules);
+	send_json(srv, req, 200, root);
+}
+
 static void handle_pprof(struct http_server *srv, struct evhttp_request *req, const char *name,
 			 const char *query)
 {
@@ -646,6 +729,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 				     decoded[strlen(PPROF_PREFIX) - 1] ? decoded + strlen(PPROF_PREFIX)
 								       : "",
 				     query);
+	} else if (!strcmp(decoded, "/debug/metrics")) {
+		handle_metrics(srv, req);
 	} else {
 		send_error(srv, req, 404, "404 page not found");
 	}

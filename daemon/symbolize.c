@@ -2098,17 +2098,22 @@ int symbolizer__cfi(struct symbolizer *s, uint64_t pc, Dwarf_CFI **eh, Dwarf_CFI
 	Dwarf_Addr eh_bias = 0, debug_bias = 0;
 	Dwfl_Module *dm;
 
-	*eh = *debug = NULL;
+	*eh = NULL;
+	if (debug)
+		*debug = NULL;
 	*bias = 0;
 	if (!m || !m->module || !m->module->dwfl_mod)
 		return -ENOENT;
 	dm = m->module->dwfl_mod;
 	*eh = dwfl_module_eh_cfi(dm, &eh_bias);
-	*debug = dwfl_module_dwarf_cfi(dm, &debug_bias);
-	/* One bias for both: they differ only in a prelinked file, keep .eh_frame. */
-	if (*eh && *debug && debug_bias != eh_bias)
-		*debug = NULL;
-	if (!*eh && !*debug)
+	/* Only when asked: it may look for debug info (debuginfod included). */
+	if (debug) {
+		*debug = dwfl_module_dwarf_cfi(dm, &debug_bias);
+		/* One bias for both: they differ only in a prelinked file, keep .eh_frame. */
+		if (*eh && *debug && debug_bias != eh_bias)
+			*debug = NULL;
+	}
+	if (!*eh && !(debug && *debug))
 		return -ENOENT;
 	*bias = *eh ? eh_bias : debug_bias;
 	return 0;

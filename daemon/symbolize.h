@@ -90,7 +90,8 @@ struct Dwarf_CFI_s; /* elfutils' Dwarf_CFI */
 /*
  * The call frame information of the module holding pc, for unwinding: its
  * .eh_frame (*eh) and .debug_frame (*debug, from the separate debug file if
- * there is one), either NULL when absent; subtract *bias from pc to get
+ * there is one; debug may be NULL not to look for debug info), either NULL
+ * when absent; subtract *bias from pc to get
  * addresses in them.  Borrowed from libdwfl, valid until the next reload.
  * Returns 0, or -ENOENT when pc is in no known mapping, its file cannot be
  * read or it has no CFI.  An address in no mapping rereads the maps, as

@@ -180,11 +180,11 @@ static void lookup_rule(struct unwinder *u, uint64_t pc, struct unwind_rule *r)
 	memset(r, 0, sizeof(*r));
 	r->cfa = CFA_NONE;
 	u->stats.rules++;
-	if (symbolizer__cfi(u->sym, pc, &eh, &debug, &bias))
+	/* .eh_frame, which x86-64 code has unless stripped of it ... */
+	if (!symbolizer__cfi(u->sym, pc, &eh, NULL, &bias) && !rule_from_cfi(eh, pc - bias, r))
 		return;
-	/* .eh_frame, which x86-64 code has unless stripped of it; else
-	 * .debug_frame from the debug info. */
-	if (rule_from_cfi(eh, pc - bias, r) && rule_from_cfi(debug, pc - bias, r))
+	/* ... else .debug_frame from the debug info. */
+	if (symbolizer__cfi(u->sym, pc, &eh, &debug, &bias) || rule_from_cfi(debug, pc - bias, r))
 		r->cfa = CFA_NONE;
 }
 

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "perfmap.h"
 #include "symbolize.h"
 
 /* libstdc++'s demangler (the daemon links -lstdc++); returns malloc'd text. */
@@ -687,6 +688,7 @@ struct symbolizer {
 	struct ptrmap demangled; /* interned linkage name -> interned demangled name */
 	struct ptrmap imported;  /* gcache string -> our interned copy ... */
 	unsigned imported_gen;   /* ... for this generation of the gcache */
+	struct perf_map *jit;    /* /tmp/perf-PID.map: code in no file */
 };
 
 static struct mapping *to_mapping(const struct symbol_mapping *pub)
@@ -1309,7 +1311,8 @@ struct symbolizer *symbolizer__new(pid_t pid)
 	s->cur[0] = &s->kernel.pub;
 	s->ncur = 1;
 	s->dwfl = dwfl_begin(&dwfl_callbacks);
-	if (!s->dwfl) {
+	s->jit = perf_map__new(pid);
+	if (!s->dwfl || !s->jit) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -1337,6 +1340,7 @@ void symbolizer__free(struct symbolizer *s)
 		module__drop_cus(mod);
 		free(mod->image);
 	}
+	perf_map__free(s->jit);
 	loc_table__free(&s->locs);
 	ptrmap__free(&s->demangled);
 	ptrmap__free(&s->imported);
@@ -2119,6 +2123,22 @@ int symbolizer__cfi(struct symbolizer *s, uint64_t pc, Dwarf_CFI **eh, Dwarf_CFI
 	return 0;
 }
 
+/* An address in no file mapping: a function of the perf map, if any. */
+static int symbolizer__resolve_jit(struct symbolizer *s, uint64_t pc, struct symbol_location *loc)
+{
+	const char *name = perf_map__find(s->jit, pc);
+	struct symbol_frame frame = { 0 }, *copy;
+
+	if (!name)
+		return 0;
+	frame.function = frame.system_name = name;
+	if (frames__copy(&s->arena, &s->strs, &frame, 1, &copy))
+		return -ENOMEM;
+	loc->frames = copy;
+	loc->nframes = 1;
+	return 0;
+}
+
 int symbolizer__lookup(struct symbolizer *s, uint64_t pc, struct symbol_location *loc)
 {
 	const struct symbol_location *hit = loc_table__find(&s->locs, pc);
@@ -2135,7 +2155,9 @@ int symbolizer__lookup(struct symbolizer *s, uint64_t pc, struct symbol_location
 	} else {
 		m = symbolizer__mapping_at(s, pc);
 		if (!m)
-			return 0; /* not cached: a later reload may know it */
+			/* JIT code may be named in the perf map.  Not cached: the
+			 * next reload may know it, and JIT code moves. */
+			return symbolizer__resolve_jit(s, pc, loc);
 		err = symbolizer__resolve_user(s, m, pc, loc);
 	}
 	if (err)

@@ -28,9 +28,15 @@ enum collector_mode {
 	 * window of ?seconds= (the CPU profile). */
 	COLLECT_WINDOW,
 	/* Collects from start; the answer is the cumulative table, or a
-	 * delta with ?seconds=. */
+	 * delta with ?seconds= (block, mutex, allocs, threadcreate). */
 	COLLECT_CUMULATIVE,
+	/* The state now, taken on each request (goroutine: every thread's
+	 * stack); a delta with ?seconds= compares two. */
+	COLLECT_SNAPSHOT,
 };
+
+struct symbolizer;
+struct stack_snapshot;
 
 /* What one request asks of a collector. */
 struct collect_request {
@@ -49,8 +55,19 @@ struct collector_ops {
 		       size_t errlen);
 	/* One user fewer; the last one stops the probes. */
 	void (*release)(struct collector *c);
-	/* Moves every pending event into the stack table now. */
+	/*
+	 * Brings the stack table up to date now: moves pending events in
+	 * (COLLECT_WINDOW, COLLECT_CUMULATIVE) or takes the state afresh
+	 * (COLLECT_SNAPSHOT).
+	 */
 	void (*drain)(struct collector *c);
+	/*
+	 * ?debug=N text (Go's legacy formats) of the table's delta since the
+	 * snapshot (NULL: all) into a malloc'd *out.  NULL: the generic count
+	 * format of profile__text().  Returns 0 or a negative errno.
+	 */
+	int (*text)(const struct collector *c, const struct stack_snapshot *since,
+		    struct symbolizer *sym, int debug, char **out, size_t *len);
 	/* The period of one sample in period_type units, for the profile. */
 	int64_t (*period)(const struct collector *c);
 	/* Adds the collector's own counters to a JSON object; may be NULL. */

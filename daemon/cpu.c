@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "collector.h"
+#include "collectors.h"
 #include "cpu.h"
 #include "cpu.skel.h"
 #include "log.h"
@@ -325,8 +326,8 @@ static const struct collector_ops cpu_ops = {
 	.free = cpu_free,
 };
 
-struct collector *cpu_collector__new(pid_t pid, struct event_base *base, struct unwinder *uw,
-				     int *error, char *err, size_t errlen)
+struct collector *cpu_collector__new(const struct collector_env *env, int *error, char *err,
+				     size_t errlen)
 {
 	struct cpu_collector *cc = calloc(1, sizeof(*cc));
 	int ret;
@@ -346,8 +347,8 @@ struct collector *cpu_collector__new(pid_t pid, struct event_base *base, struct 
 	cc->c.nsample_types = 2;
 	cc->c.period_type = (struct sample_type){ "cpu", "nanoseconds" };
 	cc->c.ops = &cpu_ops;
-	cc->pid = pid;
-	cc->uw = uw;
+	cc->pid = env->pid;
+	cc->uw = env->uw;
 
 	cc->ncpus = libbpf_num_possible_cpus();
 	if (cc->ncpus <= 0) {
@@ -368,7 +369,7 @@ struct collector *cpu_collector__new(pid_t pid, struct event_base *base, struct 
 		snprintf(err, errlen, "opening the CPU sampler BPF object: %s", strerror(errno));
 		goto fail;
 	}
-	cc->skel->rodata->target_pid = pid;
+	cc->skel->rodata->target_pid = env->pid;
 	ret = cpu_bpf__load(cc->skel);
 	if (ret) {
 		snprintf(err, errlen, "loading the CPU sampler BPF program: %s", strerror(-ret));
@@ -380,7 +381,7 @@ struct collector *cpu_collector__new(pid_t pid, struct event_base *base, struct 
 		snprintf(err, errlen, "creating the CPU sample ring buffer: %s", strerror(errno));
 		goto fail;
 	}
-	cc->ring_event = event_new(base, ring_buffer__epoll_fd(cc->ring), EV_READ | EV_PERSIST,
+	cc->ring_event = event_new(env->base, ring_buffer__epoll_fd(cc->ring), EV_READ | EV_PERSIST,
 				   on_ring_ready, cc);
 	if (!cc->ring_event || event_add(cc->ring_event, NULL)) {
 		ret = -ENOMEM;

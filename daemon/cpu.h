@@ -11,16 +11,14 @@
 #include <sys/types.h>
 
 struct collector;
-struct event_base;
-struct unwinder;
+struct collector_env;
 
 /*
  * Loads the BPF program (not yet attached: perf events are opened while a
- * profile is requested).  The unwinder is borrowed.  Returns NULL with a
- * negative errno in *error and a one-line reason in err.
+ * profile is requested).  A collector_new_fn (collectors.h).
  */
-struct collector *cpu_collector__new(pid_t pid, struct event_base *base, struct unwinder *uw,
-				     int *error, char *err, size_t errlen);
+struct collector *cpu_collector__new(const struct collector_env *env, int *error, char *err,
+				     size_t errlen);
 
 struct cpu_stats {
 	uint64_t samples;     /* target samples received */

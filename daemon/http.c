@@ -430,6 +430,101 @@ static void handle_cpu_profile(struct http_server *srv, struct evhttp_request *r
 	start_profile(srv, req, c, seconds, &cr, "profile");
 }
 
+static void send_text(struct http_server *srv, struct evhttp_request *req, char *text,
+		      size_t len)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	if (!body) {
+		free(text);
+		send_error(srv, req, 500, "out of memory");
+		return;
+	}
+	evbuffer_add_reference(body, text, len, free_data, NULL);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; charset=utf-8");
+	send_reply(srv, req, 200, "OK", body);
+	evbuffer_free(body);
+}
+
+/*
+ * /debug/pprof/<name> of a cumulative or snapshot collector, as Go answers
+ * a named profile: the whole profile now, its ?debug=N text, or with
+ * ?seconds=N the delta over N seconds.
+ */
+static void handle_named_profile(struct http_server *srv, struct evhttp_request *req,
+				 struct collector *c, const char *query)
+{
+	const struct settings *st = srv->d->settings;
+	struct collect_request cr = { .hz = st->cpu_hz };
+	long debug = 0, seconds = 0;
+	char err[256], filename[64];
+	int seconds_ret, ret;
+
+	/* Go: a debug value that does not parse is 0. */
+	if (http__query_int(query, "debug", LONG_MIN, LONG_MAX, &debug) < 0)
+		debug = 0;
+	seconds_ret = http__query_int(query, "seconds", 1, LONG_MAX, &seconds);
+	if (seconds_ret < 0) {
+		send_error(srv, req, 400, "invalid value for \"seconds\" - must be a positive integer");
+		return;
+	}
+	if (seconds_ret == 0 && debug) {
+		send_error(srv, req, 400, "seconds and debug params are incompatible");
+		return;
+	}
+	if (seconds_ret == 0 && seconds > st->profile_max_seconds) {
+		send_error(srv, req, 400,
+			   "\"seconds\" is %ld, more than the longest profile allowed (%d s, "
+			   "profile.max_seconds)",
+			   seconds, st->profile_max_seconds);
+		return;
+	}
+	if (c->unavailable) {
+		send_error(srv, req, 503, "%s profile unavailable: %s", c->name, c->unavailable);
+		return;
+	}
+	if (seconds_ret == 0) { /* ?seconds=N: a delta */
+		snprintf(filename, sizeof(filename), "%s-delta", c->name);
+		start_profile(srv, req, c, seconds, &cr, filename);
+		return;
+	}
+
+	ret = c->ops->acquire(c, &cr, err, sizeof(err));
+	if (ret) {
+		send_error(srv, req, ret == -EBUSY ? 409 : 503, "%s", err);
+		return;
+	}
+	c->ops->drain(c);
+	if (debug) {
+		char *text = NULL;
+		size_t len = 0;
+
+		ret = c->ops->text ? c->ops->text(c, NULL, srv->d->sym, debug, &text, &len)
+				   : profile__text(c, NULL, srv->d->sym, debug, &text, &len);
+		if (ret)
+			send_error(srv, req, 500, "could not write the profile: %s", strerror(-ret));
+		else
+			send_text(srv, req, text, len);
+	} else {
+		struct profile_window window = { 0 };
+		struct timespec now;
+		uint8_t *data = NULL;
+		size_t len = 0;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		window.time_nanos = now.tv_sec * 1000000000LL + now.tv_nsec;
+		ret = profile__encode(c, NULL, srv->d->sym, &window, &data, &len);
+		if (ret) {
+			free(data);
+			send_error(srv, req, 500, "could not encode the profile: %s", strerror(-ret));
+		} else {
+			send_profile(srv, req, c->name, data, len);
+		}
+	}
+	c->ops->release(c);
+}
+
 static void handle_cmdline(struct http_server *srv, struct evhttp_request *req)
 {
 	struct evbuffer *body = evbuffer_new();
@@ -671,6 +766,7 @@ static void handle_pprof(struct http_server *srv, struct evhttp_request *req, co
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+	struct collector *c;
 
 	if (!strcmp(name, "symbol")) {
 		if (!get && cmd != EVHTTP_REQ_POST) {
@@ -695,6 +791,8 @@ static void handle_pprof(struct http_server *srv, struct evhttp_request *req, co
 		handle_cmdline(srv, req);
 	else if (!strcmp(name, "profile"))
 		handle_cpu_profile(srv, req, query);
+	else if ((c = daemon__collector(srv->d, name)) && c->mode != COLLECT_WINDOW)
+		handle_named_profile(srv, req, c, query);
 	else
 		send_error(srv, req, 404, "Unknown profile");
 }

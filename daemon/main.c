@@ -22,7 +22,7 @@
 
 #include "collector.h"
 #include "config.h"
-#include "cpu.h"
+#include "collectors.h"
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
@@ -164,7 +164,8 @@ int main(int argc, char **argv)
 	const char *config_path = NULL, *listen = NULL, *pid_arg = NULL;
 	struct settings settings;
 	struct daemon d = { .settings = &settings };
-	struct collector *cpu = NULL;
+	struct collector_env env;
+	const char *failed = "";
 	struct http_server *http = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct shutdown sd;
@@ -248,15 +249,15 @@ int main(int argc, char **argv)
 		code = fail(EXIT_RUNTIME, "out of memory");
 		goto cleanup;
 	}
-	cpu = cpu_collector__new(d.pid, d.base, d.uw, &error, err, sizeof(err));
-	if (!cpu) {
+	env = (struct collector_env){ .pid = d.pid, .base = d.base, .sym = d.sym, .uw = d.uw,
+				      .settings = &settings };
+	error = collectors__open(&env, &d.collectors, &d.ncollectors, &failed, err, sizeof(err));
+	if (error) {
 		code = error == -EPERM ? fail(EXIT_PRIVILEGE, "%s: run pprofd as root, or with "
 							     "CAP_BPF and CAP_PERFMON", err)
-				       : fail(EXIT_BPF, "%s", err);
+				       : fail(EXIT_BPF, "%s profile: %s", failed, err);
 		goto cleanup;
 	}
-	d.collectors = &cpu;
-	d.ncollectors = 1;
 
 	http = http_server__new(&d, settings.listen, &error, err, sizeof(err));
 	if (!http) {
@@ -289,8 +290,7 @@ cleanup:
 	if (sigterm)
 		event_free(sigterm);
 	http_server__free(http);
-	if (cpu)
-		cpu->ops->free(cpu);
+	collectors__free(d.collectors, d.ncollectors);
 	unwinder__free(d.uw);
 	symbolizer__free(d.sym);
 	if (d.base)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* profile.c - see profile.h. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,4 +253,103 @@ out:
 	free(e.mappings);
 	free(e.locations);
 	return ret;
+}
+
+void profile__text_frames(FILE *f, const struct stack *s, struct symbolizer *sym)
+{
+	for (uint32_t i = 0; i < s->npcs; i++) {
+		uint64_t pc = s->pcs[i];
+		struct symbol_location loc;
+
+		if (pc == STACK_PC_TRUNCATED) {
+			fprintf(f, "#\t[truncated]\n");
+			continue;
+		}
+		if (symbolizer__lookup(sym, pc, &loc) || !loc.nframes) {
+			fprintf(f, "#\t%#" PRIx64 "\n", pc);
+			continue;
+		}
+		/* Inlined frames share the pc: one line each, innermost first. */
+		for (size_t k = 0; k < loc.nframes; k++) {
+			const struct symbol_frame *fr = &loc.frames[k];
+
+			fprintf(f, "#\t%#" PRIx64 "\t%s", pc, fr->function ? fr->function : "?");
+			if (k == loc.nframes - 1 && loc.symbol_start && pc >= loc.symbol_start)
+				fprintf(f, "+%#" PRIx64, pc - loc.symbol_start);
+			if (fr->file)
+				fprintf(f, "\t%s:%d", fr->file, fr->line);
+			fputc('\n', f);
+		}
+	}
+}
+
+struct text_record {
+	size_t index;
+	int64_t values[2];
+};
+
+static int cmp_text_record(const void *a, const void *b)
+{
+	const struct text_record *x = a, *y = b;
+	/* By the last value (delay, count), largest first. */
+	int64_t vx = x->values[1], vy = y->values[1];
+
+	return vx < vy ? 1 : vx > vy ? -1 : (x->index > y->index) - (x->index < y->index);
+}
+
+int profile__text(const struct collector *c, const struct stack_snapshot *since,
+		  struct symbolizer *sym, int debug, char **out, size_t *len)
+{
+	const struct stack_table *t = c->stacks;
+	size_t n = stack_table__len(t), nvalues = stack_table__nvalues(t), nrec = 0;
+	bool contention = c->nsample_types == 2 && !strcmp(c->sample_types[0].type, "contentions");
+	struct text_record *recs = calloc(n ? n : 1, sizeof(*recs));
+	int64_t total = 0, values[16];
+	FILE *f;
+
+	(void)debug;
+	if (!recs)
+		return -ENOMEM;
+	if (nvalues > 16) {
+		free(recs);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		stack_table__delta(t, since, i, values);
+		if (!values[0] && (nvalues < 2 || !values[nvalues - 1]))
+			continue;
+		recs[nrec].index = i;
+		recs[nrec].values[0] = values[0];
+		recs[nrec].values[1] = values[nvalues - 1];
+		total += values[0];
+		nrec++;
+	}
+	qsort(recs, nrec, sizeof(*recs), cmp_text_record);
+
+	f = open_memstream(out, len);
+	if (!f) {
+		free(recs);
+		return -ENOMEM;
+	}
+	if (contention)
+		/* Delays are in ns: one "cycle" per ns. */
+		fprintf(f, "--- %s:\ncycles/second=1000000000\n",
+			strcmp(c->name, "mutex") ? "contention" : "mutex");
+	else
+		fprintf(f, "%s profile: total %" PRId64 "\n", c->name, total);
+	for (size_t r = 0; r < nrec; r++) {
+		const struct stack *s = stack_table__stack(t, recs[r].index);
+
+		if (contention)
+			fprintf(f, "%" PRId64 " %" PRId64 " @", recs[r].values[1], recs[r].values[0]);
+		else
+			fprintf(f, "%" PRId64 " @", recs[r].values[0]);
+		for (uint32_t k = 0; k < s->npcs; k++)
+			fprintf(f, " %#" PRIx64, s->pcs[k]);
+		fputc('\n', f);
+		profile__text_frames(f, s, sym);
+		fputc('\n', f);
+	}
+	free(recs);
+	return fclose(f) ? -ENOMEM : 0;
 }

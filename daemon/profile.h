@@ -10,6 +10,7 @@
 #define PPROFD_PROFILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 struct collector;
@@ -28,5 +29,20 @@ struct profile_window {
 int profile__encode(const struct collector *c, const struct stack_snapshot *since,
 		    struct symbolizer *sym, const struct profile_window *window, uint8_t **out,
 		    size_t *len);
+
+/*
+ * Go's legacy text (?debug=1) of c's stacks since the snapshot (NULL: all),
+ * sorted by value: for count profiles (goroutine, threadcreate)
+ * "<name> profile: total N" then "<count> @ <pcs>"; for contention profiles
+ * (sample types contentions + delay) "--- contention:" / "--- mutex:" then
+ * "<delay ns> <count> @ <pcs>".  Each record is followed by its frames,
+ * "#\t0x<pc>\t<function>+0x<off>\t<file>:<line>".  A malloc'd *out.
+ */
+int profile__text(const struct collector *c, const struct stack_snapshot *since,
+		  struct symbolizer *sym, int debug, char **out, size_t *len);
+
+/* Writes the "#\t0x..." frame lines of one stack to f (the text formats). */
+struct stack;
+void profile__text_frames(FILE *f, const struct stack *s, struct symbolizer *sym);
 
 #endif /* PPROFD_PROFILE_H */

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/* collectors.c - see collectors.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector.h"
+#include "collectors.h"
+#include "cpu.h"
+#include "log.h"
+#include "stacks.h"
+
+struct collector_row {
+	const char *name;
+	const char *description; /* for an unavailable one's index row */
+	collector_new_fn open;
+	bool essential;
+};
+
+/* The table.  Adding a profile type is adding a row. */
+static const struct collector_row rows[] = {
+	{ "profile", "CPU profile.", cpu_collector__new, true },
+};
+
+/* What stands in the table for a collector that cannot run. */
+struct unavailable_collector {
+	struct collector c;
+	char reason[256];
+};
+
+static int unavailable_acquire(struct collector *c, const struct collect_request *req, char *err,
+			       size_t errlen)
+{
+	(void)req;
+	snprintf(err, errlen, "%s profile unavailable: %s", c->name, c->unavailable);
+	return -ENOTSUP;
+}
+
+static void unavailable_noop(struct collector *c)
+{
+	(void)c;
+}
+
+static int64_t unavailable_period(const struct collector *c)
+{
+	(void)c;
+	return 0;
+}
+
+static void unavailable_free(struct collector *c)
+{
+	stack_table__free(c->stacks);
+	free(c);
+}
+
+static const struct collector_ops unavailable_ops = {
+	.acquire = unavailable_acquire,
+	.release = unavailable_noop,
+	.drain = unavailable_noop,
+	.period = unavailable_period,
+	.free = unavailable_free,
+};
+
+static struct collector *unavailable__new(const struct collector_row *row, const char *reason)
+{
+	struct unavailable_collector *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	snprintf(u->reason, sizeof(u->reason), "%s", reason);
+	u->c.name = row->name;
+	u->c.description = row->description;
+	u->c.mode = COLLECT_CUMULATIVE;
+	u->c.ops = &unavailable_ops;
+	u->c.unavailable = u->reason;
+	u->c.stacks = stack_table__new(1);
+	if (!u->c.stacks) {
+		free(u);
+		return NULL;
+	}
+	return &u->c;
+}
+
+void collectors__free(struct collector **all, size_t n)
+{
+	if (!all)
+		return;
+	/* Reverse order: the last opened may depend on the first. */
+	while (n--)
+		if (all[n])
+			all[n]->ops->free(all[n]);
+	free(all);
+}
+
+int collectors__open(const struct collector_env *env, struct collector ***out, size_t *n,
+		     const char **failed, char *err, size_t errlen)
+{
+	size_t count = sizeof(rows) / sizeof(rows[0]);
+	struct collector **all = calloc(count, sizeof(*all));
+
+	*out = NULL;
+	*n = 0;
+	if (!all) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < count; i++) {
+		char why[256] = "";
+		int error = 0;
+
+		all[i] = rows[i].open(env, &error, why, sizeof(why));
+		if (all[i])
+			continue;
+		if (rows[i].essential) {
+			*failed = rows[i].name;
+			snprintf(err, errlen, "%s", why);
+			collectors__free(all, i);
+			return error ? error : -EINVAL;
+		}
+		pr_warn("%s profile unavailable: %s", rows[i].name, why);
+		all[i] = unavailable__new(&rows[i], why);
+		if (!all[i]) {
+			snprintf(err, errlen, "out of memory");
+			collectors__free(all, i);
+			return -ENOMEM;
+		}
+	}
+	*out = all;
+	*n = count;
+	return 0;
+}

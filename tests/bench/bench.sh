@@ -116,9 +116,21 @@ die()
 	exit 1
 }
 
+# stat_fields PID: sets STAT to the fields of /proc/PID/stat after the
+# command name (STAT[0] is the state, STAT[11] utime, STAT[12] stime,
+# STAT[19] the start time); false when the process is gone.  No process is
+# started: on a loaded machine each one costs tens of milliseconds.
+stat_fields()
+{
+	local line
+	STAT=()
+	read -r line 2>/dev/null <"/proc/$1/stat" || return 1
+	read -r -a STAT <<<"${line##*) }"
+}
+
 start_time()
 {
-	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'
+	stat_fields "$1" && echo "${STAT[19]}"
 }
 
 # track PID: end it when the script ends.
@@ -130,9 +142,7 @@ track()
 # alive PID: the process exists and is not a zombie.
 alive()
 {
-	local state
-	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$state" ] && [ "$state" != Z ]
+	stat_fields "$1" && [ "${STAT[0]}" != Z ]
 }
 
 # wait_gone PID SECONDS: waits until PID has exited (reaping it if it is
@@ -201,13 +211,17 @@ trap 'exit 143' TERM
 # ticks PID: utime + stime of the whole process, in clock ticks.
 ticks()
 {
-	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+	stat_fields "$1" && echo $((STAT[11] + STAT[12]))
 }
 
 # hwm_kb PID: peak RSS so far (VmHWM), in KiB.
 hwm_kb()
 {
-	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+	local key value _
+	while read -r key value _; do
+		[ "$key" = VmHWM: ] && echo "$value" && return 0
+	done 2>/dev/null <"/proc/$1/status"
+	return 1
 }
 
 # sleep_until EPOCH_SECONDS (decimals allowed).
@@ -243,7 +257,7 @@ median()
 {
 	sort -g | awk '{ v[NR] = $1 }
 		END { if (!NR) { print "-"; exit }
-		      printf "%.6g\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+		      printf "%.6g\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) + 0 }'
 }
 
 # med CONFIG METRIC [DECIMALS]: the median of the runs, rounded.
@@ -261,7 +275,7 @@ med()
 # runs CONFIG METRIC: every run's value on one line, for the details.
 runs()
 {
-	values "$1" "$2" | awk '{ printf "%s%.4g", (NR > 1 ? " " : ""), $1 } END { print "" }'
+	values "$1" "$2" | awk '{ printf "%s%.4g", (NR > 1 ? " " : ""), $1 + 0 } END { print "" }'
 }
 
 # goal LABEL VALUE OP LIMIT UNIT: one line of the goals block; OP is <= or >=.
@@ -363,23 +377,30 @@ pprof_samples()
 # put_costs CONFIG SETUP_S WINDOW_TICKS TOTAL_S TARGET_TICKS SAMPLES RSS_KB
 # DELIVERY_S: the metrics every tool has.  SETUP_S is the tool's CPU before
 # the window, TOTAL_S all of it until the result (setup included),
-# WINDOW_TICKS its CPU ticks inside the window.
+# WINDOW_TICKS its CPU ticks inside the window.  Each is a number or an awk
+# expression of numbers ("hz" is CLK_TCK).
 put_costs()
 {
-	local config=$1 setup_s=$2 win_ticks=$3 total_s=$4 target_ticks=$5 samples=$6 rss_kb=$7
-	local deliv=$8
-	put "$config" setup_ms "$(calc "1000 * $setup_s")"
-	put "$config" cpu_pct "$(calc "100 * ($total_s - $setup_s) / $WINDOW")"
-	put "$config" win_pct "$(calc "100 * $win_ticks / $CLK_TCK / $WINDOW")"
-	put "$config" after_ms "$(calc "1000 * ($total_s - $setup_s - $win_ticks / $CLK_TCK)")"
-	put "$config" rss_mib "$(calc "$rss_kb / 1024")"
-	put "$config" samples "$samples"
-	put "$config" target_pct "$(calc "100 * $target_ticks / $CLK_TCK / $WINDOW")"
-	put "$config" per_cpu_s "$(calc "$target_ticks ? $samples * $CLK_TCK / $target_ticks : 0")"
-	put "$config" delivery_ms "$(calc "1000 * $deliv")"
-	log "$config run $RUN: cpu $(values "$config" cpu_pct | tail -1)%," \
-		"after $(values "$config" after_ms | tail -1) ms, peak $(calc "$rss_kb / 1024") MiB," \
-		"$samples samples, delivered $(values "$config" delivery_ms | tail -1) ms after the window"
+	# One awk for all of them: on a loaded machine every process started
+	# costs tens of milliseconds.
+	awk -v config="$1" -v run="$RUN" -v window="$WINDOW" -v hz="$CLK_TCK" 'BEGIN {
+		setup_s = '"$2"'; win_ticks = '"$3"'; total_s = '"$4"'; target_ticks = '"$5"'
+		samples = '"$6"'; rss_kb = '"$7"'; deliv = '"$8"'
+		v["setup_ms"] = 1000 * setup_s
+		v["cpu_pct"] = 100 * (total_s - setup_s) / window
+		v["win_pct"] = 100 * win_ticks / hz / window
+		v["after_ms"] = 1000 * (total_s - setup_s - win_ticks / hz)
+		v["rss_mib"] = rss_kb / 1024
+		v["samples"] = samples
+		v["target_pct"] = 100 * target_ticks / hz / window
+		v["per_cpu_s"] = target_ticks ? samples * hz / target_ticks : 0
+		v["delivery_ms"] = 1000 * deliv
+		for (k in v)
+			printf "%s\t%s\t%s\t%.3f\n", config, k, run, v[k] >> "'"$RESULTS"'"
+		printf "bench: %s run %d: cpu %.2f%%, after %d ms, peak %.1f MiB, %d samples, " \
+			"delivered %d ms after the window\n", config, run, v["cpu_pct"], v["after_ms"],
+			v["rss_mib"], samples, v["delivery_ms"] > "/dev/stderr"
+	}'
 }
 
 # pprofd_request CONFIG TARGET_PID PATH?QUERY: the running daemon
@@ -389,7 +410,7 @@ pprofd_request()
 {
 	local config=$1 target=$2 query=$3 prof c0 cw c1 tc0 tcw t0 code total rss samples cpid
 	prof=$BENCH_TMP/$config.$RUN.prof
-	put "$config" idle_mib "$(calc "$(hwm_kb "$DAEMON_PID") / 1024")"
+	put "$config" idle_mib "$(($(hwm_kb "$DAEMON_PID") * 1000 / 1024))e-3"
 	t0=$EPOCHREALTIME
 	c0=$(ticks "$DAEMON_PID")
 	tc0=$(ticks "$target")
@@ -413,8 +434,8 @@ pprofd_request()
 	fi
 	samples=$(pprof_samples "$prof")
 	[ -s "$prof.pprof-err" ] && log "$config: go tool pprof: $(head -3 "$prof.pprof-err")"
-	put_costs "$config" "$(calc "$c0 / $CLK_TCK")" $((cw - c0)) "$(calc "$c1 / $CLK_TCK")" \
-		$((tcw - tc0)) "$samples" "$rss" "$(calc "$total - $WINDOW")"
+	put_costs "$config" "$c0 / hz" $((cw - c0)) "$c1 / hz" $((tcw - tc0)) "${samples:-0}" "${rss:-0}" \
+		"$total - window"
 }
 
 # measure_pprofd CONFIG TARGET_PID PATH?QUERY [WARM_CONFIG]: a fresh daemon
@@ -425,7 +446,7 @@ measure_pprofd()
 {
 	local ret=0
 	start_pprofd "$2" || return 1
-	sleep 0.5 # start-up done: what follows is the request alone
+	sleep 0.2 # start-up done: what follows is the request alone
 	pprofd_request "$1" "$2" "$3" || ret=1
 	if [ "$ret" = 0 ] && [ -n "${4:-}" ]; then
 		pprofd_request "$4" "$2" "$3" || ret=1
@@ -518,8 +539,8 @@ measure_perf()
 			awk '/SAMPLE events:/ { print $3; exit }')
 	fi
 	grep -qi lost "$data.log" && log "$config: perf: $(grep -i lost "$data.log" | head -2)"
-	put_costs "$config" "$(calc "$c0 / $CLK_TCK")" $((cw - c0)) "$(calc "($ut + $st) / 1e6")" \
-		$((tcw - tc0)) "${samples:-0}" "$rss" "$(calc "$tend - $tstop")"
+	put_costs "$config" "$c0 / hz" $((cw - c0)) "($ut + $st) / 1e6" $((tcw - tc0)) \
+		"${samples:-0}" "${rss:-0}" "$tend - $tstop"
 }
 
 # ratio_round NAME CONFIG_A CONFIG_B METRIC: A/B of this round's values.

@@ -109,7 +109,19 @@ $(OUTPUT)/workloads/%: tests/workloads/%/main.go | $(OUTPUT)/workloads
 	$(Q)cd tests/workloads/$* && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
 		GO111MODULE=off $(GO) build -o $(abspath $@) .
 
-workloads: $(WORKLOAD_BINS) $(GO_WORKLOADS)
+# C++ workloads: tests/workloads/X.cc, same flags, with $(CXX).
+CXX_WORKLOADS := $(patsubst tests/workloads/%.cc,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.cc))
+$(OUTPUT)/workloads/%: tests/workloads/%.cc | $(OUTPUT)/workloads
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(WORKLOAD_CFLAGS) $(WORKLOAD_CFLAGS_$*) $< -o $@ -lm
+
+# Shared libraries workloads dlopen: tests/workloads/libs/X.c -> X.so.
+WORKLOAD_LIBS := $(patsubst tests/workloads/libs/%.c,$(OUTPUT)/workloads/%.so,$(wildcard tests/workloads/libs/*.c))
+$(OUTPUT)/workloads/%.so: tests/workloads/libs/%.c | $(OUTPUT)/workloads
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(WORKLOAD_CFLAGS) -fPIC -shared $< -o $@
+
+workloads: $(WORKLOAD_BINS) $(GO_WORKLOADS) $(CXX_WORKLOADS) $(WORKLOAD_LIBS)
 
 deps:
 	$(Q)scripts/deps.sh

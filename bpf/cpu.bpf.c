@@ -111,6 +111,8 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 	n = bpf_get_stack(ctx, s->kernel_pcs, sizeof(s->kernel_pcs), 0);
 	s->kernel_depth = n > 0 ? n / sizeof(__u64) : 0;
 
+	n = bpf_get_stack(ctx, s->fp_pcs, sizeof(s->fp_pcs), BPF_F_USER_STACK);
+	s->fp_depth = n > 0 ? n / sizeof(__u64) : 0;
 	if (!capture_user_stack(task, &s->user))
 		count(CPU_COUNTER_USER_ERRORS);
 

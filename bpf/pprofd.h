@@ -39,6 +39,42 @@ struct user_stack_copy {
 #define TASK_COMM_LEN 16
 
 /*
+ * One thread of the target as the task iterator finds it (goroutine
+ * profile): its state, name and stacks.  For a thread blocked in the kernel
+ * the user registers are those saved at kernel entry: exact.
+ */
+struct thread_record {
+	__u32 tid;
+	__u32 state;        /* task->__state */
+	__u32 exit_state;   /* task->exit_state */
+	__u32 kernel_depth; /* frames in kernel_pcs */
+	char comm[TASK_COMM_LEN];
+	__u64 kernel_pcs[MAX_STACK_DEPTH];
+	struct user_stack_copy user;
+};
+
+/* A thread created by the target (threadcreate profile): the creator's stacks. */
+struct thread_creation {
+	__u32 tid;          /* the creating thread */
+	__u32 new_tid;      /* the thread created */
+	__u32 kernel_depth; /* frames in kernel_pcs */
+	__u32 pad;
+	char comm[TASK_COMM_LEN]; /* the creator's name */
+	__u64 kernel_pcs[MAX_STACK_DEPTH];
+	struct user_stack_copy user;
+};
+
+/* Per-CPU counters of bpf/threads.bpf.c, indexed by enum threads_counter. */
+enum threads_counter {
+	THREADS_COUNTER_DUMPED,       /* thread records sent by the iterator */
+	THREADS_COUNTER_DUMP_LOST,    /* thread records dropped: ring buffer full */
+	THREADS_COUNTER_CREATED,      /* thread creations sent */
+	THREADS_COUNTER_CREATE_LOST,  /* thread creations dropped: ring buffer full */
+	THREADS_COUNTER_USER_ERRORS,  /* user stack could not be read at all */
+	THREADS_COUNTER_MAX,
+};
+
+/*
  * Randomized sampling intervals.  A fixed sampling period aliases with work
  * that repeats at the same period (a loop doing 5+3+2 ms of CPU per 10 ms
  * round is seen in one phase only).  So the perf event ticks on a finer grid
@@ -58,9 +94,15 @@ struct cpu_sample {
 	__u64 time_ns;              /* bpf_ktime_get_ns() */
 	__u64 weight_ns;            /* CPU time this sample stands for */
 	__u32 kernel_depth;         /* frames in kernel_pcs */
-	__u32 pad;
+	__u32 fp_depth;             /* frames in fp_pcs */
 	char comm[TASK_COMM_LEN];   /* thread name */
 	__u64 kernel_pcs[MAX_STACK_DEPTH];
+	/*
+	 * The kernel's frame-pointer walk of the user stack: where a frame is
+	 * larger than the stack copy (Go puts big buffers on the stack), the
+	 * unwinder finishes the stack from it.
+	 */
+	__u64 fp_pcs[MAX_STACK_DEPTH];
 	struct user_stack_copy user;
 };
 
@@ -70,6 +112,57 @@ enum cpu_counter {
 	CPU_COUNTER_LOST,        /* samples dropped: ring buffer full */
 	CPU_COUNTER_USER_ERRORS, /* user stack could not be read at all */
 	CPU_COUNTER_MAX,
+};
+
+/*
+ * Off-CPU (block profile).  A thread of the target that leaves the CPU to
+ * wait (not preempted) is timed until it runs again.  Waits of at least
+ * block_rate_ns are each recorded; a shorter one with probability
+ * wait / block_rate_ns, weighing block_rate_ns / wait (Go's block profile
+ * sampling: totals stay unbiased).  The user stack is copied when the thread
+ * returns from the system call it blocked in (in its own context, same
+ * stack); a wait outside a system call (page fault) keeps the kernel stack
+ * and the user PC only.
+ */
+struct block_event {
+	__u32 pid, tid;
+	__u64 delay_ns;           /* this wait, as sampled: scaled when short */
+	__u64 count_x1000;        /* 1000 per wait; more when a short one was sampled */
+	__u32 kernel_depth;
+	__u32 in_syscall;         /* 0: user stack is the PC only */
+	char comm[TASK_COMM_LEN];
+	__u64 kernel_pcs[MAX_STACK_DEPTH];
+	struct user_stack_copy user;
+};
+
+/*
+ * The scheduler timeline of the target's threads (/debug/pprof/trace), while
+ * tracing is on: every switch in or out and every wakeup of a target thread.
+ */
+enum sched_event_kind {
+	SCHED_SWITCH_IN,  /* tid starts running on cpu */
+	SCHED_SWITCH_OUT, /* tid stops: state says why (0 = preempted) */
+	SCHED_WAKEUP,     /* waker_tid woke tid */
+};
+
+struct sched_event {
+	__u64 time_ns;
+	__u32 kind;
+	__u32 cpu;
+	__u32 tid;
+	__u32 state;     /* SWITCH_OUT: the task state (TASK_INTERRUPTIBLE...) */
+	__u32 waker_tid; /* WAKEUP: current thread, 0 when not the target's */
+	__u32 pad;
+	char comm[TASK_COMM_LEN];
+};
+
+/* Per-CPU counters of the off-CPU collector, indexed by enum offcpu_counter. */
+enum offcpu_counter {
+	OFFCPU_COUNTER_WAITS,      /* waits timed */
+	OFFCPU_COUNTER_RECORDED,   /* waits sent to user space */
+	OFFCPU_COUNTER_LOST,       /* dropped: ring buffer full */
+	OFFCPU_COUNTER_SCHED_LOST, /* timeline events dropped */
+	OFFCPU_COUNTER_MAX,
 };
 
 #endif /* PPROFD_BPF_H */

@@ -74,7 +74,9 @@ static int on_sample(void *ctx, void *data, size_t size)
 	/* Kernel frames: the leaf exactly, callers at return address - 1. */
 	for (uint32_t i = 0; i < s->kernel_depth && i < MAX_STACK_DEPTH; i++)
 		pcs[n++] = i ? s->kernel_pcs[i] - 1 : s->kernel_pcs[i];
-	n += unwinder__user_stack(cc->uw, &s->user, pcs + n, MAX_USER_FRAMES + 1);
+	n += unwinder__user_stack(cc->uw, &s->user, s->fp_pcs,
+				  s->fp_depth < MAX_STACK_DEPTH ? s->fp_depth : MAX_STACK_DEPTH, pcs + n,
+				  MAX_USER_FRAMES + 1);
 
 	values[0] = 1;
 	values[1] = s->weight_ns;

@@ -757,6 +757,7 @@ static void handle_metrics(struct http_server *srv, struct evhttp_request *req)
 	cJSON_AddNumberToObject(truncated, "depth_limit", us.truncated_depth);
 	cJSON_AddNumberToObject(truncated, "unwind_lost", us.truncated_lost);
 	cJSON_AddNumberToObject(unwind, "frame_pointer_steps", us.fp_steps);
+	cJSON_AddNumberToObject(unwind, "finished_by_frame_pointers", us.fp_finished);
 	cJSON_AddNumberToObject(unwind, "rule_lookups", us.rules);
 	send_json(srv, req, 200, root);
 }

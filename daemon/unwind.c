@@ -269,8 +269,28 @@ static enum step step(struct unwinder *u, const struct user_stack_copy *st, uint
 	return STEP_OK;
 }
 
-size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st, uint64_t *out,
-			    size_t max)
+/*
+ * The copy ended inside a frame: if the kernel's frame-pointer walk has the
+ * frame we are in (ip), its callers follow it there.  Returns the new n.
+ */
+static size_t finish_from_fp(struct unwinder *u, uint64_t ip, const __u64 *fp_pcs,
+			     size_t fp_depth, uint64_t *out, size_t n, size_t max)
+{
+	size_t k;
+
+	for (k = 0; k < fp_depth; k++)
+		if (fp_pcs[k] == ip)
+			break;
+	if (k >= fp_depth - 1 || k + 1 >= fp_depth)
+		return n;
+	for (k++; k < fp_depth && n < max - 1; k++)
+		out[n++] = fp_pcs[k] - 1;
+	u->stats.fp_finished++;
+	return n;
+}
+
+size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st,
+			    const __u64 *fp_pcs, size_t fp_depth, uint64_t *out, size_t max)
 {
 	uint64_t ip = st->ip, sp = st->sp, bp = st->bp;
 	size_t n = 0;
@@ -286,6 +306,16 @@ size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st
 		if (s == STEP_END) {
 			u->stats.complete++;
 			return n;
+		}
+		if (s == STEP_NO_COPY && fp_pcs && fp_depth) {
+			size_t m = finish_from_fp(u, ip, fp_pcs, fp_depth, out, n, max);
+
+			/* Its walk ends where the stack does (or at its depth limit). */
+			if (m > n && fp_depth < MAX_STACK_DEPTH) {
+				u->stats.complete++;
+				return m;
+			}
+			n = m;
 		}
 		if (s != STEP_OK) {
 			if (s == STEP_NO_COPY)

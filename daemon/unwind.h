@@ -34,10 +34,13 @@ void unwinder__free(struct unwinder *u);
 /*
  * Writes at most max frame addresses into out (leaf PC first, callers as
  * return address - 1, STACK_PC_TRUNCATED last when cut) and returns how
- * many.  max must be at least 2.
+ * many.  max must be at least 2.  fp_pcs (may be NULL) is the kernel's
+ * frame-pointer walk of the same stack (IP first, then return addresses):
+ * where the copy ends inside a frame larger than it, the stack is finished
+ * from there.
  */
-size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st, uint64_t *out,
-			    size_t max);
+size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st,
+			    const __u64 *fp_pcs, size_t fp_depth, uint64_t *out, size_t max);
 
 /* Counters, for the daemon's stats. */
 struct unwind_stats {
@@ -47,6 +50,7 @@ struct unwind_stats {
 	uint64_t truncated_depth; /* more than the frames asked for */
 	uint64_t truncated_lost;  /* no rule and no usable frame pointer, or a bad step */
 	uint64_t fp_steps;        /* frames walked by frame pointer (no CFI) */
+	uint64_t fp_finished;     /* stacks finished from the kernel's frame-pointer walk */
 	uint64_t rules;           /* rules looked up with libdw (cache misses) */
 };
 void unwinder__stats(const struct unwinder *u, struct unwind_stats *out);

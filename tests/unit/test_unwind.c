@@ -121,7 +121,7 @@ static size_t unwind_names(const char **names, size_t max, bool *truncated)
 	assert_non_null(sym);
 	u = unwinder__new(getpid(), sym);
 	assert_non_null(u);
-	n = unwinder__user_stack(u, &copy, pcs, MAX_USER_FRAMES + 1);
+	n = unwinder__user_stack(u, &copy, NULL, 0, pcs, MAX_USER_FRAMES + 1);
 	*truncated = n && pcs[n - 1] == STACK_PC_TRUNCATED;
 	for (size_t i = 0; i < n && k < max; i++) {
 		struct symbol_location loc;

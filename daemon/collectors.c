@@ -9,6 +9,7 @@
 #include "collectors.h"
 #include "cpu.h"
 #include "log.h"
+#include "offcpu.h"
 #include "stacks.h"
 
 struct collector_row {
@@ -21,6 +22,7 @@ struct collector_row {
 /* The table.  Adding a profile type is adding a row. */
 static const struct collector_row rows[] = {
 	{ "profile", "CPU profile.", cpu_collector__new, true },
+	{ "block", "Stack traces that led to blocking.", offcpu_collector__new, false },
 };
 
 /* What stands in the table for a collector that cannot run. */

@@ -16,14 +16,14 @@
 
 #include "config.h"
 
-enum key_type { KEY_OBJECT, KEY_INT, KEY_STRING, KEY_ENVIRONMENT };
+enum key_type { KEY_OBJECT, KEY_INT, KEY_INT64, KEY_STRING, KEY_ENVIRONMENT };
 
 struct config_key {
 	const char *path;   /* dotted: "cpu.hz" */
 	enum key_type type;
 	size_t offset;      /* into struct settings */
 	size_t size;        /* KEY_STRING: buffer size */
-	long min, max;      /* KEY_INT */
+	long long min, max; /* KEY_INT, KEY_INT64 */
 };
 
 #define FIELD(f) offsetof(struct settings, f)
@@ -36,6 +36,17 @@ static const struct config_key config_keys[] = {
 	{ "profile", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "profile.max_seconds", KEY_INT, FIELD(profile_max_seconds), 0, 1, 86400 },
 	{ "profile.default_seconds", KEY_INT, FIELD(profile_default_seconds), 0, 1, 86400 },
+	{ "block", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "block.rate_ns", KEY_INT, FIELD(block_rate_ns), 0, 1, 1000000000 },
+	{ "health", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "health.max_threads", KEY_INT, FIELD(health_max_threads), 0, 1, 4194304 },
+	{ "health.max_heap_bytes", KEY_INT64, FIELD(health_max_heap_bytes), 0, 1,
+	  1LL << 50 },
+	{ "health.pause_warn_ms", KEY_INT, FIELD(health_pause_warn_ms), 0, 1, 3600000 },
+	{ "health.pause_critical_ms", KEY_INT, FIELD(health_pause_critical_ms), 0, 1, 3600000 },
+	{ "heap", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "heap.sample_rate", KEY_INT, FIELD(heap_sample_rate), 0, 1, HEAP_SAMPLE_RATE_MAX },
+	{ "heap.max_overhead_percent", KEY_INT, FIELD(heap_max_overhead_percent), 0, 0, 100 },
 };
 
 void settings__defaults(struct settings *s)
@@ -46,6 +57,13 @@ void settings__defaults(struct settings *s)
 	s->cpu_hz = 100;
 	s->profile_max_seconds = 300;
 	s->profile_default_seconds = 30;
+	s->block_rate_ns = 100000;
+	s->health_max_threads = 1000;
+	s->health_max_heap_bytes = 512LL << 20;
+	s->health_pause_warn_ms = 100;
+	s->health_pause_critical_ms = 500;
+	s->heap_sample_rate = 524288;
+	s->heap_max_overhead_percent = 10;
 }
 
 static const char *const environment_names[] = {
@@ -162,18 +180,22 @@ static int apply_object(struct settings *s, const cJSON *obj, const char *prefix
 			if (ret)
 				return ret;
 			break;
-		case KEY_INT: {
+		case KEY_INT:
+		case KEY_INT64: {
 			double v = item->valuedouble;
 
-			if (!cJSON_IsNumber(item) || v != (double)(long)v)
+			if (!cJSON_IsNumber(item) || v != (double)(long long)v)
 				return key_error(err, errlen, file, text, path,
-						 "expected an integer from %ld to %ld", key->min,
+						 "expected an integer from %lld to %lld", key->min,
 						 key->max);
 			if (v < key->min || v > key->max)
 				return key_error(err, errlen, file, text, path,
-						 "%.0f is out of range: expected %ld to %ld", v,
+						 "%.0f is out of range: expected %lld to %lld", v,
 						 key->min, key->max);
-			*(int *)field = (int)v;
+			if (key->type == KEY_INT)
+				*(int *)field = (int)v;
+			else
+				*(long long *)field = (long long)v;
 			break;
 		}
 		case KEY_STRING:

@@ -57,11 +57,35 @@ struct settings {
 
 	/* "profile.default_seconds": ?seconds= when absent (Go: 30). */
 	int profile_default_seconds;
+
+	/*
+	 * "block.rate_ns": waits at least this long are each recorded in the
+	 * block profile; shorter ones are sampled in proportion (Go's
+	 * SetBlockProfileRate; 1 records every wait).
+	 */
+	int block_rate_ns;
+
+	/* /performance/health thresholds: over a max is critical, above 80%
+	 * of it a warning. */
+	int health_max_threads;          /* "health.max_threads" (1000) */
+	long long health_max_heap_bytes; /* "health.max_heap_bytes" (512 MiB) */
+	int health_pause_warn_ms;        /* "health.pause_warn_ms" (100) */
+	int health_pause_critical_ms;    /* "health.pause_critical_ms" (500) */
+
+	/* "heap.sample_rate": mean bytes between sampled allocations, as Go's
+	 * MemProfileRate (524288); 1 records every allocation. */
+	int heap_sample_rate;
+	/* "heap.max_overhead_percent": the probes' share of the target's CPU
+	 * time over which heap tracking pauses (10); 0: no limit. */
+	int heap_max_overhead_percent;
 };
 
 /* Bounds on the sampling rate, for the config and for ?hz=. */
 #define CPU_HZ_MIN 1
 #define CPU_HZ_MAX 10000
+
+/* Bound on heap.sample_rate (1 GiB). */
+#define HEAP_SAMPLE_RATE_MAX (1 << 30)
 
 void settings__defaults(struct settings *s);
 

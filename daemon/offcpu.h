@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * offcpu.h - the block collector (/debug/pprof/block): time the target's
+ * threads spend off the CPU waiting, by stack (bpf/offcpu.bpf.c); and the
+ * longest scheduling delay (runnable, not running) for the health checks.
+ */
+#ifndef PPROFD_OFFCPU_H
+#define PPROFD_OFFCPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct collector;
+struct collector_env;
+
+/* A collector_new_fn (collectors.h).  Collects from start. */
+struct collector *offcpu_collector__new(const struct collector_env *env, int *error, char *err,
+					size_t errlen);
+
+/*
+ * The longest time a target thread waited runnable since the previous call
+ * (the native counterpart of a GC pause), and which thread.  Resets it.
+ * Returns 0, or -ENOTSUP when c is not a running block collector.
+ */
+int offcpu_collector__take_runq_max(struct collector *c, uint64_t *ns, uint32_t *tid);
+
+#endif /* PPROFD_OFFCPU_H */

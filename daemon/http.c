@@ -35,6 +35,7 @@
 #include "http.h"
 #include "log.h"
 #include "profile.h"
+#include "stats.h"
 #include "stacks.h"
 #include "symbolize.h"
 #include "target.h"
@@ -52,6 +53,7 @@ struct http_server {
 	unsigned inflight;               /* replies sent but not yet flushed */
 	void (*drained)(void *arg);
 	void *drained_arg;
+	struct stats *stats; /* the /performance/ endpoints and /metrics */
 };
 
 /* A profile request waiting for the end of its window. */
@@ -173,6 +175,7 @@ static void send_reply(struct http_server *srv, struct evhttp_request *req, int 
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
 			  "nosniff");
+	stats__count_response(srv->stats, code);
 	srv->inflight++;
 	evhttp_request_set_on_complete_cb(req, on_reply_complete, srv);
 	evhttp_send_reply(req, code, reason, body);
@@ -182,11 +185,14 @@ static const char *reason_of(int code)
 {
 	switch (code) {
 	case 200: return "OK";
+	case 202: return "Accepted";
+	case 401: return "Unauthorized";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	default: return "Error";
 	}
@@ -762,6 +768,71 @@ static void handle_metrics(struct http_server *srv, struct evhttp_request *req)
 	send_json(srv, req, 200, root);
 }
 
+/*
+ * The /performance/ endpoints and /metrics (stats.c).  memory and gc are development
+ * only: production answers 404 there, as for the /debug/pprof/ endpoints.
+ */
+static void handle_performance(struct http_server *srv, struct evhttp_request *req,
+			       const char *path)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+	bool gc = !strcmp(path, "/performance/gc");
+	cJSON *(*json)(struct stats *, int *) = NULL;
+	int code = 500;
+
+	if (!strcmp(path, "/performance/stats"))
+		json = stats__stats;
+	else if (!strcmp(path, "/performance/health"))
+		json = stats__health;
+	else if (!strcmp(path, "/performance/info"))
+		json = stats__info;
+	else if (!strcmp(path, "/performance/memory"))
+		json = stats__memory;
+	else if (gc)
+		json = stats__gc;
+	if (!json && strcmp(path, "/metrics")) {
+		send_error(srv, req, 404, "404 page not found");
+		return;
+	}
+	if ((json == stats__memory || gc) && !settings__profiling_enabled(srv->d->settings)) {
+		send_error(srv, req, 404, "%s is off in %s mode: set APP_ENVIRONMENT=development "
+					  "to enable it", path,
+			   environment__name(srv->d->settings->environment));
+		return;
+	}
+	if (gc ? cmd != EVHTTP_REQ_POST : !get) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+				  gc ? "POST" : "GET, HEAD");
+		send_error(srv, req, 405, "method not allowed: use %s", gc ? "POST" : "GET");
+		return;
+	}
+	if (!srv->stats) {
+		send_error(srv, req, 500, "out of memory");
+		return;
+	}
+	if (json) {
+		cJSON *doc = json(srv->stats, &code);
+
+		send_json(srv, req, code, doc);
+	} else {
+		size_t len = 0;
+		char *text = stats__prometheus(srv->stats, &len);
+		struct evbuffer *body = text ? evbuffer_new() : NULL;
+
+		if (!body) {
+			free(text);
+			send_error(srv, req, 500, "out of memory");
+			return;
+		}
+		evbuffer_add_reference(body, text, len, free_data, NULL);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  "text/plain; version=0.0.4; charset=utf-8");
+		send_reply(srv, req, 200, "OK", body);
+		evbuffer_free(body);
+	}
+}
+
 static void handle_pprof(struct http_server *srv, struct evhttp_request *req, const char *name,
 			 const char *query)
 {
@@ -830,6 +901,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 				     query);
 	} else if (!strcmp(decoded, "/debug/metrics")) {
 		handle_metrics(srv, req);
+	} else if (!strncmp(decoded, "/performance/", 13) || !strcmp(decoded, "/metrics")) {
+		handle_performance(srv, req, decoded);
 	} else {
 		send_error(srv, req, 404, "404 page not found");
 	}
@@ -890,6 +963,7 @@ struct http_server *http_server__new(struct daemon *d, const char *addr, int *er
 		return NULL;
 	}
 	srv->d = d;
+	srv->stats = stats__new(d);
 	fd = listen_on(addr, err, errlen);
 	if (fd < 0) {
 		*error = fd;
@@ -931,5 +1005,6 @@ void http_server__free(struct http_server *s)
 		pending_free(s->pending);
 	if (s->http)
 		evhttp_free(s->http);
+	stats__free(s->stats);
 	free(s);
 }

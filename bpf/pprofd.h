@@ -165,4 +165,36 @@ enum offcpu_counter {
 	OFFCPU_COUNTER_MAX,
 };
 
+/*
+ * Lock contention (mutex profile), from futex waits: as in Go, a waiter's
+ * delay is charged to the stack that released the lock (the waker).  A
+ * thread calling a futex wake while the futex has waiters sends a
+ * LOCK_WAKE with its stack; a waiter woken from it sends a LOCK_WAITED with
+ * the wake's sequence number and its delay (sampled as block waits are).
+ */
+enum lock_event_kind { LOCK_WAKE = 1, LOCK_WAITED = 2 };
+
+struct lock_waited {
+	__u32 kind;           /* LOCK_WAITED */
+	__u32 tid;            /* the waiter */
+	__u64 wake_seq;       /* the wake that ended it, 0 when none was seen */
+	__u64 delay_ns;       /* sampled as struct block_event's */
+	__u64 count_x1000;
+};
+
+struct lock_wake {
+	__u32 kind;           /* LOCK_WAKE */
+	__u32 tid;            /* the waker */
+	__u64 wake_seq;
+	char comm[TASK_COMM_LEN];
+	struct user_stack_copy user;
+};
+
+enum lock_counter {
+	LOCK_COUNTER_WAITS,   /* futex waits ended by a wake */
+	LOCK_COUNTER_WAKES,   /* wakes of futexes with waiters, stacks sent */
+	LOCK_COUNTER_LOST,    /* events dropped: ring buffer full */
+	LOCK_COUNTER_MAX,
+};
+
 #endif /* PPROFD_BPF_H */

@@ -8,6 +8,7 @@
 #include "collector.h"
 #include "collectors.h"
 #include "cpu.h"
+#include "lock.h"
 #include "log.h"
 #include "offcpu.h"
 #include "stacks.h"
@@ -23,6 +24,7 @@ struct collector_row {
 static const struct collector_row rows[] = {
 	{ "profile", "CPU profile.", cpu_collector__new, true },
 	{ "block", "Stack traces that led to blocking.", offcpu_collector__new, false },
+	{ "mutex", "Stack traces of holders of contended locks.", lock_collector__new, false },
 };
 
 /* What stands in the table for a collector that cannot run. */

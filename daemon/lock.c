@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lock.c - see lock.h.  Wakes arrive before the waits they end (the waker
+ * enters the kernel first): their unwound stacks wait in a small ring,
+ * indexed by sequence number, for the waits that name them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <linux/types.h>
+
+#include "collector.h"
+#include "collectors.h"
+#include "config.h"
+#include "lock.h"
+#include "lock.skel.h"
+#include "log.h"
+#include "pprofd.h"
+#include "stacks.h"
+#include "unwind.h"
+
+/* Wakes kept for their waits: a wait names a wake at most this far back. */
+#define WAKE_RING 1024
+
+struct wake {
+	uint64_t seq; /* 0: empty */
+	uint32_t tid;
+	char thread[TASK_COMM_LEN];
+	uint32_t npcs;
+	uint64_t *pcs;
+};
+
+struct lock_collector {
+	struct collector c; /* first: container_of by cast */
+	struct lock_bpf *skel;
+	struct ring_buffer *ring;
+	struct event *ring_event;
+	struct unwinder *uw;
+	int ncpus;
+	struct wake *wakes;
+	uint64_t waker_unknown; /* waits whose wake was not seen or is gone */
+};
+
+static const struct sample_type lock_sample_types[] = {
+	{ "contentions", "count" },
+	{ "delay", "nanoseconds" },
+};
+
+static void on_wake(struct lock_collector *lc, const struct lock_wake *e)
+{
+	uint64_t pcs[MAX_USER_FRAMES + 1];
+	struct wake *w = &lc->wakes[e->wake_seq % WAKE_RING];
+	size_t n = unwinder__user_stack(lc->uw, &e->user, NULL, 0, pcs, MAX_USER_FRAMES + 1);
+	uint64_t *copy = malloc(n * sizeof(*copy));
+
+	if (!copy)
+		return;
+	memcpy(copy, pcs, n * sizeof(*copy));
+	free(w->pcs);
+	w->seq = e->wake_seq;
+	w->tid = e->tid;
+	memcpy(w->thread, e->comm, sizeof(w->thread));
+	w->thread[sizeof(w->thread) - 1] = '\0';
+	w->npcs = n;
+	w->pcs = copy;
+}
+
+static void on_waited(struct lock_collector *lc, const struct lock_waited *e)
+{
+	const struct wake *w = &lc->wakes[e->wake_seq % WAKE_RING];
+	int64_t values[2];
+
+	if (!e->wake_seq || w->seq != e->wake_seq) {
+		lc->waker_unknown++;
+		return;
+	}
+	values[0] = (int64_t)((e->count_x1000 + 500) / 1000);
+	values[1] = (int64_t)e->delay_ns;
+	/* Labelled with the thread that held the lock: its stack is the sample. */
+	if (stack_table__add(lc->c.stacks, w->pcs, w->npcs, w->tid, w->thread, values))
+		pr_warn("mutex: out of memory: contention dropped");
+}
+
+static int on_lock_event(void *ctx, void *data, size_t size)
+{
+	struct lock_collector *lc = ctx;
+	__u32 kind = size >= sizeof(__u32) ? *(const __u32 *)data : 0;
+
+	if (kind == LOCK_WAKE && size >= sizeof(struct lock_wake))
+		on_wake(lc, data);
+	else if (kind == LOCK_WAITED && size >= sizeof(struct lock_waited))
+		on_waited(lc, data);
+	return 0;
+}
+
+static void on_ring_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct lock_collector *lc = arg;
+
+	(void)fd;
+	(void)what;
+	ring_buffer__consume(lc->ring);
+}
+
+/* Collects from attach: requests only read the table. */
+static int lock_acquire(struct collector *c, const struct collect_request *req, char *err,
+			size_t errlen)
+{
+	(void)req;
+	(void)err;
+	(void)errlen;
+	c->users++;
+	return 0;
+}
+
+static void lock_release(struct collector *c)
+{
+	if (c->users > 1)
+		c->users--;
+}
+
+static void lock_drain(struct collector *c)
+{
+	ring_buffer__consume(((struct lock_collector *)c)->ring);
+}
+
+static int64_t lock_period(const struct collector *c)
+{
+	(void)c;
+	return 1;
+}
+
+static uint64_t counter_sum(const struct lock_collector *lc, uint32_t which)
+{
+	uint64_t *vals = calloc(lc->ncpus, sizeof(*vals)), sum = 0;
+
+	if (vals && !bpf_map_lookup_elem(bpf_map__fd(lc->skel->maps.counters), &which, vals))
+		for (int i = 0; i < lc->ncpus; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}
+
+static void lock_stats(const struct collector *c, cJSON *out)
+{
+	const struct lock_collector *lc = (const struct lock_collector *)c;
+
+	cJSON_AddNumberToObject(out, "contended_waits", counter_sum(lc, LOCK_COUNTER_WAITS));
+	cJSON_AddNumberToObject(out, "contended_wakes", counter_sum(lc, LOCK_COUNTER_WAKES));
+	cJSON_AddNumberToObject(out, "events_lost", counter_sum(lc, LOCK_COUNTER_LOST));
+	cJSON_AddNumberToObject(out, "waker_unknown", lc->waker_unknown);
+}
+
+static void lock_free(struct collector *c)
+{
+	struct lock_collector *lc = (struct lock_collector *)c;
+
+	if (!lc)
+		return;
+	if (lc->ring_event)
+		event_free(lc->ring_event);
+	ring_buffer__free(lc->ring);
+	lock_bpf__destroy(lc->skel);
+	for (size_t i = 0; lc->wakes && i < WAKE_RING; i++)
+		free(lc->wakes[i].pcs);
+	free(lc->wakes);
+	stack_table__free(c->stacks);
+	free(lc);
+}
+
+static const struct collector_ops lock_ops = {
+	.acquire = lock_acquire,
+	.release = lock_release,
+	.drain = lock_drain,
+	.period = lock_period,
+	.stats = lock_stats,
+	.free = lock_free,
+};
+
+struct collector *lock_collector__new(const struct collector_env *env, int *error, char *err,
+				      size_t errlen)
+{
+	struct lock_collector *lc = calloc(1, sizeof(*lc));
+	int ret;
+
+	if (!lc) {
+		*error = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	lc->c.name = "mutex";
+	lc->c.description = "Stack traces of holders of contended locks: each waiter's delay "
+			    "is charged to the stack that released the lock (futex waits).";
+	lc->c.mode = COLLECT_CUMULATIVE;
+	lc->c.sample_types = lock_sample_types;
+	lc->c.nsample_types = 2;
+	lc->c.period_type = (struct sample_type){ "contentions", "count" };
+	lc->c.ops = &lock_ops;
+	lc->uw = env->uw;
+	lc->ncpus = libbpf_num_possible_cpus();
+	lc->c.stacks = stack_table__new(2);
+	lc->wakes = calloc(WAKE_RING, sizeof(*lc->wakes));
+	if (!lc->c.stacks || !lc->wakes || lc->ncpus <= 0) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	lc->skel = lock_bpf__open();
+	if (!lc->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "opening the lock BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	lc->skel->rodata->target_pid = env->pid;
+	lc->skel->rodata->block_rate_ns = env->settings->block_rate_ns;
+	ret = lock_bpf__load(lc->skel);
+	if (!ret)
+		ret = lock_bpf__attach(lc->skel);
+	if (ret) {
+		snprintf(err, errlen, "loading the futex tracepoint programs: %s", strerror(-ret));
+		goto fail;
+	}
+	lc->ring = ring_buffer__new(bpf_map__fd(lc->skel->maps.lock_events), on_lock_event, lc,
+				    NULL);
+	if (!lc->ring) {
+		ret = -errno;
+		snprintf(err, errlen, "creating the lock event ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	lc->ring_event = event_new(env->base, ring_buffer__epoll_fd(lc->ring),
+				   EV_READ | EV_PERSIST, on_ring_ready, lc);
+	if (!lc->ring_event || event_add(lc->ring_event, NULL)) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "watching the lock event ring buffer failed");
+		goto fail;
+	}
+	lc->c.users = 1; /* from attach */
+	return &lc->c;
+fail:
+	*error = ret;
+	lock_free(&lc->c);
+	return NULL;
+}

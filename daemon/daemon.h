@@ -8,7 +8,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -28,15 +27,6 @@ struct daemon {
 	size_t ncollectors;
 	struct timespec started;       /* CLOCK_MONOTONIC */
 	bool shutting_down;
-	/*
-	 * Scheduling stalls, the native counterpart of a GC pause: the longest
-	 * time a target thread waited runnable since the previous call, in ns
-	 * (resets it; stats.c calls it once a second).  Returns 0, or a
-	 * negative errno when not measured.  NULL until it is wired to a
-	 * collector measuring runqueue wait (offcpu_collector__take_runq_max);
-	 * /performance/health then reports the check as unknown.
-	 */
-	int (*runq_max_ns)(const struct daemon *d, uint64_t *ns);
 };
 
 /* The collector serving /debug/pprof/<name>, or NULL. */

@@ -32,6 +32,7 @@
 #include "collector.h"
 #include "config.h"
 #include "daemon.h"
+#include "offcpu.h"
 #include "stacks.h"
 #include "stats.h"
 #include "symbolize.h"
@@ -330,6 +331,7 @@ struct cpu_sample {
 	pid_t pid;
 	int64_t self_us;
 	int64_t runq_max_ns; /* longest runnable wait in the second before; -1: unknown */
+	uint32_t runq_max_tid;
 };
 
 /* The scheduling-stall check looks at the longest wait over this window. */
@@ -397,11 +399,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	struct cpu_sample *c = &s->ring[s->head];
 	uint64_t ns;
 
-	take_sample(s, &s->ring[s->head]);
-	s->ring[s->head].runq_max_ns =
-		s->d->runq_max_ns && !s->d->runq_max_ns(s->d, &ns) ? (int64_t)ns : -1;
+	take_sample(s, c);
+	/*
+	 * Scheduling stalls, the native counterpart of a GC pause: the block
+	 * collector's BPF program keeps the longest runnable wait of a target
+	 * thread (wakeup or preemption to switch-in); take it each second.
+	 */
+	c->runq_max_ns = -1;
+	if (!offcpu_collector__take_runq_max(daemon__collector(s->d, "block"), &ns,
+					     &c->runq_max_tid))
+		c->runq_max_ns = ns;
 	s->head = (s->head + 1) % RING;
 	if (s->count < RING)
 		s->count++;
@@ -951,6 +961,7 @@ cJSON *stats__health(struct stats *s, int *code)
 	enum health_status worst = HEALTH_OK, st;
 	struct target_numbers t;
 	uint64_t runq_ns = 0;
+	uint32_t runq_tid = 0;
 	int ret = -ENODATA;
 	const char *why = NULL;
 	int64_t now = mono_ns();
@@ -1001,8 +1012,10 @@ cJSON *stats__health(struct stats *s, int *code)
 		if (c->runq_max_ns < 0)
 			continue;
 		ret = 0;
-		if ((uint64_t)c->runq_max_ns > runq_ns)
+		if ((uint64_t)c->runq_max_ns > runq_ns) {
 			runq_ns = c->runq_max_ns;
+			runq_tid = c->runq_max_tid;
+		}
 	}
 	st = ret ? HEALTH_UNKNOWN
 		 : health__against(runq_ns / 1e6, cfg->health_pause_warn_ms,
@@ -1010,7 +1023,12 @@ cJSON *stats__health(struct stats *s, int *code)
 	worst = health__worst(worst, add_check(list, "scheduling_stall", runq_ns / 1e6, !ret,
 					       cfg->health_pause_critical_ms,
 					       cfg->health_pause_warn_ms, "milliseconds", st,
-					       ret ? (why ? why : "not measured yet") : NULL));
+					       ret ? (why ? why : "not measured: no block collector")
+						   : NULL));
+	o = cJSON_GetArrayItem(list, cJSON_GetArraySize(list) - 1);
+	cJSON_AddNumberToObject(o, "window_seconds", STALL_WINDOW_SECONDS);
+	if (!ret && runq_tid)
+		cJSON_AddNumberToObject(o, "tid", runq_tid);
 
 	if (t.fds >= 0 && t.fd_soft > 0) {
 		st = health__against_max(t.fds, t.fd_soft);

@@ -8,6 +8,8 @@
 #   metrics    promtool check metrics passes;
 #   modes      production 404s /performance/memory and /performance/gc and
 #              serves the rest; gc answers 501 with a reason;
+#   stalls     a 400 ms runnable wait (SCHED_FIFO hog, workload stall) is a
+#              scheduling_stall warning naming the thread;
 #   config     a bad health.* key stops start-up naming the key.
 
 # shellcheck source=tests/e2e/lib.sh
@@ -206,6 +208,33 @@ code=$(fetch "$DAEMON_URL/performance/stats" "$E2E_TMP/stats")
 check_eq "stats: 503 once the target exited" 503 "$code"
 check_daemon_alive "the target exited"
 stop "$DAEMON_PID"
+
+# ---- scheduling stalls: a SCHED_FIFO thread keeps the spinning main thread
+# off CPU 0 for 400 ms; default thresholds warn above 100 ms, 500 ms critical.
+
+if start_workload stall 400 && start_daemon "$WORKLOAD_PID"; then
+	stall=$WORKLOAD_PID
+	sleep 1.5
+	kill -USR1 "$stall"
+	sleep 1.5
+	fetch "$DAEMON_URL/performance/health" "$E2E_TMP/health" >/dev/null
+	check=$(jq -c '.checks[] | select(.name == "scheduling_stall")' "$E2E_TMP/health")
+	if grep -q 'no SCHED_FIFO' "$E2E_TMP/stall.log"; then
+		skip "health: a 400 ms stall is a scheduling_stall warning" "SCHED_FIFO refused"
+	elif jq -e --argjson tid "$stall" \
+		'.value >= 350 and .value < 500 and .status == "warning" and .tid == $tid' \
+		<<<"$check" >/dev/null; then
+		ok "health: a 400 ms stall is a scheduling_stall warning naming the thread"
+	else
+		fail "health: a 400 ms stall is a scheduling_stall warning naming the thread" "$check"
+	fi
+	check_eq "health: 202 with a stall warning" 202 \
+		"$(curl -s -o /dev/null -w '%{http_code}' "$DAEMON_URL/performance/health")"
+	stop "$DAEMON_PID"
+	stop "$stall"
+else
+	fail "start stall and pprofd on it"
+fi
 
 # ---- production mode
 

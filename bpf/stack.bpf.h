@@ -45,4 +45,36 @@ static __always_inline __u32 capture_user_stack(struct task_struct *task,
 	return len;
 }
 
+/*
+ * The same for another task, from a sleepable program (task iterator):
+ * the registers saved at the task's last kernel entry (exact for a thread
+ * blocked in a system call; for one running in user mode at this moment,
+ * those of its last entry, and its stack may have moved on since), the
+ * stack read with bpf_copy_from_user_task().  Returns the bytes copied.
+ */
+static __always_inline __u32 capture_user_stack_task(struct task_struct *task,
+						     struct user_stack_copy *out)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	__u64 sp = regs->sp, start = sp & ~(__u64)(STACK_COPY_CHUNK - 1);
+	__u32 len = 0;
+
+	out->ip = regs->ip;
+	out->sp = sp;
+	out->bp = regs->bp;
+	out->start = start;
+	out->len = 0;
+	if (!sp)
+		return 0;
+#pragma unroll
+	for (int i = 0; i < STACK_COPY_BYTES / STACK_COPY_CHUNK; i++) {
+		if (bpf_copy_from_user_task(out->stack + i * STACK_COPY_CHUNK, STACK_COPY_CHUNK,
+					    (void *)(start + i * STACK_COPY_CHUNK), task, 0))
+			break;
+		len += STACK_COPY_CHUNK;
+	}
+	out->len = len;
+	return len;
+}
+
 #endif /* PPROFD_STACK_BPF_H */

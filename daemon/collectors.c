@@ -12,6 +12,7 @@
 #include "log.h"
 #include "offcpu.h"
 #include "stacks.h"
+#include "threads.h"
 
 struct collector_row {
 	const char *name;
@@ -23,6 +24,9 @@ struct collector_row {
 /* The table.  Adding a profile type is adding a row. */
 static const struct collector_row rows[] = {
 	{ "profile", "CPU profile.", cpu_collector__new, true },
+	{ "goroutine", "Stack traces of all current threads.", goroutine_collector__new, false },
+	{ "threadcreate", "Stack traces that led to the creation of new OS threads.",
+	  threadcreate_collector__new, false },
 	{ "block", "Stack traces that led to blocking.", offcpu_collector__new, false },
 	{ "mutex", "Stack traces of holders of contended locks.", lock_collector__new, false },
 };

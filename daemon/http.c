@@ -672,7 +672,11 @@ static void handle_index(struct http_server *srv, struct evhttp_request *req)
 		html_escape(body, rows[i].name);
 		evbuffer_add_printf(body, "</a></td></tr>\n");
 	}
-	evbuffer_add_printf(body, "</table>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n");
+	if (daemon__collector(d, "goroutine"))
+		evbuffer_add_printf(body, "</table>\n<a href='goroutine?debug=2'>full goroutine "
+					  "stack dump</a>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n");
+	else
+		evbuffer_add_printf(body, "</table>\n<br>\n<p>\nProfile Descriptions:\n<ul>\n");
 	for (size_t i = 0; i < n; i++) {
 		evbuffer_add_printf(body, "<li><div class=profile-name>");
 		html_escape(body, rows[i].name);
@@ -863,7 +867,9 @@ static void handle_pprof(struct http_server *srv, struct evhttp_request *req, co
 		handle_cmdline(srv, req);
 	else if (!strcmp(name, "profile"))
 		handle_cpu_profile(srv, req, query);
-	else if ((c = daemon__collector(srv->d, name)) && c->mode != COLLECT_WINDOW)
+	/* /debug/pprof/threads: the goroutine profile under its native name. */
+	else if ((c = daemon__collector(srv->d, strcmp(name, "threads") ? name : "goroutine")) &&
+		 c->mode != COLLECT_WINDOW)
 		handle_named_profile(srv, req, c, query);
 	else
 		send_error(srv, req, 404, "Unknown profile");

@@ -71,6 +71,12 @@ void stack_table__clear(struct stack_table *t)
 	memset(t->slots, 0, t->nslots * sizeof(*t->slots));
 }
 
+void stack_table__zero(struct stack_table *t)
+{
+	if (t->len)
+		memset(t->values, 0, t->len * t->nvalues * sizeof(*t->values));
+}
+
 void stack_table__free(struct stack_table *t)
 {
 	if (!t)

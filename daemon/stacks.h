@@ -55,6 +55,12 @@ const int64_t *stack_table__values(const struct stack_table *t, size_t i);
 /* Forgets every stack. */
 void stack_table__clear(struct stack_table *t);
 
+/*
+ * Sets every value to zero and keeps the stacks (indexes stay valid): a
+ * snapshot collector recounts the state into the same table each time.
+ */
+void stack_table__zero(struct stack_table *t);
+
 /* A copy of every value vector now.  NULL on allocation failure. */
 struct stack_snapshot *stack_table__snapshot(const struct stack_table *t);
 void stack_snapshot__free(struct stack_snapshot *s);

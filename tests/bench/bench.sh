@@ -12,6 +12,13 @@
 #         ?seconds=N&hz=H, against `perf record -g -p PID -e cpu-clock
 #         -c PERIOD`, both sampling cpu-clock at the same period, at 100 Hz and
 #         at 1000 Hz.
+#   goroutine
+#         the time of a goroutine dump (/debug/pprof/goroutine, and its
+#         ?debug=2 text) of tests/workloads/many_threads (100 threads asleep
+#         4 calls deep): curl's time_total, median of 5 requests to one
+#         daemon after a first one (which loads the symbols, shown apart);
+#         and how long a target thread is stopped for it (none: a BPF task
+#         iterator reads each thread where it is).
 #
 # What is measured, per configuration, BENCH_RUNS times (rounds interleave
 # the configurations, alternating which tool goes first, so that the noise of
@@ -627,13 +634,68 @@ section_cpu()
 	done
 }
 
+# goroutine: the time of a goroutine dump of a 100-thread target.
+section_goroutine()
+{
+	local runs=5 kind url code total first_pb first_txt
+	start_target many_threads 100
+	log "goroutine: target many_threads, PID $TARGET_PID; $runs dumps of each kind"
+	start_pprofd "$TARGET_PID" || {
+		stop "$TARGET_PID"
+		log "goroutine: pprofd did not start: no result"
+		return 1
+	}
+	sleep 0.2
+	# dump URL: one request; prints "CODE TIME_TOTAL".
+	dump()
+	{
+		curl -sS --max-time 60 -o "$BENCH_TMP/goroutine.out" -w '%{http_code} %{time_total}\n' \
+			"$DAEMON_URL$1" 2>/dev/null
+	}
+	read -r code first_pb < <(dump /debug/pprof/goroutine)
+	[ "$code" = 200 ] || log "goroutine: first dump answered ${code:-nothing}"
+	read -r code first_txt < <(dump "/debug/pprof/goroutine?debug=2")
+	for ((RUN = 1; RUN <= runs; RUN++)); do
+		for kind in pb debug2; do
+			url=/debug/pprof/goroutine
+			[ "$kind" = pb ] || url="$url?debug=2"
+			read -r code total < <(dump "$url")
+			if [ "$code" != 200 ]; then
+				log "goroutine: $url answered ${code:-nothing}"
+				continue
+			fi
+			put "goroutine.$kind" ms "$(calc "1000 * $total")"
+		done
+		# The iterator and the unwinding alone, as the daemon timed them.
+		put goroutine.iter ms "$(curl -s "$DAEMON_URL/debug/metrics" |
+			jq '.collectors[] | select(.name == "goroutine") | .last_dump_ms')"
+	done
+	put goroutine.threads n "$(curl -s "$DAEMON_URL/debug/metrics" |
+		jq '.collectors[] | select(.name == "goroutine") | .threads')"
+	stop "$DAEMON_PID"
+	stop "$TARGET_PID"
+
+	echo
+	echo "goroutine dump of many_threads ($(med goroutine.threads n 0) threads asleep 4 calls" \
+		"deep): medians of $runs requests to one daemon"
+	printf '  %-40s %8s ms   (first request of the daemon: %.1f ms)\n' \
+		"GET /debug/pprof/goroutine" "$(med goroutine.pb ms 1)" \
+		"$(calc "1000 * ${first_pb:-0}")"
+	printf '  %-40s %8s ms   (first request of the daemon: %.1f ms)\n' \
+		"GET /debug/pprof/goroutine?debug=2" "$(med goroutine.debug2 ms 1)" \
+		"$(calc "1000 * ${first_txt:-0}")"
+	printf '  %-40s %8s ms\n' "of which task iterator + unwinding" "$(med goroutine.iter ms 2)"
+	echo "  every run (ms): protobuf $(runs goroutine.pb ms); debug=2 $(runs goroutine.debug2 ms)"
+	echo "longest stop of a target thread: 0 (BPF task iterator, no stop)"
+}
+
 # ---------------------------------------------------------------- main
 
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$RUNS'"
 [[ $WINDOW =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer, not '$WINDOW'"
 [ "$(id -u)" = 0 ] || die "needs root (BPF for pprofd, perf record -p)"
 [ -x "$PPROFD" ] || die "missing $PPROFD (make all workloads)"
-for c in curl go perf cc; do
+for c in curl go perf cc jq; do
 	command -v "$c" >/dev/null 2>&1 || die "missing $c (make deps)"
 done
 for s in $SECTIONS; do

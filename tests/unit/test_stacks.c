@@ -84,12 +84,47 @@ static void test_snapshot_delta(void **state)
 	stack_table__free(t);
 }
 
+/* A snapshot collector recounts into the same table: stacks stay, deltas by index. */
+static void test_zero(void **state)
+{
+	struct stack_table *t = stack_table__new(1);
+	uint64_t a[] = { 1, 2 }, b[] = { 3 };
+	int64_t one = 1, out;
+	struct stack_snapshot *snap;
+
+	(void)state;
+	stack_table__zero(t); /* empty: nothing to do */
+	stack_table__add(t, a, 2, 10, "x", &one);
+	stack_table__add(t, b, 1, 11, "y", &one);
+	snap = stack_table__snapshot(t);
+	assert_non_null(snap);
+	stack_table__zero(t);
+	assert_int_equal(stack_table__len(t), 2);
+	assert_int_equal(stack_table__values(t, 0)[0], 0);
+	assert_int_equal(stack_table__values(t, 1)[0], 0);
+	assert_int_equal(stack_table__stack(t, 1)->tid, 11);
+	/* Thread 10 is still there, 11 has gone, 12 is new. */
+	stack_table__add(t, a, 2, 10, "x", &one);
+	stack_table__add(t, b, 1, 12, "z", &one);
+	assert_int_equal(stack_table__len(t), 3);
+	assert_int_equal(stack_table__values(t, 0)[0], 1);
+	stack_table__delta(t, snap, 0, &out);
+	assert_int_equal(out, 0);
+	stack_table__delta(t, snap, 1, &out);
+	assert_int_equal(out, -1);
+	stack_table__delta(t, snap, 2, &out);
+	assert_int_equal(out, 1);
+	stack_snapshot__free(snap);
+	stack_table__free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dedup_and_labels),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_snapshot_delta),
+		cmocka_unit_test(test_zero),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

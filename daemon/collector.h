@@ -88,6 +88,7 @@ struct collector {
 	struct stack_table *stacks; /* owned by the collector */
 	unsigned users;            /* acquire() minus release() */
 	const char *unavailable;   /* why it cannot run, NULL when it can */
+	const char *comment;       /* the profile's comment, NULL: none */
 };
 
 #endif /* PPROFD_COLLECTOR_H */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "collector.h"
 #include "collectors.h"
 #include "cpu.h"
@@ -29,6 +30,8 @@ static const struct collector_row rows[] = {
 	  threadcreate_collector__new, false },
 	{ "block", "Stack traces that led to blocking.", offcpu_collector__new, false },
 	{ "mutex", "Stack traces of holders of contended locks.", lock_collector__new, false },
+	{ "heap", "A sampling of memory allocations of live objects.", heap_collector__new, false },
+	{ "allocs", "A sampling of all past memory allocations.", allocs_collector__new, false },
 };
 
 /* What stands in the table for a collector that cannot run. */

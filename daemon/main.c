@@ -22,6 +22,7 @@
 
 #include "collector.h"
 #include "config.h"
+#include "auth.h"
 #include "collectors.h"
 #include "daemon.h"
 #include "http.h"
@@ -50,6 +51,10 @@ static const char usage[] =
 	"  -v, --verbose         debug logging\n"
 	"  -h, --help            this text\n"
 	"  -V, --version         the version\n"
+	"      --heap-sample-rate BYTES  mean bytes between sampled allocations\n"
+	"                        (heap.sample_rate, 524288; 1: every allocation)\n"
+	"      --heap-max-overhead PCT   pause heap tracking over this share of the\n"
+	"                        target's CPU (heap.max_overhead_percent, 10; 0: off)\n"
 	"\n"
 	"Environment: APP_ENVIRONMENT=development (or debug) serves /debug/pprof/*;\n"
 	"any other mode (production, the default) answers 404 there.\n"
@@ -137,6 +142,22 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	http_server__drain(sd->http, on_drained, sd->d);
 }
 
+/* Long options without a short letter. */
+enum { OPT_HEAP_SAMPLE_RATE = 1000, OPT_HEAP_MAX_OVERHEAD };
+
+static int parse_int(const char *s, long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 static int parse_pid(const char *s, pid_t *out)
 {
 	char *end;
@@ -159,9 +180,12 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "heap-sample-rate", required_argument, NULL, OPT_HEAP_SAMPLE_RATE },
+		{ "heap-max-overhead", required_argument, NULL, OPT_HEAP_MAX_OVERHEAD },
 		{ 0 },
 	};
 	const char *config_path = NULL, *listen = NULL, *pid_arg = NULL;
+	const char *heap_rate_arg = NULL, *heap_overhead_arg = NULL;
 	struct settings settings;
 	struct daemon d = { .settings = &settings };
 	struct collector_env env;
@@ -182,6 +206,8 @@ int main(int argc, char **argv)
 		case 'v': verbose = true; break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		case 'V': printf("pprofd %s\n", PPROFD_VERSION); return EXIT_OK;
+		case OPT_HEAP_SAMPLE_RATE: heap_rate_arg = optarg; break;
+		case OPT_HEAP_MAX_OVERHEAD: heap_overhead_arg = optarg; break;
 		case ':':
 			return fail(EXIT_USAGE, "%s needs a value (see pprofd --help)",
 				    argv[optind - 1]);
@@ -210,6 +236,13 @@ int main(int argc, char **argv)
 			return fail(EXIT_USAGE, "--listen: address too long");
 		strcpy(settings.listen, listen);
 	}
+	if (heap_rate_arg && parse_int(heap_rate_arg, 1, HEAP_SAMPLE_RATE_MAX, &settings.heap_sample_rate))
+		return fail(EXIT_USAGE, "--heap-sample-rate %s: expected bytes from 1 to %d",
+			    heap_rate_arg, HEAP_SAMPLE_RATE_MAX);
+	if (heap_overhead_arg &&
+	    parse_int(heap_overhead_arg, 0, 100, &settings.heap_max_overhead_percent))
+		return fail(EXIT_USAGE, "--heap-max-overhead %s: expected a percentage from 0 to 100",
+			    heap_overhead_arg);
 	settings.verbose = verbose;
 	if (!pid_arg)
 		return fail(EXIT_USAGE, "--pid is required: the process to profile (see pprofd "
@@ -218,6 +251,9 @@ int main(int argc, char **argv)
 		return fail(EXIT_USAGE, "--pid %s: expected a process id (a positive integer)",
 			    pid_arg);
 	d.pid = settings.pid;
+	ret = auth__load(&settings, &d.auth_token, err, sizeof(err));
+	if (ret)
+		return fail(ret == -EPERM ? EXIT_LISTEN : EXIT_CONFIG, "%s", err);
 
 	if (!target__exists(d.pid))
 		return fail(EXIT_TARGET, "no process with PID %d: is it running? (check with ps -p %d)",
@@ -295,5 +331,6 @@ cleanup:
 	symbolizer__free(d.sym);
 	if (d.base)
 		event_base_free(d.base);
+	free(d.auth_token);
 	return code;
 }

@@ -220,6 +220,8 @@ int profile__encode(const struct collector *c, const struct stack_snapshot *sinc
 	profile_builder__time(e.b, window->time_nanos, window->duration_nanos);
 	if (c->default_sample_type)
 		profile_builder__default_sample_type(e.b, c->default_sample_type);
+	if (c->comment)
+		profile_builder__comment(e.b, c->comment);
 
 	/* Every executable mapping, in address order, as Go lists them. */
 	{

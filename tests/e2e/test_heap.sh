@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_heap.sh - /debug/pprof/heap and /allocs, read by `go tool pprof`, on
+# workloads with known heaps (they allocate after SIGUSR1, once pprofd is
+# attached):
+#   heap_mix small, every allocation recorded (--heap-sample-rate 1), with
+#                uprobe sessions and with entry + return probes: inuse_space
+#                of heap_malloc, heap_calloc, heap_memalign (posix_memalign),
+#                heap_realloc (realloc-grown blocks) and heap_thread (4
+#                threads) 1600 KiB each within 3%; heap_transient (freed at
+#                once) not live but in alloc_space; sample types, period,
+#                default sample type, the comment about allocations before
+#                attach, ?debug=1 text, ?seconds delta;
+#   heap_cxx     new and new[] (through libstdc++) exact, new+delete not live;
+#   heap_mix large at the default rate: 128 MiB per function within 20%;
+#   governor     a malloc-heavy loop with --heap-max-overhead 1 is paused,
+#                and says why (metrics, endpoint error, log);
+#   heap_static  a static binary without symbols: "no allocator found".
+
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+require_daemon
+
+KIB1600=1638400
+
+# top_value TOP NAME COLUMN: the value (bytes) of NAME in `pprof -top -unit=B`
+# output, column 1 (flat) or 4 (cum); 0 when absent.
+top_value()
+{
+	awk -v name="$2" -v col="$3" '
+		$2 ~ /%$/ && NF >= 6 {
+			n = $6
+			for (i = 7; i <= NF; i++) n = n " " $i
+			if (n == name) { v = $col; sub(/B$/, "", v); print v + 0; found = 1; exit }
+		}
+		END { if (!found) print 0 }' <<<"$1"
+}
+
+# heap_run NAME WORKLOAD MODE [PPROFD ARGS...]: starts the workload and pprofd,
+# signals the workload once the heap profile is available, waits for its
+# "ready"; sets URL.  Returns 1 (after reporting) when something did not start.
+heap_run()
+{
+	local name=$1 wl=$2 mode=$3 log
+	shift 3
+	start_workload "$wl" $mode || {
+		fail "$name: start $wl"
+		return 1
+	}
+	WL_PID=$WORKLOAD_PID
+	if ! start_daemon "$WL_PID" "$@"; then
+		fail "$name: start pprofd --pid $WL_PID $*"
+		return 1
+	fi
+	URL=$DAEMON_URL/debug/pprof
+	for _ in $(seq 100); do
+		curl -s --max-time 2 "$DAEMON_URL/debug/metrics" |
+			jq -e '.collectors[] | select(.name == "heap" and .available)' >/dev/null && break
+		sleep 0.1
+	done
+	kill -USR1 "$WL_PID"
+	log=$E2E_TMP/$wl.log
+	for _ in $(seq 1200); do
+		grep -q ready "$log" 2>/dev/null && break
+		sleep 0.1
+	done
+	if ! grep -q ready "$log"; then
+		fail "$name: $wl allocated within 120 s" "$(tail -3 "$log")"
+		return 1
+	fi
+	sleep 1 # the last events drained
+	return 0
+}
+
+# get_profile NAME PATH: fetches $URL/PATH into $E2E_TMP/NAME.prof, checks it
+# loads without warnings; sets PROF.
+get_profile()
+{
+	local code warnings
+	PROF=$E2E_TMP/$1.prof
+	code=$(fetch "$URL/$2" "$PROF")
+	if [ "$code" != 200 ] || ! is_gzip "$PROF"; then
+		fail "$1: $2 is 200 and gzip" "got $code: $(head -c 300 "$PROF" | tr -c '[:print:]\n' '.')"
+		diag_daemon
+		return 1
+	fi
+	warnings=$(pprof_warnings "$PROF")
+	check_eq "$1: go tool pprof loads $2 with no warnings" "" "$warnings"
+}
+
+stop_run()
+{
+	stop "$DAEMON_PID"
+	stop "$WL_PID"
+}
+
+# exact_checks NAME: heap_mix small at rate 1.
+exact_checks()
+{
+	local name=$1 top raw fn v metrics
+	get_profile "$name-heap" heap || return
+	top=$(pprof "$PROF" -top -unit=B -sample_index=inuse_space -nodecount=200)
+	for fn in heap_malloc heap_calloc heap_memalign heap_realloc heap_thread; do
+		v=$(top_value "$top" "$fn" 1)
+		if within "$v" "$KIB1600" $((KIB1600 * 3 / 100)); then
+			ok "$name: inuse_space of $fn is 1600 KiB within 3% ($v)"
+		else
+			fail "$name: inuse_space of $fn is 1600 KiB within 3%" "got $v" "$top"
+		fi
+	done
+	v=$(top_value "$top" heap_transient 1)
+	check_eq "$name: blocks freed at once are not live (heap_transient inuse)" 0 "$v"
+	top=$(pprof "$PROF" -top -unit=B -sample_index=alloc_space -nodecount=200)
+	v=$(top_value "$top" heap_transient 1)
+	if within "$v" "$KIB1600" $((KIB1600 * 3 / 100)); then
+		ok "$name: alloc_space of heap_transient is 1600 KiB within 3% ($v)"
+	else
+		fail "$name: alloc_space of heap_transient is 1600 KiB within 3%" "got $v"
+	fi
+	v=$(top_value "$top" heap_realloc 1)
+	# 40 blocks grown 4 KiB at a time to 40 KiB: 40 * 4 KiB * (1 + ... + 10).
+	check_eq "$name: alloc_space of heap_realloc counts every step" 9011200 "$v"
+
+	raw=$(pprof "$PROF" -raw)
+	check_eq "$name: sample types" \
+		"alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes" \
+		"$(grep -A1 '^Samples:' <<<"$raw" | tail -1 | sed 's/ *$//')"
+	check_eq "$name: period type and period" "PeriodType: space bytes Period: 1" \
+		"$(grep -m1 '^PeriodType' <<<"$raw") $(grep -m1 '^Period:' <<<"$raw")"
+	check "$name: the comment says allocations before attach are unknown" \
+		grep -q "allocations made before attach are unknown" <<<"$raw"
+
+	get_profile "$name-allocs" allocs || return
+	raw=$(pprof "$PROF" -raw)
+	check "$name: allocs defaults to alloc_space" grep -q "alloc_space/bytes\[dflt\]" <<<"$raw"
+
+	v=$(curl -s --max-time 10 "$URL/heap?debug=1")
+	check "$name: ?debug=1 header is Go's heap text" \
+		grep -qE '^heap profile: [0-9]+: [0-9]+ \[[0-9]+: [0-9]+\] @ heap/2$' <<<"$v"
+	check "$name: ?debug=1 records name their functions" grep -q "heap_memalign+0x" <<<"$v"
+
+	get_profile "$name-heap-delta" "heap?seconds=2" || return
+	check_eq "$name: delta Content-Disposition" 'attachment; filename="heap-delta"' \
+		"$(header "$PROF.headers" Content-Disposition)"
+
+	metrics=$(curl -s --max-time 5 "$DAEMON_URL/debug/metrics" |
+		jq -c '.collectors[] | select(.name == "heap")')
+	check_eq "$name: no events lost" 0 "$(jq .events_lost <<<"$metrics")"
+	check_eq "$name: allocator is libc" libc \
+		"$(jq -r .allocator <<<"$metrics" | grep -o 'libc' | head -1)"
+}
+
+# --- every allocation recorded, both ways of probing
+if heap_run exact heap_mix small --heap-sample-rate 1 --heap-max-overhead 0; then
+	check_eq "exact: probed with a uprobe session" '"uprobe session"' \
+		"$(curl -s "$DAEMON_URL/debug/metrics" | jq -c '.collectors[] | select(.name == "heap") | .probe_mode')"
+	exact_checks exact
+fi
+stop_run
+
+if PPROFD_HEAP_NO_SESSION=1 heap_run exact-2probes heap_mix small --heap-sample-rate 1 \
+	--heap-max-overhead 0; then
+	check_eq "exact-2probes: probed with entry + return uprobes" '"entry + return uprobes"' \
+		"$(curl -s "$DAEMON_URL/debug/metrics" | jq -c '.collectors[] | select(.name == "heap") | .probe_mode')"
+	exact_checks exact-2probes
+fi
+stop_run
+
+# --- C++
+if heap_run cxx heap_cxx "" --heap-sample-rate 1 --heap-max-overhead 0; then
+	if get_profile cxx-heap heap; then
+		top=$(pprof "$PROF" -top -unit=B -sample_index=inuse_space -nodecount=200)
+		for fn in heap_new heap_new_array; do
+			v=$(top_value "$top" "$fn" 4)
+			if within "$v" "$KIB1600" $((KIB1600 * 3 / 100)); then
+				ok "cxx: inuse_space under $fn is 1600 KiB within 3% ($v)"
+			else
+				fail "cxx: inuse_space under $fn is 1600 KiB within 3%" "got $v" "$top"
+			fi
+		done
+		check_eq "cxx: new + delete at once is not live" 0 "$(top_value "$top" heap_new_deleted 4)"
+		top=$(pprof "$PROF" -top -unit=B -sample_index=alloc_space -nodecount=200)
+		v=$(top_value "$top" heap_new_deleted 4)
+		if within "$v" "$KIB1600" $((KIB1600 * 3 / 100)); then
+			ok "cxx: alloc_space under heap_new_deleted is 1600 KiB within 3% ($v)"
+		else
+			fail "cxx: alloc_space under heap_new_deleted is 1600 KiB within 3%" "got $v" "$top"
+		fi
+	fi
+fi
+stop_run
+
+# --- default rate: 128 MiB per function, ~256 samples each
+if heap_run sampled heap_mix large --heap-max-overhead 0; then
+	if get_profile sampled-heap heap; then
+		top=$(pprof "$PROF" -top -unit=B -sample_index=inuse_space -nodecount=200)
+		for fn in heap_malloc heap_calloc heap_memalign heap_realloc heap_thread; do
+			v=$(top_value "$top" "$fn" 1)
+			if within "$v" $((128 << 20)) $(((128 << 20) / 5)); then
+				ok "sampled: inuse_space of $fn is 128 MiB within 20% ($v)"
+			else
+				fail "sampled: inuse_space of $fn is 128 MiB within 20%" "got $v" "$top"
+			fi
+		done
+		check_eq "sampled: period is the default rate" "Period: 524288" \
+			"$(pprof "$PROF" -raw | grep -m1 '^Period:')"
+	fi
+fi
+stop_run
+
+# --- the governor: a malloc-heavy loop over a 1% budget
+start_workload heap_loop 2000000000 now || fail "governor: start heap_loop"
+WL_PID=$WORKLOAD_PID
+if start_daemon "$WL_PID" --heap-max-overhead 1; then
+	URL=$DAEMON_URL/debug/pprof
+	paused=
+	for _ in $(seq 150); do
+		paused=$(curl -s --max-time 2 "$DAEMON_URL/debug/metrics" |
+			jq -r '.collectors[] | select(.name == "heap") | .paused')
+		[ "$paused" = true ] && break
+		sleep 0.1
+	done
+	check_eq "governor: heap tracking paused within 15 s" true "$paused"
+	reason=$(curl -s "$DAEMON_URL/debug/metrics" |
+		jq -r '.collectors[] | select(.name == "heap") | .paused_reason')
+	check "governor: metrics say why" grep -q "heap.max_overhead_percent" <<<"$reason"
+	code=$(fetch "$URL/heap" "$E2E_TMP/paused.txt")
+	check_eq "governor: heap answers 503" 503 "$code"
+	check "governor: the error says it is paused and why" \
+		grep -q "paused.*max_overhead_percent" "$E2E_TMP/paused.txt"
+	check "governor: the log says so" grep -q "tracking paused" "$DAEMON_LOG"
+else
+	fail "governor: start pprofd"
+fi
+stop_run
+
+# --- no allocator: a static binary without symbols
+start_workload heap_static || fail "no allocator: start heap_static"
+WL_PID=$WORKLOAD_PID
+if start_daemon "$WL_PID"; then
+	URL=$DAEMON_URL/debug/pprof
+	code=$(fetch "$URL/heap" "$E2E_TMP/noalloc.txt")
+	check_eq "no allocator: heap answers 503" 503 "$code"
+	check "no allocator: the error says no allocator was found" \
+		grep -q "no allocator found" "$E2E_TMP/noalloc.txt"
+	code=$(fetch "$URL/allocs" "$E2E_TMP/noalloc2.txt")
+	check_eq "no allocator: allocs answers 503" 503 "$code"
+	check_daemon_alive "the heap requests"
+else
+	fail "no allocator: start pprofd"
+fi
+stop_run
+
+done_testing

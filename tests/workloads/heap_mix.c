@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+/*
+ * heap_mix - a workload with a known heap, for the heap profile tests.
+ *
+ * Waits for SIGUSR1 (so that pprofd is attached: heap tracking sees only
+ * allocations made after), then allocates and keeps, each from its own
+ * function, the same number of bytes (per_function):
+ *   heap_malloc     malloc
+ *   heap_calloc     calloc, blocks twice as large
+ *   heap_memalign   posix_memalign, blocks four times as large
+ *   heap_realloc    blocks grown by realloc in REALLOC_STEPS steps to ten times
+ *   heap_thread     malloc in THREADS threads
+ * and heap_transient mallocs and frees as many bytes at once (nothing live).
+ * Prints "ready" after the allocations, then sleeps holding them.
+ *
+ * Usage: heap_mix [small|large]
+ *   small: 1600 KiB per function in 4 KiB blocks (rate 1 tests), paced so
+ *          that pprofd keeps up with every event;
+ *   large: 128 MiB per function in 64 KiB blocks (default rate tests; only
+ *          the first bytes of each block are touched).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define THREADS 4
+#define REALLOC_STEPS 10
+#define MAX_BLOCKS 2048
+
+static size_t per_function; /* bytes kept by each function */
+static size_t block;        /* bytes per malloc block */
+static int paced;
+static volatile sig_atomic_t go;
+
+/* Where the blocks are kept: static, so that keeping them allocates nothing. */
+static void *kept_malloc[MAX_BLOCKS], *kept_calloc[MAX_BLOCKS], *kept_memalign[MAX_BLOCKS];
+static void *kept_realloc[MAX_BLOCKS], *kept_thread[THREADS][MAX_BLOCKS];
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
+/* Small runs go slowly enough for pprofd to unwind every event. */
+static void pace(size_t i)
+{
+	if (paced && i % 8 == 7)
+		usleep(2000);
+}
+
+static void touch(void *p)
+{
+	if (!p) {
+		perror("heap_mix: allocation failed");
+		exit(1);
+	}
+	memset(p, 1, 64);
+}
+
+__attribute__((noinline)) static void heap_malloc(void)
+{
+	for (size_t i = 0; i < per_function / block; i++) {
+		kept_malloc[i] = malloc(block);
+		touch(kept_malloc[i]);
+		pace(i);
+	}
+}
+
+__attribute__((noinline)) static void heap_calloc(void)
+{
+	for (size_t i = 0; i < per_function / (2 * block); i++) {
+		kept_calloc[i] = calloc(2, block);
+		touch(kept_calloc[i]);
+		pace(i);
+	}
+}
+
+__attribute__((noinline)) static void heap_memalign(void)
+{
+	for (size_t i = 0; i < per_function / (4 * block); i++) {
+		if (posix_memalign(&kept_memalign[i], 64, 4 * block))
+			kept_memalign[i] = NULL;
+		touch(kept_memalign[i]);
+		pace(i);
+	}
+}
+
+__attribute__((noinline)) static void heap_realloc(void)
+{
+	for (size_t i = 0; i < per_function / (REALLOC_STEPS * block); i++) {
+		void *p = NULL;
+
+		for (int step = 1; step <= REALLOC_STEPS; step++) {
+			p = realloc(p, step * block);
+			touch(p);
+			pace(step);
+		}
+		kept_realloc[i] = p;
+	}
+}
+
+__attribute__((noinline)) static void heap_transient(void)
+{
+	for (size_t i = 0; i < per_function / block; i++) {
+		void *p = malloc(block);
+
+		touch(p);
+		free(p);
+		pace(i);
+	}
+}
+
+__attribute__((noinline)) static void *heap_thread(void *arg)
+{
+	void **kept = arg;
+
+	for (size_t i = 0; i < per_function / block / THREADS; i++) {
+		kept[i] = malloc(block);
+		touch(kept[i]);
+		pace(i);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int large = argc > 1 && !strcmp(argv[1], "large");
+	pthread_t threads[THREADS];
+
+	block = large ? 65536 : 4096;
+	per_function = large ? 128 << 20 : 1600 << 10;
+	paced = !large;
+	signal(SIGUSR1, on_usr1);
+	printf("waiting for SIGUSR1\n");
+	fflush(stdout);
+	while (!go)
+		usleep(10000);
+
+	heap_malloc();
+	heap_calloc();
+	heap_memalign();
+	heap_realloc();
+	heap_transient();
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&threads[i], NULL, heap_thread, kept_thread[i]);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(threads[i], NULL);
+	printf("ready\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}

@@ -16,7 +16,7 @@
 
 #include "config.h"
 
-enum key_type { KEY_OBJECT, KEY_INT, KEY_INT64, KEY_STRING, KEY_ENVIRONMENT };
+enum key_type { KEY_OBJECT, KEY_INT, KEY_INT64, KEY_BOOL, KEY_STRING, KEY_ENVIRONMENT };
 
 struct config_key {
 	const char *path;   /* dotted: "cpu.hz" */
@@ -47,6 +47,16 @@ static const struct config_key config_keys[] = {
 	{ "heap", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "heap.sample_rate", KEY_INT, FIELD(heap_sample_rate), 0, 1, HEAP_SAMPLE_RATE_MAX },
 	{ "heap.max_overhead_percent", KEY_INT, FIELD(heap_max_overhead_percent), 0, 0, 100 },
+	{ "auth", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "auth.token_file", KEY_STRING, FIELD(auth_token_file),
+	  sizeof(((struct settings *)0)->auth_token_file), 0, 0 },
+	{ "limits", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "limits.max_header_bytes", KEY_INT, FIELD(max_header_bytes), 0, 256, 1 << 20 },
+	{ "limits.max_body_bytes", KEY_INT, FIELD(max_body_bytes), 0, 0, 64 << 20 },
+	{ "limits.request_timeout_seconds", KEY_INT, FIELD(request_timeout_seconds), 0, 1, 3600 },
+	{ "limits.max_concurrent_profiles", KEY_INT, FIELD(max_concurrent_profiles), 0, 1, 1024 },
+	{ "log", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "log.access", KEY_BOOL, FIELD(access_log), 0, 0, 0 },
 };
 
 void settings__defaults(struct settings *s)
@@ -58,6 +68,11 @@ void settings__defaults(struct settings *s)
 	s->profile_max_seconds = 300;
 	s->profile_default_seconds = 30;
 	s->block_rate_ns = 100000;
+	s->max_header_bytes = 8192;
+	s->max_body_bytes = 1 << 20;
+	s->request_timeout_seconds = 30;
+	s->max_concurrent_profiles = 16;
+	s->access_log = true;
 	s->health_max_threads = 1000;
 	s->health_max_heap_bytes = 512LL << 20;
 	s->health_pause_warn_ms = 100;
@@ -198,6 +213,12 @@ static int apply_object(struct settings *s, const cJSON *obj, const char *prefix
 				*(long long *)field = (long long)v;
 			break;
 		}
+		case KEY_BOOL:
+			if (!cJSON_IsBool(item))
+				return key_error(err, errlen, file, text, path,
+						 "expected true or false");
+			*(bool *)field = cJSON_IsTrue(item);
+			break;
 		case KEY_STRING:
 			if (!cJSON_IsString(item))
 				return key_error(err, errlen, file, text, path, "expected a string");

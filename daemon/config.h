@@ -78,6 +78,23 @@ struct settings {
 	/* "heap.max_overhead_percent": the probes' share of the target's CPU
 	 * time over which heap tracking pauses (10); 0: no limit. */
 	int heap_max_overhead_percent;
+
+	/*
+	 * "auth.token_file": a file holding the bearer token every endpoint
+	 * but /performance/health then requires; "" for none.  Without one,
+	 * pprofd refuses to listen on anything but loopback.
+	 */
+	char auth_token_file[4096];
+
+	/* HTTP limits ("limits.*"). */
+	int max_header_bytes;        /* "limits.max_header_bytes" (8192) */
+	int max_body_bytes;          /* "limits.max_body_bytes" (1 MiB) */
+	int request_timeout_seconds; /* "limits.request_timeout_seconds" (30): reading
+				      * a request, writing a reply */
+	int max_concurrent_profiles; /* "limits.max_concurrent_profiles" (16) */
+
+	/* "log.access": one line per request on stderr (true). */
+	bool access_log;
 };
 
 /* Bounds on the sampling rate, for the config and for ?hz=. */

@@ -27,6 +27,7 @@ struct daemon {
 	size_t ncollectors;
 	struct timespec started;       /* CLOCK_MONOTONIC */
 	bool shutting_down;
+	char *auth_token; /* required as "Authorization: Bearer" when set (auth.h) */
 };
 
 /* The collector serving /debug/pprof/<name>, or NULL. */

@@ -22,6 +22,7 @@
 
 #include "collector.h"
 #include "config.h"
+#include "auth.h"
 #include "collectors.h"
 #include "daemon.h"
 #include "http.h"
@@ -250,6 +251,9 @@ int main(int argc, char **argv)
 		return fail(EXIT_USAGE, "--pid %s: expected a process id (a positive integer)",
 			    pid_arg);
 	d.pid = settings.pid;
+	ret = auth__load(&settings, &d.auth_token, err, sizeof(err));
+	if (ret)
+		return fail(ret == -EPERM ? EXIT_LISTEN : EXIT_CONFIG, "%s", err);
 
 	if (!target__exists(d.pid))
 		return fail(EXIT_TARGET, "no process with PID %d: is it running? (check with ps -p %d)",
@@ -327,5 +331,6 @@ cleanup:
 	symbolizer__free(d.sym);
 	if (d.base)
 		event_base_free(d.base);
+	free(d.auth_token);
 	return code;
 }

@@ -53,6 +53,8 @@ struct cpu_collector {
 	int hz; /* while running */
 	uint64_t samples;
 	int ncpus; /* for the per-CPU counters */
+	cpu_sample_fn hook;
+	void *hook_ctx;
 };
 
 static const struct sample_type cpu_sample_types[] = {
@@ -80,6 +82,8 @@ static int on_sample(void *ctx, void *data, size_t size)
 
 	values[0] = 1;
 	values[1] = s->weight_ns;
+	if (cc->hook)
+		cc->hook(cc->hook_ctx, s->tid, s->time_ns, pcs, n);
 	if (stack_table__add(cc->c.stacks, pcs, n, s->tid, s->comm, values))
 		pr_warn("cpu: out of memory: sample dropped");
 	cc->samples++;
@@ -422,4 +426,12 @@ void cpu_collector__stats(const struct collector *c, struct cpu_stats *out)
 			out->user_errors = sum;
 	}
 	free(vals);
+}
+
+void cpu_collector__set_sample_hook(struct collector *c, cpu_sample_fn fn, void *ctx)
+{
+	struct cpu_collector *cc = (struct cpu_collector *)c;
+
+	cc->hook = fn;
+	cc->hook_ctx = ctx;
 }

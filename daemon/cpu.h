@@ -28,4 +28,12 @@ struct cpu_stats {
 };
 void cpu_collector__stats(const struct collector *c, struct cpu_stats *out);
 
+/*
+ * Also hands every sample to fn (the trace timeline), until set to NULL:
+ * thread, CLOCK_MONOTONIC time, and its stack (as the stack table gets it).
+ */
+typedef void (*cpu_sample_fn)(void *ctx, uint32_t tid, uint64_t time_ns, const uint64_t *pcs,
+			      size_t npcs);
+void cpu_collector__set_sample_hook(struct collector *c, cpu_sample_fn fn, void *ctx);
+
 #endif /* PPROFD_CPU_H */

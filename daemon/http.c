@@ -29,7 +29,6 @@
 #include <cjson/cJSON.h>
 #include <linux/types.h>
 
-#include "auth.h"
 #include "collector.h"
 #include "config.h"
 #include "daemon.h"
@@ -40,6 +39,7 @@
 #include "stacks.h"
 #include "symbolize.h"
 #include "target.h"
+#include "trace.h"
 #include "unwind.h"
 
 #define PPROF_PREFIX "/debug/pprof/"
@@ -171,42 +171,12 @@ static void on_reply_complete(struct evhttp_request *req, void *arg)
 	}
 }
 
-static const char *method_name(enum evhttp_cmd_type cmd)
-{
-	switch (cmd) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	default: return "OTHER";
-	}
-}
-
-/* The access log: one line per request on stderr (log.access). */
-static void access_log(struct evhttp_request *req, int code, size_t bytes)
-{
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	char *peer = NULL;
-	ev_uint16_t port = 0;
-
-	if (conn)
-		evhttp_connection_get_peer(conn, &peer, &port);
-	log_msg(LOG_INFO, "access: %s:%u \"%s %s\" %d %zu", peer ? peer : "-", port,
-		method_name(evhttp_request_get_command(req)), evhttp_request_get_uri(req), code,
-		bytes);
-}
-
 static void send_reply(struct http_server *srv, struct evhttp_request *req, int code,
 		       const char *reason, struct evbuffer *body)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
 			  "nosniff");
 	stats__count_response(srv->stats, code);
-	if (srv->d->settings->access_log)
-		access_log(req, code, body ? evbuffer_get_length(body) : 0);
 	srv->inflight++;
 	evhttp_request_set_on_complete_cb(req, on_reply_complete, srv);
 	evhttp_send_reply(req, code, reason, body);
@@ -395,21 +365,10 @@ static void start_profile(struct http_server *srv, struct evhttp_request *req,
 	struct timeval tv = { .tv_sec = seconds };
 	const struct timeval watch_every = { .tv_usec = 250000 };
 	char err[256];
-	unsigned n = 0;
 	int ret;
 
 	if (!p) {
 		send_error(srv, req, 500, "out of memory");
-		return;
-	}
-	for (struct pending_profile *q = srv->pending; q; q = q->next)
-		n++;
-	if (n >= (unsigned)srv->d->settings->max_concurrent_profiles) {
-		free(p);
-		send_error(srv, req, 503,
-			   "%u profiles are being collected, the most allowed at once "
-			   "(limits.max_concurrent_profiles): retry later",
-			   n);
 		return;
 	}
 	ret = c->ops->acquire(c, cr, err, sizeof(err));
@@ -573,6 +532,116 @@ static void handle_named_profile(struct http_server *srv, struct evhttp_request 
 	c->ops->release(c);
 }
 
+/* A trace being taken: answered when its window ends. */
+struct pending_trace {
+	struct http_server *srv;
+	struct evhttp_request *req;
+	struct trace *trace;
+	struct event *timer;
+};
+
+static void on_trace_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending_trace *pt = arg;
+	char *json = NULL;
+	size_t len = 0;
+	int ret;
+
+	(void)fd;
+	(void)what;
+	ret = trace__finish(pt->trace, &json, &len);
+	if (ret) {
+		free(json);
+		send_error(pt->srv, pt->req, 500, "could not write the trace: %s", strerror(-ret));
+	} else {
+		struct evkeyvalq *h = evhttp_request_get_output_headers(pt->req);
+		struct evbuffer *body = evbuffer_new();
+
+		if (!body) {
+			free(json);
+			send_error(pt->srv, pt->req, 500, "out of memory");
+		} else {
+			evbuffer_add_reference(body, json, len, free_data, NULL);
+			evhttp_add_header(h, "Content-Type", "application/json");
+			evhttp_add_header(h, "Content-Disposition", "attachment; filename=\"trace\"");
+			send_reply(pt->srv, pt->req, 200, "OK", body);
+			evbuffer_free(body);
+		}
+	}
+	trace__free(pt->trace);
+	event_free(pt->timer);
+	free(pt);
+}
+
+/*
+ * /debug/pprof/trace?seconds=F (Go: a float, default 1): the timeline of
+ * the target's threads in the Trace Event Format (see trace.h).
+ */
+static void handle_trace(struct http_server *srv, struct evhttp_request *req, const char *query)
+{
+	const struct settings *st = srv->d->settings;
+	struct evkeyvalq params;
+	struct pending_trace *pt;
+	const char *v = NULL;
+	double seconds = 1;
+	struct timeval tv;
+	long hz = st->cpu_hz;
+	char err[256];
+	int error = 0;
+
+	TAILQ_INIT(&params);
+	if (query && !evhttp_parse_query_str(query, &params))
+		v = evhttp_find_header(&params, "seconds");
+	if (v) {
+		char *end;
+
+		errno = 0;
+		seconds = strtod(v, &end);
+		if (!*v || *end || errno || !(seconds > 0)) {
+			evhttp_clear_headers(&params);
+			send_error(srv, req, 400,
+				   "invalid value for \"seconds\" - must be a positive number");
+			return;
+		}
+	}
+	evhttp_clear_headers(&params);
+	if (seconds > st->profile_max_seconds) {
+		send_error(srv, req, 400,
+			   "\"seconds\" is %g, more than the longest profile allowed (%d s, "
+			   "profile.max_seconds)",
+			   seconds, st->profile_max_seconds);
+		return;
+	}
+	if (http__query_int(query, "hz", CPU_HZ_MIN, CPU_HZ_MAX, &hz) < 0) {
+		send_error(srv, req, 400, "invalid value for \"hz\" - must be an integer from %d to %d",
+			   CPU_HZ_MIN, CPU_HZ_MAX);
+		return;
+	}
+	pt = calloc(1, sizeof(*pt));
+	if (!pt) {
+		send_error(srv, req, 500, "out of memory");
+		return;
+	}
+	pt->trace = trace__start(srv->d, hz, &error, err, sizeof(err));
+	if (!pt->trace) {
+		free(pt);
+		send_error(srv, req, error == -EBUSY ? 409 : 503, "%s", err);
+		return;
+	}
+	pt->srv = srv;
+	pt->req = req;
+	pt->timer = evtimer_new(srv->d->base, on_trace_end, pt);
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - tv.tv_sec) * 1e6);
+	if (!pt->timer || evtimer_add(pt->timer, &tv)) {
+		if (pt->timer)
+			event_free(pt->timer);
+		trace__free(pt->trace);
+		free(pt);
+		send_error(srv, req, 500, "out of memory");
+	}
+}
+
 static void handle_cmdline(struct http_server *srv, struct evhttp_request *req)
 {
 	struct evbuffer *body = evbuffer_new();
@@ -677,9 +746,13 @@ static void handle_index(struct http_server *srv, struct evhttp_request *req)
 	static const struct index_entry fixed[] = {
 		{ "cmdline", "The command line invocation of the current program." },
 		{ "symbol", "Maps program counters to function names (GET ?0x... or POST)." },
+		{ "trace", "A timeline of the target's threads (on and off the CPU, wakeups, "
+			   "CPU samples) in the Trace Event Format, for Perfetto UI or "
+			   "chrome://tracing. You can specify the duration in the seconds GET "
+			   "parameter." },
 	};
 	struct daemon *d = srv->d;
-	size_t n = 0, cap = d->ncollectors + 2;
+	size_t n = 0, cap = d->ncollectors + sizeof(fixed) / sizeof(fixed[0]);
 	struct index_entry *rows = calloc(cap, sizeof(*rows));
 	struct evbuffer *body = evbuffer_new();
 
@@ -693,8 +766,8 @@ static void handle_index(struct http_server *srv, struct evhttp_request *req)
 	for (size_t i = 0; i < d->ncollectors; i++)
 		rows[n++] = (struct index_entry){ d->collectors[i]->name,
 						  d->collectors[i]->description };
-	rows[n++] = fixed[0];
-	rows[n++] = fixed[1];
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		rows[n++] = fixed[i];
 	qsort(rows, n, sizeof(*rows), cmp_index_entry);
 
 	evbuffer_add_printf(body, "<html>\n<head>\n<title>/debug/pprof/</title>\n"
@@ -909,6 +982,8 @@ static void handle_pprof(struct http_server *srv, struct evhttp_request *req, co
 		handle_cmdline(srv, req);
 	else if (!strcmp(name, "profile"))
 		handle_cpu_profile(srv, req, query);
+	else if (!strcmp(name, "trace"))
+		handle_trace(srv, req, query);
 	/* /debug/pprof/threads: the goroutine profile under its native name. */
 	else if ((c = daemon__collector(srv->d, strcmp(name, "threads") ? name : "goroutine")) &&
 		 c->mode != COLLECT_WINDOW)
@@ -930,18 +1005,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 	decoded = evhttp_uridecode(path, 0, NULL);
 	if (!decoded) {
 		send_error(srv, req, 400, "malformed request path");
-		return;
-	}
-	/* With a token, everything but the health check needs it. */
-	if (srv->d->auth_token && strcmp(decoded, "/performance/health") &&
-	    !auth__check(evhttp_find_header(evhttp_request_get_input_headers(req),
-					    "Authorization"),
-			 srv->d->auth_token)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-				  "Bearer realm=\"pprofd\"");
-		send_error(srv, req, 401, "missing or wrong token: send Authorization: Bearer "
-					  "<the token of auth.token_file>");
-		free(decoded);
 		return;
 	}
 	log_msg(LOG_DEBUG, "%s %s", evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
@@ -1042,9 +1105,6 @@ struct http_server *http_server__new(struct daemon *d, const char *addr, int *er
 						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 						      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(srv->http, on_request, srv);
-	evhttp_set_max_headers_size(srv->http, d->settings->max_header_bytes);
-	evhttp_set_max_body_size(srv->http, d->settings->max_body_bytes);
-	evhttp_set_timeout(srv->http, d->settings->request_timeout_seconds);
 	return srv;
 }
 

@@ -34,6 +34,12 @@ struct offcpu_collector {
 	struct unwinder *uw;
 	int ncpus;
 	uint64_t events;
+	/* The timeline, while on. */
+	struct ring_buffer *timeline;
+	struct event *timeline_event;
+	sched_event_fn timeline_fn;
+	void *timeline_ctx;
+	struct event_base *base;
 };
 
 static const struct sample_type block_sample_types[] = {
@@ -124,12 +130,45 @@ static void offcpu_stats(const struct collector *c, cJSON *out)
 				counter_sum(oc, OFFCPU_COUNTER_SCHED_LOST));
 }
 
+static int on_sched_event(void *ctx, void *data, size_t size)
+{
+	struct offcpu_collector *oc = ctx;
+
+	if (oc->timeline_fn)
+		oc->timeline_fn(oc->timeline_ctx, data, size);
+	return 0;
+}
+
+static void on_timeline_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct offcpu_collector *oc = arg;
+
+	(void)fd;
+	(void)what;
+	ring_buffer__consume(oc->timeline);
+}
+
+static void timeline_off(struct offcpu_collector *oc)
+{
+	oc->skel->bss->tracing = 0;
+	if (oc->timeline)
+		ring_buffer__consume(oc->timeline);
+	if (oc->timeline_event)
+		event_free(oc->timeline_event);
+	ring_buffer__free(oc->timeline);
+	oc->timeline_event = NULL;
+	oc->timeline = NULL;
+	oc->timeline_fn = NULL;
+}
+
 static void offcpu_free(struct collector *c)
 {
 	struct offcpu_collector *oc = (struct offcpu_collector *)c;
 
 	if (!oc)
 		return;
+	if (oc->skel)
+		timeline_off(oc);
 	if (oc->ring_event)
 		event_free(oc->ring_event);
 	ring_buffer__free(oc->ring);
@@ -214,6 +253,7 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
 		goto fail;
 	}
 	oc->c.users = 1; /* from attach */
+	oc->base = env->base;
 	return &oc->c;
 fail:
 	*error = ret;
@@ -229,5 +269,35 @@ int offcpu_collector__take_runq_max(struct collector *c, uint64_t *ns, uint32_t 
 		return -ENOTSUP;
 	*ns = __atomic_exchange_n(&oc->skel->bss->runq_max_ns, 0, __ATOMIC_RELAXED);
 	*tid = oc->skel->bss->runq_max_tid;
+	return 0;
+}
+
+int offcpu_collector__timeline(struct collector *c, sched_event_fn fn, void *ctx)
+{
+	struct offcpu_collector *oc = (struct offcpu_collector *)c;
+
+	if (!c || c->ops != &offcpu_ops)
+		return -ENOTSUP;
+	if (!fn) {
+		timeline_off(oc);
+		return 0;
+	}
+	if (oc->timeline)
+		return -EBUSY;
+	oc->timeline = ring_buffer__new(bpf_map__fd(oc->skel->maps.sched_events), on_sched_event,
+					oc, NULL);
+	if (!oc->timeline)
+		return -errno;
+	oc->timeline_event = event_new(oc->base, ring_buffer__epoll_fd(oc->timeline),
+				       EV_READ | EV_PERSIST, on_timeline_ready, oc);
+	if (!oc->timeline_event || event_add(oc->timeline_event, NULL)) {
+		timeline_off(oc);
+		return -ENOMEM;
+	}
+	/* Events still in the ring from an earlier trace belong to nobody. */
+	ring_buffer__consume(oc->timeline);
+	oc->timeline_fn = fn;
+	oc->timeline_ctx = ctx;
+	oc->skel->bss->tracing = 1;
 	return 0;
 }

@@ -24,4 +24,12 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
  */
 int offcpu_collector__take_runq_max(struct collector *c, uint64_t *ns, uint32_t *tid);
 
+/*
+ * Turns the scheduler timeline on (fn gets each struct sched_event) or off
+ * (fn NULL).  Returns 0, -EBUSY when it is already on, -ENOTSUP when c is
+ * not a running block collector.
+ */
+typedef void (*sched_event_fn)(void *ctx, const void *event, size_t size);
+int offcpu_collector__timeline(struct collector *c, sched_event_fn fn, void *ctx);
+
 #endif /* PPROFD_OFFCPU_H */

@@ -637,7 +637,7 @@ section_cpu()
 # goroutine: the time of a goroutine dump of a 100-thread target.
 section_goroutine()
 {
-	local runs=5 kind url code total first_pb first_txt
+	local runs=5 kind url code total first_pb first_txt sw0 sw1
 	start_target many_threads 100
 	log "goroutine: target many_threads, PID $TARGET_PID; $runs dumps of each kind"
 	start_pprofd "$TARGET_PID" || {
@@ -652,6 +652,14 @@ section_goroutine()
 		curl -sS --max-time 60 -o "$BENCH_TMP/goroutine.out" -w '%{http_code} %{time_total}\n' \
 			"$DAEMON_URL$1" 2>/dev/null
 	}
+	# Context switches of the target's threads: a thread stopped or woken
+	# for a dump would switch.
+	switches()
+	{
+		cat /proc/"$TARGET_PID"/task/*/status 2>/dev/null |
+			awk '/ctxt_switches/ { s += $2 } END { print s }'
+	}
+	sw0=$(switches)
 	read -r code first_pb < <(dump /debug/pprof/goroutine)
 	[ "$code" = 200 ] || log "goroutine: first dump answered ${code:-nothing}"
 	read -r code first_txt < <(dump "/debug/pprof/goroutine?debug=2")
@@ -670,6 +678,7 @@ section_goroutine()
 		put goroutine.iter ms "$(curl -s "$DAEMON_URL/debug/metrics" |
 			jq '.collectors[] | select(.name == "goroutine") | .last_dump_ms')"
 	done
+	sw1=$(switches)
 	put goroutine.threads n "$(curl -s "$DAEMON_URL/debug/metrics" |
 		jq '.collectors[] | select(.name == "goroutine") | .threads')"
 	stop "$DAEMON_PID"
@@ -686,6 +695,8 @@ section_goroutine()
 		"$(calc "1000 * ${first_txt:-0}")"
 	printf '  %-40s %8s ms\n' "of which task iterator + unwinding" "$(med goroutine.iter ms 2)"
 	echo "  every run (ms): protobuf $(runs goroutine.pb ms); debug=2 $(runs goroutine.debug2 ms)"
+	echo "context switches of the target's threads during the $((2 * runs + 2)) dumps:" \
+		"$((sw1 - sw0))"
 	echo "longest stop of a target thread: 0 (BPF task iterator, no stop)"
 }
 

@@ -9,7 +9,8 @@
 #                   total 7" with "6 @"; ?debug=2 one "thread TID [S, idle-N]:"
 #                   block per thread with idle_wait and file:line;
 #                   /debug/pprof/threads is the same profile; the index page
-#                   links the full dump;
+#                   links the full dump; no target thread switches context
+#                   during the dumps (none is stopped or woken);
 #   ?seconds=N      a delta across the late thread's creation: +1 at idle_wait
 #                   for idle-late, net total +1;
 #   threadcreate    empty before, then spawn_late_thread (which created it).
@@ -93,18 +94,30 @@ else
 	delta_curl=
 fi
 
+# switches PID: context switches of all its threads so far.
+switches()
+{
+	cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s }'
+}
+
 # Everything of the snapshot first (fast), while there are 7 threads.
+switches0=$(switches "$pid")
 code_d1=$(fetch "$URL/goroutine?debug=1" "$E2E_TMP/g1.txt")
 code_d2=$(fetch "$URL/goroutine?debug=2" "$E2E_TMP/g2.txt")
 code_pb=$(fetch "$URL/goroutine" "$E2E_TMP/g.prof")
 code_th=$(fetch "$URL/threads" "$E2E_TMP/t.prof")
 code_tc0=$(fetch "$URL/threadcreate?debug=1" "$E2E_TMP/tc0.txt")
 code_index=$(fetch "$URL/" "$E2E_TMP/index.html")
+switches1=$(switches "$pid")
 nthreads=$(threads_of "$pid")
 if [ "$nthreads" != 7 ]; then
 	fail "snapshot taken before idle-late was created ($LATE s)" \
 		"the target has $nthreads threads: this machine is too slow for this test"
 fi
+
+# A thread stopped (signal, ptrace) or woken for a dump would switch context.
+check_eq "4 goroutine dumps stop or wake no thread of the target (context switches)" \
+	"$switches0" "$switches1"
 
 # ------------------------------------------------------------ ?debug=1
 check_eq "goroutine?debug=1 is 200" 200 "$code_d1"

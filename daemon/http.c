@@ -29,6 +29,7 @@
 #include <cjson/cJSON.h>
 #include <linux/types.h>
 
+#include "auth.h"
 #include "collector.h"
 #include "config.h"
 #include "daemon.h"
@@ -171,12 +172,42 @@ static void on_reply_complete(struct evhttp_request *req, void *arg)
 	}
 }
 
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	default: return "OTHER";
+	}
+}
+
+/* The access log: one line per request on stderr (log.access). */
+static void access_log(struct evhttp_request *req, int code, size_t bytes)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+
+	if (conn)
+		evhttp_connection_get_peer(conn, &peer, &port);
+	log_msg(LOG_INFO, "access: %s:%u \"%s %s\" %d %zu", peer ? peer : "-", port,
+		method_name(evhttp_request_get_command(req)), evhttp_request_get_uri(req), code,
+		bytes);
+}
+
 static void send_reply(struct http_server *srv, struct evhttp_request *req, int code,
 		       const char *reason, struct evbuffer *body)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
 			  "nosniff");
 	stats__count_response(srv->stats, code);
+	if (srv->d->settings->access_log)
+		access_log(req, code, body ? evbuffer_get_length(body) : 0);
 	srv->inflight++;
 	evhttp_request_set_on_complete_cb(req, on_reply_complete, srv);
 	evhttp_send_reply(req, code, reason, body);
@@ -365,10 +396,21 @@ static void start_profile(struct http_server *srv, struct evhttp_request *req,
 	struct timeval tv = { .tv_sec = seconds };
 	const struct timeval watch_every = { .tv_usec = 250000 };
 	char err[256];
+	unsigned n = 0;
 	int ret;
 
 	if (!p) {
 		send_error(srv, req, 500, "out of memory");
+		return;
+	}
+	for (struct pending_profile *q = srv->pending; q; q = q->next)
+		n++;
+	if (n >= (unsigned)srv->d->settings->max_concurrent_profiles) {
+		free(p);
+		send_error(srv, req, 503,
+			   "%u profiles are being collected, the most allowed at once "
+			   "(limits.max_concurrent_profiles): retry later",
+			   n);
 		return;
 	}
 	ret = c->ops->acquire(c, cr, err, sizeof(err));
@@ -1007,6 +1049,18 @@ static void on_request(struct evhttp_request *req, void *arg)
 		send_error(srv, req, 400, "malformed request path");
 		return;
 	}
+	/* With a token, everything but the health check needs it. */
+	if (srv->d->auth_token && strcmp(decoded, "/performance/health") &&
+	    !auth__check(evhttp_find_header(evhttp_request_get_input_headers(req),
+					    "Authorization"),
+			 srv->d->auth_token)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer realm=\"pprofd\"");
+		send_error(srv, req, 401, "missing or wrong token: send Authorization: Bearer "
+					  "<the token of auth.token_file>");
+		free(decoded);
+		return;
+	}
 	log_msg(LOG_DEBUG, "%s %s", evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
 		evhttp_request_get_uri(req));
 
@@ -1105,6 +1159,9 @@ struct http_server *http_server__new(struct daemon *d, const char *addr, int *er
 						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 						      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(srv->http, on_request, srv);
+	evhttp_set_max_headers_size(srv->http, d->settings->max_header_bytes);
+	evhttp_set_max_body_size(srv->http, d->settings->max_body_bytes);
+	evhttp_set_timeout(srv->http, d->settings->request_timeout_seconds);
 	return srv;
 }
 

@@ -46,6 +46,16 @@ struct thread_info {
 	char state; /* threads__state_letter() */
 };
 
+/* Who created a thread, for the dump's "created by". */
+struct creation {
+	uint32_t tid;     /* the thread created */
+	uint32_t creator; /* the thread that created it */
+	uint64_t pc;      /* the call that created it (into pthread_create) */
+};
+
+/* Creations remembered (the latest; older ones are overwritten). */
+#define CREATIONS_KEPT 16384
+
 struct threads_collector {
 	struct collector c; /* first: container_of by cast */
 	pid_t pid;
@@ -64,8 +74,17 @@ struct threads_collector {
 	uint64_t dumps, last_dump_ns, max_dump_ns, dump_errors;
 	/* threadcreate */
 	uint64_t created;
+	/* The latest creations, by new thread: "created by" in the dump. */
+	struct creation *created_by;
+	size_t ncreated_by, next_created_by;
 	uint64_t dropped; /* out of memory in the daemon */
 };
+
+/*
+ * The daemon's threadcreate collector (one target, one daemon): the
+ * goroutine dump asks it who created each thread.
+ */
+static struct threads_collector *creation_tracer;
 
 static const struct sample_type goroutine_sample_types[] = {
 	{ "goroutine", "count" },
@@ -233,6 +252,9 @@ static void goroutine_drain(struct collector *c)
 	int fd;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Who created which thread, up to now: for the dump's "created by". */
+	if (creation_tracer)
+		ring_buffer__consume(creation_tracer->ring);
 	stack_table__zero(c->stacks);
 	tc->nthreads = 0;
 	fd = bpf_iter_create(bpf_link__fd(tc->link));
@@ -287,6 +309,68 @@ static void goroutine_release(struct collector *c)
 
 /* --- threadcreate -------------------------------------------------------- */
 
+/*
+ * The frame that asked for the thread: the caller of pthread_create (Go's
+ * "created by" names the function with the go statement); without
+ * pthread_create in the stack, the first user frame outside clone.
+ */
+static uint64_t creating_pc(struct symbolizer *sym, const uint64_t *pcs, size_t n)
+{
+	uint64_t first = 0;
+	bool next = false;
+
+	for (size_t i = 0; i < n; i++) {
+		struct symbol_location loc;
+		const char *fn;
+
+		if (pcs[i] >= KERNEL_ADDR_MIN || pcs[i] == STACK_PC_TRUNCATED)
+			continue;
+		if (next)
+			return pcs[i];
+		if (symbolizer__lookup(sym, pcs[i], &loc) || !loc.nframes)
+			fn = NULL;
+		else
+			fn = loc.frames[loc.nframes - 1].function;
+		if (fn && strstr(fn, "pthread_create"))
+			next = true;
+		else if (!first && (!fn || !strstr(fn, "clone")))
+			first = pcs[i];
+	}
+	return first;
+}
+
+static void remember_creation(struct threads_collector *tc, const struct thread_creation *r,
+			      const uint64_t *pcs, size_t n)
+{
+	struct creation *c;
+
+	if (!tc->created_by) {
+		tc->created_by = calloc(CREATIONS_KEPT, sizeof(*tc->created_by));
+		if (!tc->created_by)
+			return;
+	}
+	c = &tc->created_by[tc->next_created_by];
+	c->tid = r->new_tid;
+	c->creator = r->tid;
+	c->pc = creating_pc(tc->sym, pcs, n);
+	tc->next_created_by = (tc->next_created_by + 1) % CREATIONS_KEPT;
+	if (tc->ncreated_by < CREATIONS_KEPT)
+		tc->ncreated_by++;
+}
+
+/* The latest creation of thread tid, or NULL. */
+static const struct creation *find_creation(const struct threads_collector *tc, uint32_t tid)
+{
+	for (size_t k = 1; k <= tc->ncreated_by; k++) {
+		const struct creation *c =
+			&tc->created_by[(tc->next_created_by + CREATIONS_KEPT - k) % CREATIONS_KEPT];
+
+		if (c->tid == tid)
+			return c;
+	}
+	return NULL;
+}
+
 static int on_creation(void *ctx, void *data, size_t size)
 {
 	struct threads_collector *tc = ctx;
@@ -310,6 +394,7 @@ static int on_creation(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	tc->created++;
+	remember_creation(tc, r, pcs, n);
 	pr_debug("threadcreate: thread %u created by %u (%s)", r->new_tid, r->tid, name);
 	return 0;
 }
@@ -415,6 +500,29 @@ static void dump_frames(FILE *f, const struct stack *s, struct symbolizer *sym)
 	}
 }
 
+/* Go's "created by F in goroutine N" line, for a thread created since attach. */
+static void dump_created_by(FILE *f, const struct creation *c, struct symbolizer *sym)
+{
+	struct symbol_location loc;
+	const struct symbol_frame *fr;
+
+	if (!c || !c->pc)
+		return;
+	if (symbolizer__lookup(sym, c->pc, &loc) || !loc.nframes) {
+		fprintf(f, "created by %#" PRIx64 " in thread %u\n", c->pc, c->creator);
+		return;
+	}
+	fr = &loc.frames[0]; /* the innermost: where the call is */
+	fprintf(f, "created by %s in thread %u\n\t", fr->function ? fr->function : "?", c->creator);
+	if (fr->file)
+		fprintf(f, "%s:%d", fr->file, fr->line);
+	else
+		fprintf(f, "%s", loc.mapping ? loc.mapping->path : "?");
+	if (loc.symbol_start && c->pc >= loc.symbol_start)
+		fprintf(f, " +%#" PRIx64, c->pc - loc.symbol_start);
+	fputc('\n', f);
+}
+
 struct dump_entry {
 	uint32_t tid;
 	size_t index;
@@ -461,6 +569,8 @@ static int dump_text(const struct threads_collector *tc, struct symbolizer *sym,
 			fputc('\n', f);
 		fprintf(f, "thread %u [%c, %s]:\n", s->tid, info ? info->state : '?', s->thread);
 		dump_frames(f, s, sym);
+		if (creation_tracer)
+			dump_created_by(f, find_creation(creation_tracer, s->tid), sym);
 	}
 	free(entries);
 	return fclose(f) ? -ENOMEM : 0;
@@ -535,6 +645,9 @@ static void threads_free(struct collector *c)
 	stack_table__free(c->stacks);
 	free(tc->threads);
 	free(tc->scratch);
+	free(tc->created_by);
+	if (creation_tracer == tc)
+		creation_tracer = NULL;
 	free(tc);
 }
 
@@ -683,6 +796,7 @@ struct collector *threadcreate_collector__new(const struct collector_env *env, i
 	}
 	/* Collects from start-up: this use lasts as long as the daemon. */
 	tc->c.users = 1;
+	creation_tracer = tc;
 	return &tc->c;
 fail:
 	*error = ret;

@@ -6,7 +6,8 @@
  *                 current stack, kernel then user, taken on each request by
  *                 a BPF task iterator: no thread is stopped, not even
  *                 briefly.  Also served as /debug/pprof/threads.  ?debug=2
- *                 is a full dump, one block per thread.
+ *                 is a full dump, one block per thread, with "created by"
+ *                 (from threadcreate) for threads created since attach.
  *   threadcreate  (COLLECT_CUMULATIVE, from start-up) the stacks that
  *                 created the target's threads since the daemon attached.
  */

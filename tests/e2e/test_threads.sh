@@ -13,7 +13,9 @@
 #                   during the dumps (none is stopped or woken);
 #   ?seconds=N      a delta across the late thread's creation: +1 at idle_wait
 #                   for idle-late, net total +1;
-#   threadcreate    empty before, then spawn_late_thread (which created it).
+#   threadcreate    empty before, then spawn_late_thread (which created it);
+#                   the dump then says "created by spawn_late_thread in thread
+#                   PID" under idle-late's stack.
 # pprof must print nothing on stderr for any of these profiles.
 
 # shellcheck source=tests/e2e/lib.sh
@@ -235,6 +237,16 @@ fi
 code=$(fetch "$URL/goroutine?debug=1" "$E2E_TMP/g8.txt")
 check_eq "goroutine after the late thread: total 8" "goroutine profile: total 8" \
 	"$(head -1 "$E2E_TMP/g8.txt")"
+code=$(fetch "$URL/goroutine?debug=2" "$E2E_TMP/g8-2.txt")
+late_block=$(awk '/^thread [0-9]+ \[S, idle-late\]:$/ { on = 1 } on && /^$/ { exit } on' \
+	"$E2E_TMP/g8-2.txt")
+if grep -q "^created by spawn_late_thread in thread $pid\$" <<<"$late_block" &&
+	grep -Eq '^	.*idle_threads\.c:[0-9]+ \+0x[0-9a-f]+$' <<<"$(grep -A1 '^created by' <<<"$late_block")"; then
+	ok "goroutine?debug=2: idle-late created by spawn_late_thread in thread $pid (file:line)"
+else
+	fail "goroutine?debug=2: idle-late created by spawn_late_thread in thread $pid (file:line)" \
+		"${late_block:-no idle-late block}"
+fi
 
 check_daemon_alive "the thread profiles"
 proc_alive "$pid" && ok "idle_threads still running" || fail "idle_threads still running"

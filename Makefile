@@ -61,7 +61,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps run check test test-unit test-e2e bench workloads clean
+.PHONY: all deps run check test test-unit test-e2e bench bench-heap workloads clean
 
 all: $(OUTPUT)/pprofd
 
@@ -145,6 +145,11 @@ test-e2e: all workloads
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all workloads
 	$(Q)OUTPUT=$(OUTPUT) tests/bench/bench.sh
+
+# The heap section alone: ns per malloc+free pair, pprofd against memleak-style bpftrace.
+bench-heap: deps
+	$(Q)$(MAKE) --no-print-directory all workloads
+	$(Q)OUTPUT=$(OUTPUT) BENCH_SECTIONS=heap tests/bench/bench.sh
 
 clean:
 	$(Q)rm -rf build build-san

@@ -51,8 +51,8 @@
 #define ATTACH_TRACE_UPROBE_SESSION 57
 
 /*
- * What one probe hit costs the target when the calibration could not run:
- * measured on this project's reference machine (a uprobe ~2.4 us, a
+ * What one probe hit costs the target when calibrate() could not measure it
+ * here: the figures of the project's reference machine (a uprobe ~2.4 us, a
  * uretprobe ~1.1 us more).
  */
 #define DEFAULT_ENTRY_COST_NS 2400.0
@@ -180,6 +180,9 @@ struct alloc_tracker {
 	int strikes;
 	bool paused;
 	char paused_reason[256];
+	char paused_text[300]; /* the collectors' unavailable reason once paused */
+	struct collector *collectors[2]; /* heap and allocs: running while tracking */
+	size_t ncollectors;
 	char comment[PATH_MAX + 512];
 };
 
@@ -789,6 +792,87 @@ out:
 
 /* --- governor -------------------------------------------------------------------- */
 
+/* What the calibration probes: a function of the daemon's own. */
+static __attribute__((noinline, used)) int calibration_target(int x)
+{
+	__asm__ volatile("" : "+r"(x));
+	return x + 1;
+}
+
+static double time_calls(int n)
+{
+	struct timespec a, b;
+	int x = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < n; i++)
+		x = calibration_target(x);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n;
+}
+
+/* The file offset of an address of this process's executable code. */
+static long self_file_offset(uintptr_t addr)
+{
+	char line[PATH_MAX + 128];
+	long offset = -1;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end, off;
+
+		if (sscanf(line, "%lx-%lx %*s %lx", &start, &end, &off) == 3 && addr >= start &&
+		    addr < end) {
+			offset = addr - start + off;
+			break;
+		}
+	}
+	fclose(f);
+	return offset;
+}
+
+/*
+ * Measures what one uprobe hit and one uretprobe hit cost on this machine:
+ * the free program (which leaves at once: not the target) on a function of
+ * the daemon's own, called CALIBRATION_CALLS times bare, with an entry
+ * probe, with both.  A few milliseconds at start; the defaults stay when
+ * it cannot run.
+ */
+#define CALIBRATION_CALLS 2000
+
+static void calibrate(struct alloc_tracker *t)
+{
+	struct bpf_program *prog = t->session ? t->sskel->progs.free_entry
+					      : t->skel->progs.free_entry;
+	LIBBPF_OPTS(bpf_uprobe_opts, ret_opts, .retprobe = true);
+	struct bpf_link *entry, *ret = NULL;
+	double bare, with_entry, with_both;
+	long off = self_file_offset((uintptr_t)calibration_target);
+
+	if (off < 0)
+		return;
+	bare = time_calls(CALIBRATION_CALLS);
+	entry = bpf_program__attach_uprobe_opts(prog, getpid(), "/proc/self/exe", off, NULL);
+	if (!entry)
+		return;
+	with_entry = time_calls(CALIBRATION_CALLS);
+	ret = bpf_program__attach_uprobe_opts(prog, getpid(), "/proc/self/exe", off, &ret_opts);
+	if (ret) {
+		with_both = time_calls(CALIBRATION_CALLS);
+		bpf_link__destroy(ret);
+		if (with_both > with_entry)
+			t->return_cost_ns = with_both - with_entry;
+	}
+	bpf_link__destroy(entry);
+	if (with_entry > bare)
+		t->entry_cost_ns = with_entry - bare;
+	t->calibrated = true;
+	pr_debug("heap: a uprobe hit costs %.0f ns, a uretprobe hit %.0f ns more", t->entry_cost_ns,
+		 t->return_cost_ns);
+}
+
 static uint64_t counter(const struct alloc_tracker *t, uint32_t which)
 {
 	uint64_t values[t->ncpus > 0 ? t->ncpus : 1], sum = 0;
@@ -827,6 +911,12 @@ static void pause_tracking(struct alloc_tracker *t, const char *why)
 	detach_all(t);
 	t->paused = true;
 	snprintf(t->paused_reason, sizeof(t->paused_reason), "%s", why);
+	snprintf(t->paused_text, sizeof(t->paused_text), "heap tracking paused: %s", why);
+	/* The endpoints answer 503 with this; /debug/metrics shows it. */
+	for (size_t i = 0; i < t->ncollectors; i++) {
+		t->collectors[i]->unavailable = t->paused_text;
+		t->collectors[i]->users = 0;
+	}
 	pr_warn("heap: tracking paused: %s", why);
 }
 
@@ -984,6 +1074,7 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 		snprintf(err, errlen, "watching the allocation ring buffer failed");
 		goto fail;
 	}
+	calibrate(t);
 	t->last_cpu_ns = target_cpu_ns(t->pid);
 	snprintf(t->comment, sizeof(t->comment),
 		 "pprofd heap tracking of process %d since attach at %ld (Unix time): "
@@ -1019,7 +1110,8 @@ static int alloc_acquire(struct collector *c, const struct collect_request *req,
 
 static void alloc_release(struct collector *c)
 {
-	if (c->users)
+	/* The tracker's own user stays while it runs. */
+	if (c->users > 1 || (c->users && ((struct alloc_collector *)c)->t->paused))
 		c->users--;
 }
 
@@ -1120,6 +1212,7 @@ static void alloc_stats(const struct collector *c, cJSON *out)
 	cJSON_AddNumberToObject(out, "max_overhead_percent", t->max_overhead);
 	cJSON_AddNumberToObject(out, "entry_cost_ns", t->entry_cost_ns);
 	cJSON_AddNumberToObject(out, "return_cost_ns", t->return_cost_ns);
+	cJSON_AddBoolToObject(out, "costs_measured", t->calibrated);
 	cJSON_AddNumberToObject(out, "entry_hits", counter(t, ALLOC_COUNTER_ENTRY_HITS));
 	cJSON_AddNumberToObject(out, "return_hits", counter(t, ALLOC_COUNTER_RETURN_HITS));
 	cJSON_AddNumberToObject(out, "free_hits", counter(t, ALLOC_COUNTER_FREE_HITS));
@@ -1191,6 +1284,10 @@ static struct collector *alloc_collector__new(const struct collector_env *env, c
 	ac->c.ops = &alloc_ops;
 	ac->c.stacks = ac->t->stacks;
 	ac->c.comment = ac->t->comment;
+	/* Tracking runs from attach: one user for as long as it does. */
+	ac->c.users = 1;
+	if (ac->t->ncollectors < 2)
+		ac->t->collectors[ac->t->ncollectors++] = &ac->c;
 	return &ac->c;
 }
 

@@ -7,6 +7,11 @@
 #
 # Sections (BENCH_SECTIONS, default "cpu"; each is a function section_NAME):
 #
+#   heap  ns per malloc+free pair of tests/workloads/heap_loop: no probes,
+#         pprofd's heap tracking at the default rate and at rate 1, a
+#         memleak-style bpftrace script (the baseline) and bare counting
+#         probes on malloc and free (the floor); `make bench-heap`.
+#
 #   cpu   CPU profile of tests/workloads/busy (two threads burning CPU at a
 #         call depth of 7-9 frames): pprofd serving /debug/pprof/profile
 #         ?seconds=N&hz=H, against `perf record -g -p PID -e cpu-clock
@@ -698,6 +703,182 @@ section_goroutine()
 	echo "context switches of the target's threads during the $((2 * runs + 2)) dumps:" \
 		"$((sw1 - sw0))"
 	echo "longest stop of a target thread: 0 (BPF task iterator, no stop)"
+}
+
+# heap: ns per malloc+free pair of tests/workloads/heap_loop (malloc(64) and
+# free in a loop) with nothing attached, under pprofd's heap tracking at the
+# default rate and at rate 1, under a memleak-style bpftrace script (entry +
+# return probe on malloc, probe on free, a stack per live block: the
+# baseline), and under bare counting probes on malloc and free (the floor
+# of any uprobe-based tracker: two traps per pair).
+HEAP_PAIRS=${BENCH_HEAP_PAIRS:-100000}
+
+# heap_loop_run CONFIG PAIRS ATTACH: starts heap_loop, runs "ATTACH PID"
+# (which attaches a tool and returns once it is attached; TOOL_PID set, or
+# empty for none), signals the loop and records its ns per pair.
+heap_loop_run()
+{
+	local config=$1 pairs=$2 attach=$3 log ns metrics
+	log=$BENCH_TMP/heap_loop.$config.$RUN.log
+	"$WORKLOADS/heap_loop" "$pairs" >"$log" 2>&1 &
+	TARGET_PID=$!
+	track "$TARGET_PID"
+	for _ in $(seq 100); do
+		grep -q waiting "$log" 2>/dev/null && break
+		sleep 0.02
+	done
+	TOOL_PID=
+	if ! $attach "$TARGET_PID"; then
+		log "heap: $config: could not attach"
+		stop "$TARGET_PID"
+		return 1
+	fi
+	kill -USR1 "$TARGET_PID"
+	wait_gone "$TARGET_PID" 600 || log "heap: $config: heap_loop still running after 600 s"
+	untrack "$TARGET_PID"
+	ns=$(awk '/^ns_per_pair/ { print $2 }' "$log")
+	[ -n "$ns" ] && put "heap.$config" ns "$ns"
+	if [ -n "$TOOL_PID" ]; then
+		case $config in
+		pprofd*)
+			put "heap.$config" rss_mib "$(calc "$(hwm_kb "$TOOL_PID") / 1024")"
+			metrics=$(curl -s --max-time 5 "$DAEMON_URL/debug/metrics" |
+				jq -c '.collectors[] | select(.name == "heap")')
+			put "heap.$config" lost "$(jq .events_lost <<<"$metrics")"
+			put "heap.$config" traps "$(jq "(.entry_hits + .return_hits + .free_hits) / $pairs" <<<"$metrics")"
+			put "heap.$config" hit_ns "$(jq .entry_cost_ns <<<"$metrics")"
+			;;
+		esac
+		stop "$TOOL_PID" "${TOOL_SIGNAL:-TERM}"
+	fi
+	[ -n "$ns" ]
+}
+
+attach_none()
+{
+	return 0
+}
+
+# attach_pprofd_rate RATE PID
+attach_pprofd_rate()
+{
+	local port logf
+	port=$((20000 + RANDOM % 30000))
+	DAEMON_URL=http://127.0.0.1:$port
+	logf=$BENCH_TMP/pprofd.heap.$port.log
+	APP_ENVIRONMENT=development "$PPROFD" --pid "$2" --listen "127.0.0.1:$port" \
+		--heap-sample-rate "$1" --heap-max-overhead 0 >"$logf" 2>&1 &
+	TOOL_PID=$!
+	track "$TOOL_PID"
+	TOOL_SIGNAL=TERM
+	for _ in $(seq 150); do
+		# (jq -e is true on empty input: look for the heap collector's own field)
+		curl -s --max-time 1 "$DAEMON_URL/debug/metrics" 2>/dev/null |
+			jq -c '.collectors[] | select(.name == "heap")' 2>/dev/null |
+			grep -q '"allocator"' && return 0
+		alive "$TOOL_PID" || break
+		sleep 0.1
+	done
+	tail -3 "$logf" >&2
+	return 1
+}
+
+attach_pprofd_default()
+{
+	attach_pprofd_rate 524288 "$1"
+}
+
+attach_pprofd_all()
+{
+	attach_pprofd_rate 1 "$1"
+}
+
+# attach_bpftrace SCRIPT PID
+attach_bpftrace()
+{
+	local out=$BENCH_TMP/bpftrace.$RUN.$RANDOM.log
+	bpftrace -p "$2" "$1" >"$out" 2>&1 &
+	TOOL_PID=$!
+	track "$TOOL_PID"
+	TOOL_SIGNAL=INT
+	for _ in $(seq 300); do
+		grep -q '^Attaching' "$out" 2>/dev/null && { sleep 1; return 0; }
+		alive "$TOOL_PID" || break
+		sleep 0.1
+	done
+	tail -3 "$out" >&2
+	return 1
+}
+
+attach_memleak()
+{
+	attach_bpftrace "$BENCH_TMP/memleak.bt" "$1"
+}
+
+attach_floor()
+{
+	attach_bpftrace "$BENCH_TMP/floor.bt" "$1"
+}
+
+section_heap()
+{
+	local libc config
+	command -v bpftrace >/dev/null 2>&1 || die "missing bpftrace (make deps)"
+	command -v jq >/dev/null 2>&1 || die "missing jq (make deps)"
+	libc=$(ldd "$WORKLOADS/heap_loop" | awk '/libc\.so/ { print $3 }')
+	[ -n "$libc" ] || die "heap: cannot find heap_loop's libc"
+	cat >"$BENCH_TMP/memleak.bt" <<-BT
+		uprobe:$libc:malloc { @size[tid] = arg0; }
+		uretprobe:$libc:malloc /@size[tid]/ {
+			@stack[retval] = ustack; @bytes[retval] = @size[tid]; delete(@size[tid]);
+		}
+		uprobe:$libc:free { delete(@stack[arg0]); delete(@bytes[arg0]); }
+		END { clear(@size); clear(@stack); clear(@bytes); }
+	BT
+	cat >"$BENCH_TMP/floor.bt" <<-BT
+		uprobe:$libc:malloc { @malloc = count(); }
+		uprobe:$libc:free { @free = count(); }
+	BT
+	log "heap: heap_loop, $HEAP_PAIRS malloc+free pairs per probed run; $RUNS rounds"
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		for config in none pprofd_default pprofd_all memleak floor; do
+			log "heap: round $RUN/$RUNS: $config"
+			if [ "$config" = none ]; then
+				heap_loop_run none $((HEAP_PAIRS * 100)) attach_none
+			else
+				heap_loop_run "$config" "$HEAP_PAIRS" "attach_$config"
+			fi || log "heap: $config: no result this round"
+		done
+		ratio_round heap.vs_memleak heap.pprofd_default heap.memleak ns
+		ratio_round heap.vs_floor heap.pprofd_default heap.floor ns
+	done
+
+	echo
+	echo "heap tracking cost on heap_loop (malloc(64) + free in a loop), medians of $RUNS runs"
+	echo "  pprofd: --heap-sample-rate R --heap-max-overhead 0 (a fresh daemon per run)"
+	echo "  memleak-style: bpftrace, uprobe + uretprobe on malloc (stack per live block), uprobe on free"
+	echo "  floor: bpftrace, one bare counting uprobe on malloc and one on free"
+	echo
+	printf '  %-30s %12s %10s %12s %8s\n' config "ns/pair" "peak MiB" "traps/pair" lost
+	printf '  %-30s %12s %10s %12s %8s\n' "no probes" "$(med heap.none ns 1)" - 0 -
+	for config in default all; do
+		printf '  %-30s %12s %10s %12s %8s\n' \
+			"pprofd, $([ $config = default ] && echo "default rate (512 KiB)" || echo "rate 1 (every block)")" \
+			"$(med heap.pprofd_$config ns 0)" "$(med heap.pprofd_$config rss_mib 1)" \
+			"$(med heap.pprofd_$config traps 2)" "$(med heap.pprofd_$config lost 0)"
+	done
+	printf '  %-30s %12s %10s %12s %8s\n' "memleak-style bpftrace" "$(med heap.memleak ns 0)" - 3 -
+	printf '  %-30s %12s %10s %12s %8s\n' "floor: 2 counting probes" "$(med heap.floor ns 0)" - 2 -
+	echo "  (a uprobe hit measured by pprofd at start: $(med heap.pprofd_default hit_ns 0) ns)"
+	echo
+	echo "goals (ratios are medians of the per-round ratios):"
+	goal "pprofd default / memleak-style" "$(med ratio heap.vs_memleak 2)" "<=" 0.9 ""
+	goal "pprofd default / bare two-probe floor" "$(med ratio heap.vs_floor 2)" "<=" 1.1 ""
+	echo
+	echo "every run (ns/pair):"
+	for config in none pprofd_default pprofd_all memleak floor; do
+		printf '  %-16s %s\n' "$config" "$(runs "heap.$config" ns)"
+	done
 }
 
 # ---------------------------------------------------------------- main

@@ -45,6 +45,7 @@ heap_run()
 {
 	local name=$1 wl=$2 mode=$3 log
 	shift 3
+	: >"$E2E_TMP/$wl.log" # start_workload appends: the "ready" of this run only
 	start_workload "$wl" $mode || {
 		fail "$name: start $wl"
 		return 1
@@ -57,7 +58,8 @@ heap_run()
 	URL=$DAEMON_URL/debug/pprof
 	for _ in $(seq 100); do
 		curl -s --max-time 2 "$DAEMON_URL/debug/metrics" |
-			jq -e '.collectors[] | select(.name == "heap" and .available)' >/dev/null && break
+			jq -c '.collectors[] | select(.name == "heap")' 2>/dev/null |
+			grep -q '"allocator"' && break
 		sleep 0.1
 	done
 	kill -USR1 "$WL_PID"

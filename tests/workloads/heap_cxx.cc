@@ -28,8 +28,8 @@ __attribute__((noinline)) static void heap_new()
 	for (int i = 0; i < COUNT; i++) {
 		kept_new[i] = new Block;
 		memset(kept_new[i]->bytes, 1, 64);
-		if (i % 8 == 7)
-			usleep(2000);
+		if (i % 4 == 3)
+			usleep(3000);
 	}
 }
 
@@ -38,8 +38,8 @@ __attribute__((noinline)) static void heap_new_array()
 	for (int i = 0; i < COUNT; i++) {
 		kept_array[i] = new char[4096];
 		memset(kept_array[i], 1, 64);
-		if (i % 8 == 7)
-			usleep(2000);
+		if (i % 4 == 3)
+			usleep(3000);
 	}
 }
 
@@ -49,8 +49,8 @@ __attribute__((noinline)) static void heap_new_deleted()
 		sink = new Block;
 		memset(sink->bytes, 1, 64);
 		delete sink;
-		if (i % 8 == 7)
-			usleep(2000);
+		if (i % 4 == 3)
+			usleep(3000);
 	}
 }
 

@@ -48,8 +48,8 @@ static void on_usr1(int sig)
 /* Small runs go slowly enough for pprofd to unwind every event. */
 static void pace(size_t i)
 {
-	if (paced && i % 8 == 7)
-		usleep(2000);
+	if (paced && i % 4 == 3)
+		usleep(3000);
 }
 
 static void touch(void *p)

@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "pprofd.h"
+#include "ringbuf.bpf.h"
 #include "stack.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -39,8 +40,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	/* 16 MiB: ~900 samples of 17 KiB, 0.45 s at 1000 Hz on two busy threads */
-	__uint(max_entries, 1 << 24);
+	__uint(max_entries, CPU_RING_BYTES);
 } samples SEC(".maps");
 
 struct {
@@ -116,7 +116,7 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 	if (!capture_user_stack(task, &s->user))
 		count(CPU_COUNTER_USER_ERRORS);
 
-	bpf_ringbuf_submit(s, 0);
+	bpf_ringbuf_submit(s, ringbuf_wakeup(&samples, CPU_RING_BYTES));
 	count(CPU_COUNTER_SAMPLES);
 	return 0;
 }

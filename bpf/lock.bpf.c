@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "pprofd.h"
+#include "ringbuf.bpf.h"
 #include "stack.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -59,7 +60,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 23);
+	__uint(max_entries, LOCK_RING_BYTES);
 } lock_events SEC(".maps");
 
 struct {
@@ -147,7 +148,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		e->wake_seq = seq;
 		__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
 		capture_user_stack(task, &e->user);
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events, LOCK_RING_BYTES));
 		bpf_map_update_elem(&last_wake, &uaddr, &seq, BPF_ANY);
 		count(LOCK_COUNTER_WAKES);
 	}
@@ -196,6 +197,6 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		bpf_ringbuf_discard(e, 0);
 		return 0;
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events, LOCK_RING_BYTES));
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "pprofd.h"
+#include "ringbuf.bpf.h"
 #include "stack.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -44,12 +45,12 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 23); /* 8 MiB: ~450 block events */
+	__uint(max_entries, BLOCK_RING_BYTES);
 } block_events SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22); /* 4 MiB: ~75k timeline events */
+	__uint(max_entries, TIMELINE_RING_BYTES);
 } sched_events SEC(".maps");
 
 struct {
@@ -91,7 +92,7 @@ static __always_inline void timeline(__u32 kind, struct task_struct *t, __u32 st
 	e->waker_tid = waker;
 	e->pad = 0;
 	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&sched_events, TIMELINE_RING_BYTES));
 }
 
 static __always_inline void runnable(struct task_struct *t)
@@ -230,7 +231,7 @@ static __always_inline void send_pending(struct task_struct *task, struct thread
 	capture_user_stack(task, &e->user);
 	if (!in_syscall)
 		e->user.len = 0; /* the PC only: this is not the stack it waited with */
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&block_events, BLOCK_RING_BYTES));
 	count(OFFCPU_COUNTER_RECORDED);
 out:
 	st->pending = 0;

@@ -1,9 +1,20 @@
 // SPDX-License-Identifier: MIT
 /* daemon.c - see daemon.h. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
+#include <linux/types.h>
 
 #include "collector.h"
 #include "daemon.h"
+#include "pprofd.h"
+#include "stacks.h"
+#include "symbolize.h"
+
+/* Addresses symbolized per collector and tick at most: bounds the tick. */
+#define WARM_PER_TICK 2000
 
 struct collector *daemon__collector(const struct daemon *d, const char *name)
 {
@@ -11,4 +22,60 @@ struct collector *daemon__collector(const struct daemon *d, const char *name)
 		if (!strcmp(d->collectors[i]->name, name))
 			return d->collectors[i];
 	return NULL;
+}
+
+/* Symbolizes the addresses of c's stacks from *cursor on, a bounded number. */
+static void warm(struct daemon *d, const struct collector *c, size_t *cursor)
+{
+	size_t len = stack_table__len(c->stacks), done = 0;
+
+	if (*cursor > len) /* the table was cleared */
+		*cursor = 0;
+	for (; *cursor < len && done < WARM_PER_TICK; (*cursor)++) {
+		const struct stack *s = stack_table__stack(c->stacks, *cursor);
+		struct symbol_location loc;
+
+		for (uint32_t i = 0; i < s->npcs; i++, done++)
+			if (s->pcs[i] != STACK_PC_TRUNCATED)
+				symbolizer__lookup(d->sym, s->pcs[i], &loc);
+	}
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < d->ncollectors; i++) {
+		struct collector *c = d->collectors[i];
+
+		/* A snapshot collector's drain takes a new snapshot: not here. */
+		if (!c->users || c->unavailable || c->mode == COLLECT_SNAPSHOT)
+			continue;
+		c->ops->drain(c);
+		warm(d, c, &d->warmed[i]);
+	}
+}
+
+int daemon__start_draining(struct daemon *d)
+{
+	const struct timeval every = { .tv_usec = RING_DRAIN_MS * 1000 };
+
+	d->warmed = calloc(d->ncollectors ? d->ncollectors : 1, sizeof(*d->warmed));
+	d->drain_timer = event_new(d->base, -1, EV_PERSIST, on_drain_tick, d);
+	if (!d->warmed || !d->drain_timer || event_add(d->drain_timer, &every)) {
+		daemon__stop_draining(d);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void daemon__stop_draining(struct daemon *d)
+{
+	if (d->drain_timer)
+		event_free(d->drain_timer);
+	d->drain_timer = NULL;
+	free(d->warmed);
+	d->warmed = NULL;
 }

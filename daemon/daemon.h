@@ -12,6 +12,7 @@
 #include <time.h>
 
 struct collector;
+struct event;
 struct event_base;
 struct settings;
 struct symbolizer;
@@ -28,9 +29,21 @@ struct daemon {
 	struct timespec started;       /* CLOCK_MONOTONIC */
 	bool shutting_down;
 	char *auth_token; /* required as "Authorization: Bearer" when set (auth.h) */
+	struct event *drain_timer; /* daemon__start_draining() */
+	size_t *warmed;            /* per collector: stacks whose addresses are symbolized */
 };
 
 /* The collector serving /debug/pprof/<name>, or NULL. */
 struct collector *daemon__collector(const struct daemon *d, const char *name);
+
+/*
+ * Every RING_DRAIN_MS: moves pending events of every collecting collector
+ * into its table (BPF does not wake the daemon per record), then symbolizes
+ * the addresses of stacks new since the last tick, a bounded number at a
+ * time, so that a profile is ready soon after its window closes.  Returns 0
+ * or -ENOMEM.
+ */
+int daemon__start_draining(struct daemon *d);
+void daemon__stop_draining(struct daemon *d);
 
 #endif /* PPROFD_DAEMON_H */

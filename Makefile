@@ -151,6 +151,65 @@ bench-heap: deps
 	$(Q)$(MAKE) --no-print-directory all workloads
 	$(Q)OUTPUT=$(OUTPUT) BENCH_SECTIONS=heap tests/bench/bench.sh
 
+# --- install -------------------------------------------------------------
+#
+#   make install [DESTDIR=...] [PREFIX=/usr/local]
+# pprofd and the health gate in $(PREFIX)/bin, the systemd template
+# pprofd@.service, the documented config in /etc/pprofd (never overwritten),
+# the README in $(PREFIX)/share/doc/pprofd.
+PREFIX ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+
+.PHONY: install
+install: all
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/pprofd \
+		$(DESTDIR)$(PREFIX)/share/doc/pprofd
+	$(Q)install -m 0755 $(OUTPUT)/pprofd $(DESTDIR)$(PREFIX)/bin/pprofd
+	$(Q)install -m 0755 scripts/health-gate $(DESTDIR)$(PREFIX)/bin/pprofd-health-gate
+	$(Q)sed 's|/usr/local/|$(PREFIX)/|g' systemd/pprofd@.service > $(DESTDIR)$(UNITDIR)/pprofd@.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/pprofd@.service
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/pprofd/pprofd.json ] || \
+		install -m 0644 config/pprofd.json $(DESTDIR)$(SYSCONFDIR)/pprofd/pprofd.json
+	$(Q)install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/pprofd/README.md
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/pprofd $(DESTDIR)$(UNITDIR)/pprofd@.service)
+
+# --- profiles, the guide's justfile -----------------------------------------
+#
+#   make profile-cpu [PPROF_URL=http://127.0.0.1:6060] [SECONDS=30] [TOKEN_FILE=...]
+# fetch into $(PROFILE_DIR)/; analyze-* print the top functions;
+#   make compare-profiles BASE=profiles/cpu-before.pprof NEW=profiles/cpu.pprof
+# shows what changed (go tool pprof -base).
+PPROF_URL ?= http://127.0.0.1:6060
+SECONDS ?= 30
+PROFILE_DIR ?= profiles
+TOKEN_FILE ?=
+BASE ?= $(PROFILE_DIR)/cpu-base.pprof
+NEW ?= $(PROFILE_DIR)/cpu.pprof
+FETCH = mkdir -p $(PROFILE_DIR) && curl -fsS $(if $(TOKEN_FILE),-H "Authorization: Bearer $$(cat $(TOKEN_FILE))")
+PPROF_TOP = $(GO) tool pprof -top -nodecount=30
+
+.PHONY: profile-cpu profile-heap profile-goroutines profile-trace analyze-cpu analyze-heap \
+	compare-profiles
+profile-cpu:
+	$(Q)$(FETCH) -o $(PROFILE_DIR)/cpu.pprof '$(PPROF_URL)/debug/pprof/profile?seconds=$(SECONDS)'
+	@echo "$(PROFILE_DIR)/cpu.pprof (make analyze-cpu, or go tool pprof -http=:8081 $(PROFILE_DIR)/cpu.pprof)"
+profile-heap:
+	$(Q)$(FETCH) -o $(PROFILE_DIR)/heap.pprof '$(PPROF_URL)/debug/pprof/heap'
+	@echo "$(PROFILE_DIR)/heap.pprof (make analyze-heap)"
+profile-goroutines:
+	$(Q)$(FETCH) -o $(PROFILE_DIR)/goroutines.txt '$(PPROF_URL)/debug/pprof/goroutine?debug=2'
+	@echo "$(PROFILE_DIR)/goroutines.txt (every thread's stack)"
+profile-trace:
+	$(Q)$(FETCH) -o $(PROFILE_DIR)/trace.json '$(PPROF_URL)/debug/pprof/trace?seconds=$(if $(filter 30,$(SECONDS)),5,$(SECONDS))'
+	@echo "$(PROFILE_DIR)/trace.json (open in https://ui.perfetto.dev)"
+analyze-cpu:
+	$(Q)$(PPROF_TOP) $(PROFILE_DIR)/cpu.pprof
+analyze-heap:
+	$(Q)$(PPROF_TOP) -sample_index=inuse_space $(PROFILE_DIR)/heap.pprof
+compare-profiles:
+	$(Q)$(PPROF_TOP) -base $(BASE) $(NEW)
+
 clean:
 	$(Q)rm -rf build build-san
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* target.c - see target.h. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -73,4 +75,139 @@ bool target__exists(pid_t pid)
 	alive = state && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X';
 	free(stat);
 	return alive;
+}
+
+int target__from_pidfile(const char *path, pid_t *pid, char *err, size_t errlen)
+{
+	char line[64];
+	long v;
+	char *end;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "pidfile %s: %s", path, strerror(errno));
+		return ret == -ENOENT ? -ENOENT : ret;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	errno = 0;
+	v = strtol(line, &end, 10);
+	while (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')
+		end++;
+	if (end == line || *end || errno || v <= 0 || v > 4194304) {
+		snprintf(err, errlen, "pidfile %s: expected a process id, found \"%.20s\"", path,
+			 line);
+		return -EINVAL;
+	}
+	if (!target__exists(v)) {
+		snprintf(err, errlen, "pidfile %s: process %ld is not running", path, v);
+		return -ESRCH;
+	}
+	*pid = v;
+	return 0;
+}
+
+/* Whether /proc/PID/cgroup puts pid in a cgroup whose last component is unit. */
+static bool in_unit(pid_t pid, const char *unit)
+{
+	char *text, *line, *save = NULL;
+	size_t len, ulen = strlen(unit);
+	bool found = false;
+
+	if (target__read_proc(pid, "cgroup", &text, &len))
+		return false;
+	for (line = strtok_r(text, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save)) {
+		/* "ID:CONTROLLERS:/path/to/app.service" (the unit, not a sub-cgroup of it). */
+		size_t n = strlen(line);
+
+		found = n > ulen && line[n - ulen - 1] == '/' && !strcmp(line + n - ulen, unit);
+	}
+	free(text);
+	return found;
+}
+
+static pid_t parent_of(pid_t pid, unsigned long long *start)
+{
+	char *stat, *p;
+	size_t len;
+	int ppid = 0;
+
+	*start = 0;
+	if (target__read_proc(pid, "stat", &stat, &len))
+		return 0;
+	p = strrchr(stat, ')');
+	/* ") S PPID" ... field 22 starttime. */
+	if (p && sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			       "%*d %*d %*d %llu",
+			 &ppid, start) < 2)
+		ppid = 0;
+	free(stat);
+	return ppid;
+}
+
+int target__from_unit(const char *unit, pid_t *pid, char *err, size_t errlen)
+{
+	pid_t *members = NULL, best = 0;
+	size_t n = 0, cap = 0;
+	unsigned long long best_start = ~0ULL;
+	struct dirent *e;
+	DIR *proc = opendir("/proc");
+
+	if (!proc) {
+		snprintf(err, errlen, "cannot read /proc: %s", strerror(errno));
+		return -errno;
+	}
+	while ((e = readdir(proc))) {
+		if (!isdigit((unsigned char)e->d_name[0]) || !in_unit(atoi(e->d_name), unit))
+			continue;
+		if (n == cap) {
+			pid_t *more = realloc(members, (cap ? cap * 2 : 16) * sizeof(*members));
+
+			if (!more)
+				break;
+			members = more;
+			cap = cap ? cap * 2 : 16;
+		}
+		members[n++] = atoi(e->d_name);
+	}
+	closedir(proc);
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long start;
+		pid_t ppid = parent_of(members[i], &start);
+		bool parent_inside = false;
+
+		for (size_t j = 0; j < n && !parent_inside; j++)
+			parent_inside = members[j] == ppid;
+		if (!parent_inside && target__exists(members[i]) && start < best_start) {
+			best = members[i];
+			best_start = start;
+		}
+	}
+	free(members);
+	if (!best) {
+		snprintf(err, errlen, "unit %s: no running process in its cgroup (is it active? "
+				      "systemctl status %s)", unit, unit);
+		return -ESRCH;
+	}
+	*pid = best;
+	return 0;
+}
+
+int target__resolve(const struct target_source *src, pid_t *pid, char *err, size_t errlen)
+{
+	if (src->pidfile)
+		return target__from_pidfile(src->pidfile, pid, err, errlen);
+	if (src->unit) {
+		char unit[256];
+
+		/* "app" means "app.service". */
+		snprintf(unit, sizeof(unit), "%s%s", src->unit, strchr(src->unit, '.') ? "" : ".service");
+		return target__from_unit(unit, pid, err, errlen);
+	}
+	snprintf(err, errlen, "no target given");
+	return -EINVAL;
 }

@@ -18,4 +18,27 @@ bool target__exists(pid_t pid);
  */
 int target__read_proc(pid_t pid, const char *name, char **out, size_t *len);
 
+/*
+ * The process a pidfile names (its first line).  Returns 0, -ENOENT when the
+ * file is missing, -EINVAL when it holds no PID, -ESRCH when that process
+ * is not running; err says which.
+ */
+int target__from_pidfile(const char *path, pid_t *pid, char *err, size_t errlen);
+
+/*
+ * The main process of a systemd unit ("app.service"): the oldest process in
+ * the unit's cgroup whose parent is outside it, found in /proc/PID/cgroup of
+ * every process (any cgroup hierarchy).  Returns 0 or -ESRCH with err.
+ */
+int target__from_unit(const char *unit, pid_t *pid, char *err, size_t errlen);
+
+/* Where the target's PID comes from when it is not given: one of the two. */
+struct target_source {
+	const char *pidfile; /* --pidfile */
+	const char *unit;    /* --unit */
+};
+
+/* The PID the source names now.  Returns 0 or a negative errno with err. */
+int target__resolve(const struct target_source *src, pid_t *pid, char *err, size_t errlen);
+
 #endif /* PPROFD_TARGET_H */

@@ -13,6 +13,8 @@
 #                default sample type, the comment about allocations before
 #                attach, ?debug=1 text, ?seconds delta;
 #   heap_cxx     new and new[] (through libstdc++) exact, new+delete not live;
+#   preload      heap_mix with an allocator preloaded (prealloc.so): that
+#                library is the one probed, values exact;
 #   heap_mix large at the default rate: 128 MiB per function within 20%;
 #   governor     a malloc-heavy loop with --heap-max-overhead 1 is paused,
 #                and says why (metrics, endpoint error, log);
@@ -167,6 +169,25 @@ if PPROFD_HEAP_NO_SESSION=1 heap_run exact-2probes heap_mix small --heap-sample-
 	check_eq "exact-2probes: probed with entry + return uprobes" '"entry + return uprobes"' \
 		"$(curl -s "$DAEMON_URL/debug/metrics" | jq -c '.collectors[] | select(.name == "heap") | .probe_mode')"
 	exact_checks exact-2probes
+fi
+stop_run
+
+# --- a preloaded allocator (prealloc.so defines malloc & co.): it is the one probed
+if heap_run preload heap_mix preload --heap-sample-rate 1 --heap-max-overhead 0; then
+	check_eq "preload: the allocator probed is the preloaded library" prealloc.so \
+		"$(curl -s "$DAEMON_URL/debug/metrics" |
+			jq -r '.collectors[] | select(.name == "heap") | .allocator' | xargs basename)"
+	if get_profile preload-heap heap; then
+		top=$(pprof "$PROF" -top -unit=B -sample_index=inuse_space -nodecount=200)
+		for fn in heap_malloc heap_calloc heap_memalign heap_realloc heap_thread; do
+			v=$(top_value "$top" "$fn" 4)
+			if within "$v" "$KIB1600" $((KIB1600 * 3 / 100)); then
+				ok "preload: inuse_space under $fn is 1600 KiB within 3% ($v)"
+			else
+				fail "preload: inuse_space under $fn is 1600 KiB within 3%" "got $v" "$top"
+			fi
+		done
+	fi
 fi
 stop_run
 

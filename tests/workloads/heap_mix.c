@@ -13,12 +13,15 @@
  * and heap_transient mallocs and frees as many bytes at once (nothing live).
  * Prints "ready" after the allocations, then sleeps holding them.
  *
- * Usage: heap_mix [small|large]
+ * Usage: heap_mix [small|large|preload]
  *   small: 1600 KiB per function in 4 KiB blocks (rate 1 tests), paced so
  *          that pprofd keeps up with every event;
  *   large: 128 MiB per function in 64 KiB blocks (default rate tests; only
- *          the first bytes of each block are touched).
+ *          the first bytes of each block are touched);
+ *   preload: small, with prealloc.so (next to this binary) preloaded: the
+ *          process's allocator is that library's, not libc's.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,6 +133,25 @@ int main(int argc, char **argv)
 {
 	int large = argc > 1 && !strcmp(argv[1], "large");
 	pthread_t threads[THREADS];
+
+	if (argc > 1 && !strcmp(argv[1], "preload") && !getenv("LD_PRELOAD")) {
+		char self[PATH_MAX], lib[PATH_MAX + 16];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		char *slash;
+
+		if (n <= 0)
+			return 1;
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		*slash = '\0';
+		snprintf(lib, sizeof(lib), "%s/prealloc.so", self);
+		*slash = '/';
+		setenv("LD_PRELOAD", lib, 1);
+		/* Same PID, same executable: now with the preloaded allocator. */
+		execl(self, self, "small", (char *)NULL);
+		perror("heap_mix: exec");
+		return 1;
+	}
 
 	block = large ? 65536 : 4096;
 	per_function = large ? 128 << 20 : 1600 << 10;

@@ -1018,6 +1018,11 @@ static void handle_pprof(struct http_server *srv, struct evhttp_request *req, co
 		send_error(srv, req, 503, "pprofd is shutting down");
 		return;
 	}
+	if (*name && !target__exists(srv->d->pid)) {
+		send_error(srv, req, 503, "target not running: process %d has exited",
+			   (int)srv->d->pid);
+		return;
+	}
 	if (!*name)
 		handle_index(srv, req);
 	else if (!strcmp(name, "cmdline"))

@@ -22,11 +22,13 @@
 
 #include "collector.h"
 #include "config.h"
+#include "attach.h"
 #include "auth.h"
 #include "collectors.h"
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "symbolize.h"
 #include "target.h"
 #include "unwind.h"
@@ -39,12 +41,17 @@
 #endif
 
 static const char usage[] =
-	"Usage: pprofd --pid PID [--listen ADDR:PORT] [--config FILE] [-v]\n"
+	"Usage: pprofd --pid PID|--pidfile FILE|--unit NAME.service [--listen ADDR:PORT]\n"
+	"              [--config FILE] [-v]\n"
 	"\n"
 	"Profiles a running process from the outside with eBPF and serves Go\n"
 	"net/http/pprof-compatible endpoints (go tool pprof http://ADDR:PORT/).\n"
 	"\n"
-	"  -p, --pid PID         the process to profile (required)\n"
+	"  -p, --pid PID         the process to profile (or one of the two below)\n"
+	"      --pidfile FILE    the process whose PID FILE holds; followed when it\n"
+	"                        exits and comes back\n"
+	"      --unit NAME       the main process of a systemd unit (its cgroup);\n"
+	"                        followed when it exits and comes back\n"
 	"  -l, --listen ADDR     where to serve HTTP (default " DEFAULT_LISTEN ")\n"
 	"  -c, --config FILE     JSON config file (default " DEFAULT_CONFIG_PATH
 	", if present)\n"
@@ -144,6 +151,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* Long options without a short letter. */
 enum { OPT_HEAP_SAMPLE_RATE = 1000, OPT_HEAP_MAX_OVERHEAD };
+enum { OPT_PIDFILE = 1100, OPT_UNIT };
 
 static int parse_int(const char *s, long min, long max, int *out)
 {
@@ -175,6 +183,8 @@ int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+		{ "unit", required_argument, NULL, OPT_UNIT },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -185,6 +195,9 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *config_path = NULL, *listen = NULL, *pid_arg = NULL;
+	struct target_source source = { 0 };
+	struct attach *attach = NULL;
+	struct notify *notify = NULL;
 	const char *heap_rate_arg = NULL, *heap_overhead_arg = NULL;
 	struct settings settings;
 	struct daemon d = { .settings = &settings };
@@ -201,6 +214,8 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":p:l:c:vhV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'p': pid_arg = optarg; break;
+		case OPT_PIDFILE: source.pidfile = optarg; break;
+		case OPT_UNIT: source.unit = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'c': config_path = optarg; break;
 		case 'v': verbose = true; break;
@@ -244,12 +259,14 @@ int main(int argc, char **argv)
 		return fail(EXIT_USAGE, "--heap-max-overhead %s: expected a percentage from 0 to 100",
 			    heap_overhead_arg);
 	settings.verbose = verbose;
-	if (!pid_arg)
-		return fail(EXIT_USAGE, "--pid is required: the process to profile (see pprofd "
-					"--help)");
-	if (parse_pid(pid_arg, &settings.pid))
+	if (!!pid_arg + !!source.pidfile + !!source.unit != 1)
+		return fail(EXIT_USAGE, "one of --pid, --pidfile or --unit is required: the process "
+					"to profile (see pprofd --help)");
+	if (pid_arg && parse_pid(pid_arg, &settings.pid))
 		return fail(EXIT_USAGE, "--pid %s: expected a process id (a positive integer)",
 			    pid_arg);
+	if (!pid_arg && target__resolve(&source, &settings.pid, err, sizeof(err)))
+		return fail(EXIT_TARGET, "%s", err);
 	d.pid = settings.pid;
 	ret = auth__load(&settings, &d.auth_token, err, sizeof(err));
 	if (ret)
@@ -317,6 +334,18 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		code = fail(EXIT_RUNTIME, "event loop failed");
 	else
+	/* --pidfile, --unit: follow the target when it exits and comes back. */
+	if (!pid_arg) {
+		attach = attach__new(&d, http, &source);
+		if (!attach) {
+			code = fail(EXIT_RUNTIME, "out of memory");
+			goto cleanup;
+		}
+	}
+	snprintf(err, sizeof(err), "profiling process %d on http://%s/", (int)d.pid,
+		 settings.listen);
+	notify = notify__ready(d.base, err);
+
 		pr_info("stopped");
 
 cleanup:
@@ -329,6 +358,8 @@ cleanup:
 	collectors__free(d.collectors, d.ncollectors);
 	unwinder__free(d.uw);
 	symbolizer__free(d.sym);
+	notify__free(notify);
+	attach__free(attach);
 	if (d.base)
 		event_base_free(d.base);
 	free(d.auth_token);

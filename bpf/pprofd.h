@@ -40,15 +40,16 @@ struct user_stack_copy {
 
 /*
  * Ring buffer sizes (bytes, powers of two) and how often the daemon drains
- * them: records do not wake it (see ringbuf.bpf.h).  A CPU sample is ~18
- * KiB: 4 MiB hold 50 ms of 1000 Hz on two busy threads four times over.
- * The daemon maps each ring twice: RSS counts each size twice.
+ * them: records do not wake it unless a ring is a quarter full (see
+ * ringbuf.bpf.h).  A CPU sample is ~18 KiB: 2 MiB hold 50 ms of 1000 Hz on
+ * two busy threads.  The daemon maps each ring twice: RSS counts each size
+ * twice, so they are kept small.
  */
 #define RING_DRAIN_MS 50
-#define CPU_RING_BYTES (4 << 20)
-#define BLOCK_RING_BYTES (2 << 20)
+#define CPU_RING_BYTES (2 << 20)
+#define BLOCK_RING_BYTES (1 << 20)
 #define TIMELINE_RING_BYTES (1 << 20)
-#define LOCK_RING_BYTES (2 << 20)
+#define LOCK_RING_BYTES (1 << 20)
 
 /*
  * One thread of the target as the task iterator finds it (goroutine

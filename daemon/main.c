@@ -330,10 +330,6 @@ int main(int argc, char **argv)
 		settings__profiling_enabled(&settings) ? ", /debug/pprof/ enabled"
 						       : ": /debug/pprof/ disabled");
 
-	ret = event_base_dispatch(d.base);
-	if (ret < 0)
-		code = fail(EXIT_RUNTIME, "event loop failed");
-	else
 	/* --pidfile, --unit: follow the target when it exits and comes back. */
 	if (!pid_arg) {
 		attach = attach__new(&d, http, &source);
@@ -346,6 +342,10 @@ int main(int argc, char **argv)
 		 settings.listen);
 	notify = notify__ready(d.base, err);
 
+	ret = event_base_dispatch(d.base);
+	if (ret < 0)
+		code = fail(EXIT_RUNTIME, "event loop failed");
+	else
 		pr_info("stopped");
 
 cleanup:
@@ -354,12 +354,12 @@ cleanup:
 		event_free(sigint);
 	if (sigterm)
 		event_free(sigterm);
+	notify__free(notify);
+	attach__free(attach);
 	http_server__free(http);
 	collectors__free(d.collectors, d.ncollectors);
 	unwinder__free(d.uw);
 	symbolizer__free(d.sym);
-	notify__free(notify);
-	attach__free(attach);
 	if (d.base)
 		event_base_free(d.base);
 	free(d.auth_token);

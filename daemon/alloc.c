@@ -63,6 +63,13 @@
 #define GOVERNOR_PERIOD_S 1
 #define GOVERNOR_STRIKES 3
 
+/* Objects loaded later are looked for every SCAN_PERIOD_TICKS periods. */
+#define SCAN_PERIOD_TICKS 2
+
+/* Objects defining malloc probed at most; objects of the target looked at. */
+#define MAX_OBJECTS 16
+#define MAX_EXAMINED 1024
+
 static const struct sample_type heap_sample_types[] = {
 	{ "alloc_objects", "count" },
 	{ "alloc_space", "bytes" },
@@ -146,9 +153,10 @@ struct alloc_tracker {
 	struct alloc_session_bpf *sskel;
 	bool session;
 	bool no_session; /* the session link was refused: do not try again */
-	int session_fd; /* the session link, -1 when none */
+	int session_fds[MAX_OBJECTS]; /* the session links, one per object probed */
+	size_t nsession;
 	struct bpf_link **links;
-	size_t nlinks;
+	size_t nlinks, cap_links;
 	int counters_fd;
 
 	struct ring_buffer *ring;
@@ -158,6 +166,11 @@ struct alloc_tracker {
 
 	char allocator[PATH_MAX]; /* the object probed, as the target sees it */
 	char probed[1024];        /* the function names */
+	char also[1024];          /* objects loaded later that define malloc, probed too */
+	size_t nobjects;          /* objects probed */
+	char **examined;          /* objects of the target looked at (paths) */
+	size_t nexamined;
+	unsigned ticks;
 	size_t nprobed;
 
 	struct interned_stack **interned;
@@ -650,7 +663,7 @@ static int attach_session(struct alloc_tracker *t, const char *path,
 	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
 	if (fd < 0)
 		return -errno;
-	t->session_fd = fd;
+	t->session_fds[t->nsession++] = fd;
 	return 0;
 }
 
@@ -660,6 +673,15 @@ static int add_link(struct alloc_tracker *t, struct bpf_program *prog, const cha
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = p->func, .retprobe = retprobe);
 	struct bpf_link *link;
 
+	if (t->nlinks == t->cap_links) {
+		size_t cap = t->cap_links ? 2 * t->cap_links : 32;
+		struct bpf_link **more = realloc(t->links, cap * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		t->links = more;
+		t->cap_links = cap;
+	}
 	link = bpf_program__attach_uprobe_opts(prog, t->pid, path, p->offset, &opts);
 	if (!link)
 		return -errno;
@@ -672,9 +694,8 @@ static void detach_all(struct alloc_tracker *t)
 	for (size_t i = 0; i < t->nlinks; i++)
 		bpf_link__destroy(t->links[i]);
 	t->nlinks = 0;
-	if (t->session_fd >= 0)
-		close(t->session_fd);
-	t->session_fd = -1;
+	while (t->nsession)
+		close(t->session_fds[--t->nsession]);
 }
 
 static int attach_probes(struct alloc_tracker *t, const char *path,
@@ -684,24 +705,24 @@ static int attach_probes(struct alloc_tracker *t, const char *path,
 						   : t->skel->progs.free_entry;
 	int ret = 0;
 
-	t->links = calloc(2 * n + 1, sizeof(*t->links));
-	if (!t->links) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+	if (t->nobjects == MAX_OBJECTS) {
+		snprintf(err, errlen, "more than %d objects define malloc", MAX_OBJECTS);
+		return -E2BIG;
 	}
-	t->probed[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		size_t len = strlen(t->probed);
+	if (!t->nobjects) {
+		t->probed[0] = '\0';
+		for (int i = 0; i < n; i++) {
+			size_t len = strlen(t->probed);
 
-		snprintf(t->probed + len, sizeof(t->probed) - len, "%s%s", len ? " " : "",
-			 points[i].name);
+			snprintf(t->probed + len, sizeof(t->probed) - len, "%s%s", len ? " " : "",
+				 points[i].name);
+		}
+		t->nprobed = n;
 	}
-	t->nprobed = n;
 	if (t->session) {
 		ret = attach_session(t, path, points, n);
 		if (ret) {
-			snprintf(err, errlen, "uprobe session on %s: %s", t->allocator,
-				 strerror(-ret));
+			snprintf(err, errlen, "uprobe session on %s: %s", path, strerror(-ret));
 			return ret;
 		}
 	}
@@ -717,12 +738,67 @@ static int attach_probes(struct alloc_tracker *t, const char *path,
 		}
 		if (ret) {
 			snprintf(err, errlen, "probes refused: uprobe on %s in %s: %s", p->name,
-				 t->allocator, strerror(-ret));
-			detach_all(t);
+				 path, strerror(-ret));
+			if (!t->nobjects)
+				detach_all(t);
 			return ret;
 		}
 	}
+	t->nobjects++;
 	return 0;
+}
+
+/*
+ * Objects of the target not looked at yet: with attach, each that defines
+ * malloc (a library loaded later with an allocator of its own, used through
+ * RTLD_DEEPBIND or -Bsymbolic) is probed too; without, they are only noted
+ * (at start: the allocator was chosen among them).
+ */
+static void scan_objects(struct alloc_tracker *t, bool attach)
+{
+	char maps[64], line[PATH_MAX + 128];
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)t->pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && t->nexamined < MAX_EXAMINED) {
+		struct probe_point points[NFAMILY];
+		char *file = strchr(line, '/'), path[PATH_MAX + 64], err[256], **more;
+		bool seen = false;
+		int n;
+
+		if (!file || !strstr(line, " r-xp "))
+			continue;
+		file[strcspn(file, "\n")] = '\0';
+		for (size_t i = 0; i < t->nexamined && !seen; i++)
+			seen = !strcmp(t->examined[i], file);
+		if (seen || strstr(file, " (deleted)"))
+			continue;
+		more = realloc(t->examined, (t->nexamined + 1) * sizeof(*more));
+		if (!more)
+			break;
+		t->examined = more;
+		t->examined[t->nexamined] = strdup(file);
+		if (!t->examined[t->nexamined])
+			break;
+		t->nexamined++;
+		if (!attach)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)t->pid, file);
+		n = object_probe_points(path, points);
+		if (n <= 0)
+			continue;
+		if (attach_probes(t, path, points, n, err, sizeof(err))) {
+			pr_warn("heap: %s, loaded later, defines malloc: %s", file, err);
+			continue;
+		}
+		pr_info("heap: probing %s too: loaded later, it defines malloc", file);
+		snprintf(t->also + strlen(t->also), sizeof(t->also) - strlen(t->also), "%s%s",
+			 t->also[0] ? " " : "", file);
+	}
+	fclose(f);
 }
 
 /*
@@ -940,6 +1016,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	t->last_cpu_ns = cpu;
 	if (t->paused || !cpu)
 		return;
+	if (++t->ticks % SCAN_PERIOD_TICKS == 0)
+		scan_objects(t, true);
 	/* Less than 10 ms of CPU in the period: too little to judge. */
 	if (dcpu < 10000000) {
 		t->overhead_percent = 0;
@@ -986,6 +1064,9 @@ static void tracker__free(struct alloc_tracker *t)
 	free(t->index);
 	free(t->live);
 	free(t->links);
+	for (size_t i = 0; i < t->nexamined; i++)
+		free(t->examined[i]);
+	free(t->examined);
 	free(t);
 }
 
@@ -1009,7 +1090,6 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	t->session_fd = -1;
 	t->counters_fd = -1;
 	t->pid = env->pid;
 	t->uw = env->uw;
@@ -1047,6 +1127,8 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 		detach_all(t);
 		free(t->links);
 		t->links = NULL;
+		t->nlinks = t->cap_links = 0;
+		t->nobjects = 0;
 		alloc_session_bpf__destroy(t->sskel);
 		t->sskel = NULL;
 		t->session = false;
@@ -1075,6 +1157,7 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 		goto fail;
 	}
 	calibrate(t);
+	scan_objects(t, false);
 	t->last_cpu_ns = target_cpu_ns(t->pid);
 	snprintf(t->comment, sizeof(t->comment),
 		 "pprofd heap tracking of process %d since attach at %ld (Unix time): "
@@ -1202,6 +1285,7 @@ static void alloc_stats(const struct collector *c, cJSON *out)
 
 	cJSON_AddStringToObject(out, "allocator", t->allocator);
 	cJSON_AddStringToObject(out, "probed", t->probed);
+	cJSON_AddStringToObject(out, "also_probed", t->also);
 	cJSON_AddStringToObject(out, "probe_mode",
 				t->session ? "uprobe session" : "entry + return uprobes");
 	cJSON_AddNumberToObject(out, "sample_rate_bytes", t->rate);

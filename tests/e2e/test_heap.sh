@@ -15,6 +15,8 @@
 #   heap_cxx     new and new[] (through libstdc++) exact, new+delete not live;
 #   preload      heap_mix with an allocator preloaded (prealloc.so): that
 #                library is the one probed, values exact;
+#   dlopen       a library with an allocator of its own loaded after attach
+#                is probed too (its malloc called through dlsym);
 #   heap_mix large at the default rate: 128 MiB per function within 20%;
 #   governor     a malloc-heavy loop with --heap-max-overhead 1 is paused,
 #                and says why (metrics, endpoint error, log);
@@ -191,6 +193,25 @@ if heap_run preload heap_mix preload --heap-sample-rate 1 --heap-max-overhead 0;
 fi
 stop_run
 
+# --- an object with an allocator of its own, loaded after attach: probed too
+if heap_run dlopen heap_mix dlopen --heap-sample-rate 1 --heap-max-overhead 0; then
+	if get_profile dlopen-heap heap; then
+		also=$(curl -s "$DAEMON_URL/debug/metrics" |
+			jq -r '.collectors[] | select(.name == "heap") | .also_probed')
+		check_eq "dlopen: the library loaded later is probed too" prealloc.so \
+			"$(basename "$also")"
+		[ "$also" ] || diag_file "$DAEMON_LOG"
+		top=$(pprof "$PROF" -top -unit=B -sample_index=inuse_space -nodecount=200)
+		v=$(top_value "$top" heap_dlopen 4)
+		if within "$v" "$KIB1600" $((KIB1600 * 3 / 100)); then
+			ok "dlopen: inuse_space under heap_dlopen is 1600 KiB within 3% ($v)"
+		else
+			fail "dlopen: inuse_space under heap_dlopen is 1600 KiB within 3%" "got $v" "$top"
+		fi
+	fi
+fi
+stop_run
+
 # --- C++
 if heap_run cxx heap_cxx "" --heap-sample-rate 1 --heap-max-overhead 0; then
 	if get_profile cxx-heap heap; then
@@ -229,6 +250,8 @@ if heap_run sampled heap_mix large --heap-max-overhead 0; then
 		done
 		check_eq "sampled: period is the default rate" "Period: 524288" \
 			"$(pprof "$PROF" -raw | grep -m1 '^Period:')"
+		check_eq "sampled: no events lost" 0 "$(curl -s "$DAEMON_URL/debug/metrics" |
+			jq '.collectors[] | select(.name == "heap") | .events_lost')"
 	fi
 fi
 stop_run

@@ -13,14 +13,18 @@
  * and heap_transient mallocs and frees as many bytes at once (nothing live).
  * Prints "ready" after the allocations, then sleeps holding them.
  *
- * Usage: heap_mix [small|large|preload]
+ * Usage: heap_mix [small|large|preload|dlopen]
  *   small: 1600 KiB per function in 4 KiB blocks (rate 1 tests), paced so
  *          that pprofd keeps up with every event;
  *   large: 128 MiB per function in 64 KiB blocks (default rate tests; only
- *          the first bytes of each block are touched);
+ *          the first bytes of each block are touched), a little paced too;
  *   preload: small, with prealloc.so (next to this binary) preloaded: the
- *          process's allocator is that library's, not libc's.
+ *          process's allocator is that library's, not libc's;
+ *   dlopen:  only heap_dlopen: after SIGUSR1, loads prealloc.so (an object
+ *          with an allocator of its own, loaded later), waits 3 s, then keeps
+ *          400 blocks of 4 KiB from its malloc.
  */
+#include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -53,6 +57,9 @@ static void pace(size_t i)
 {
 	if (paced && i % 4 == 3)
 		usleep(3000);
+	/* Large: ~1 block in 8 is sampled; 16 blocks per ms keep bursts small. */
+	if (!paced && i % 16 == 15)
+		usleep(1000);
 }
 
 static void touch(void *p)
@@ -129,6 +136,29 @@ __attribute__((noinline)) static void *heap_thread(void *arg)
 	return NULL;
 }
 
+/* The path of prealloc.so, next to this executable. */
+static void prealloc_path(char *lib, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	self[n > 0 ? n : 0] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(lib, len, "%s/prealloc.so", self);
+}
+
+__attribute__((noinline)) static void heap_dlopen(void *(*lib_malloc)(size_t))
+{
+	for (size_t i = 0; i < 400; i++) {
+		kept_malloc[i] = lib_malloc(4096);
+		touch(kept_malloc[i]);
+		pace(i);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int large = argc > 1 && !strcmp(argv[1], "large");
@@ -162,6 +192,23 @@ int main(int argc, char **argv)
 	while (!go)
 		usleep(10000);
 
+	if (argc > 1 && !strcmp(argv[1], "dlopen")) {
+		char lib[PATH_MAX + 16];
+		void *h;
+
+		prealloc_path(lib, sizeof(lib));
+		h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+		if (!h) {
+			fprintf(stderr, "heap_mix: %s\n", dlerror());
+			return 1;
+		}
+		sleep(3); /* pprofd looks for objects loaded later every 2 s */
+		heap_dlopen((void *(*)(size_t))dlsym(h, "malloc"));
+		printf("ready\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	heap_malloc();
 	heap_calloc();
 	heap_memalign();

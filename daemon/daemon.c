@@ -58,13 +58,35 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * Once, just after start-up: loads what the first profile would otherwise
+ * load after its window (kallsyms, each module's symbols and debug info),
+ * by resolving one address of every mapping.
+ */
+static void on_prepare(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	const struct symbol_mapping *const *maps;
+	size_t n = symbolizer__mappings(d->sym, &maps);
+
+	struct symbol_location loc;
+
+	(void)fd;
+	(void)what;
+	symbolizer__lookup(d->sym, KERNEL_ADDR_MIN, &loc); /* reads /proc/kallsyms */
+	for (size_t i = 0; i < n; i++)
+		symbolizer__lookup(d->sym, maps[i]->start + (maps[i]->limit - maps[i]->start) / 2,
+				   &loc);
+}
+
 int daemon__start_draining(struct daemon *d)
 {
-	const struct timeval every = { .tv_usec = RING_DRAIN_MS * 1000 };
+	const struct timeval every = { .tv_usec = RING_DRAIN_MS * 1000 }, now = { 0 };
 
 	d->warmed = calloc(d->ncollectors ? d->ncollectors : 1, sizeof(*d->warmed));
 	d->drain_timer = event_new(d->base, -1, EV_PERSIST, on_drain_tick, d);
-	if (!d->warmed || !d->drain_timer || event_add(d->drain_timer, &every)) {
+	if (!d->warmed || !d->drain_timer || event_add(d->drain_timer, &every) ||
+	    event_base_once(d->base, -1, EV_TIMEOUT, on_prepare, d, &now)) {
 		daemon__stop_draining(d);
 		return -ENOMEM;
 	}

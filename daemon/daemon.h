@@ -40,8 +40,9 @@ struct collector *daemon__collector(const struct daemon *d, const char *name);
  * Every RING_DRAIN_MS: moves pending events of every collecting collector
  * into its table (BPF does not wake the daemon per record), then symbolizes
  * the addresses of stacks new since the last tick, a bounded number at a
- * time, so that a profile is ready soon after its window closes.  Returns 0
- * or -ENOMEM.
+ * time, so that a profile is ready soon after its window closes.  Also,
+ * once the loop runs, loads every module's symbols (what the first profile
+ * would pay after its window).  Returns 0 or -ENOMEM.
  */
 int daemon__start_draining(struct daemon *d);
 void daemon__stop_draining(struct daemon *d);

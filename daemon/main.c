@@ -311,6 +311,10 @@ int main(int argc, char **argv)
 				       : fail(EXIT_BPF, "%s profile: %s", failed, err);
 		goto cleanup;
 	}
+	if (daemon__start_draining(&d)) {
+		code = fail(EXIT_RUNTIME, "out of memory");
+		goto cleanup;
+	}
 
 	http = http_server__new(&d, settings.listen, &error, err, sizeof(err));
 	if (!http) {
@@ -357,6 +361,7 @@ cleanup:
 	notify__free(notify);
 	attach__free(attach);
 	http_server__free(http);
+	daemon__stop_draining(&d);
 	collectors__free(d.collectors, d.ncollectors);
 	unwinder__free(d.uw);
 	symbolizer__free(d.sym);

@@ -505,16 +505,18 @@ static void kallsyms__load(void)
 		return;
 	}
 	while (getline(&line, &linecap, f) > 0) {
+		char type, *name, *copy, *end;
 		uint64_t addr;
-		char type, *name, *copy;
-		int pos = 0;
 		size_t len;
 
-		if (sscanf(line, "%" SCNx64 " %c %n", &addr, &type, &pos) < 2 || !pos || !addr)
+		/* "ffffffff81000000 T _text [module]": by hand, sscanf is the cost. */
+		addr = strtoull(line, &end, 16);
+		if (end == line || !addr || end[0] != ' ' || !end[1] || end[2] != ' ')
 			continue;
+		type = end[1];
 		if (type != 't' && type != 'T' && type != 'w' && type != 'W')
 			continue;
-		name = line + pos;
+		name = end + 3;
 		len = strcspn(name, " \t\n");
 		if (!len)
 			continue;

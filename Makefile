@@ -151,6 +151,12 @@ bench-heap: deps
 	$(Q)$(MAKE) --no-print-directory all workloads
 	$(Q)OUTPUT=$(OUTPUT) BENCH_SECTIONS=heap tests/bench/bench.sh
 
+# The HTTP section alone: /performance/health and /stats under wrk, RSS over 1M requests.
+.PHONY: bench-http
+bench-http: deps
+	$(Q)$(MAKE) --no-print-directory all workloads
+	$(Q)OUTPUT=$(OUTPUT) BENCH_SECTIONS=http tests/bench/bench.sh
+
 # --- install -------------------------------------------------------------
 #
 #   make install [DESTDIR=...] [PREFIX=/usr/local]

@@ -10,7 +10,7 @@ set -eu
 
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev libdw-dev libevent-dev
 libcjson-dev zlib1g-dev libcmocka-dev pkg-config golang-go jq curl linux-perf
-procps iproute2 prometheus bpftrace"
+procps iproute2 prometheus bpftrace wrk"
 
 missing=""
 for p in $PKGS; do

@@ -5,7 +5,7 @@
 #
 # Usage: tests/bench/bench.sh          (or: make bench, which builds first)
 #
-# Sections (BENCH_SECTIONS, default "cpu"; each is a function section_NAME):
+# Sections (BENCH_SECTIONS, default "cpu http"; each is a function section_NAME):
 #
 #   heap  ns per malloc+free pair of tests/workloads/heap_loop: no probes,
 #         pprofd's heap tracking at the default rate and at rate 1, a
@@ -24,6 +24,10 @@
 #         daemon after a first one (which loads the symbols, shown apart);
 #         and how long a target thread is stopped for it (none: a BPF task
 #         iterator reads each thread where it is).
+#
+#   http  requests/s and p99 latency of /performance/health and /performance/stats
+#         under wrk (64 connections), and pprofd's RSS before and after
+#         BENCH_HTTP_REQUESTS (1000000) requests (goal: growth <= 1 MiB).
 #
 # What is measured, per configuration, BENCH_RUNS times (rounds interleave
 # the configurations, alternating which tool goes first, so that the noise of
@@ -96,7 +100,7 @@ WORKLOADS=$OUTPUT/workloads
 RUSAGE=$OUTPUT/bench/rusage
 RUNS=${BENCH_RUNS:-3}
 WINDOW=${BENCH_SECONDS:-10}
-SECTIONS=${BENCH_SECTIONS:-cpu}
+SECTIONS=${BENCH_SECTIONS:-cpu http}
 case ${BENCH_WARM:-1} in
 0 | no | false) WARM= ;;
 *) WARM=1 ;;
@@ -878,6 +882,75 @@ section_heap()
 	echo "every run (ns/pair):"
 	for config in none pprofd_default pprofd_all memleak floor; do
 		printf '  %-16s %s\n' "$config" "$(runs "heap.$config" ns)"
+	done
+}
+
+# http: /performance/health and /performance/stats of tests/workloads/grow
+# under wrk (64 connections, 2 threads, BENCH_SECONDS each, BENCH_RUNS
+# rounds): requests/s and p99 latency, medians; then pprofd's RSS before and
+# after BENCH_HTTP_REQUESTS (default 1000000) more requests, the two
+# alternating, and the growth (goal: no more than 1 MiB).  The access log is
+# on (the default), written to /dev/null.
+section_http()
+{
+	local port url ep out n total=0 goal_n=${BENCH_HTTP_REQUESTS:-1000000} rss0 rss1 errors
+	command -v wrk >/dev/null 2>&1 || die "missing wrk (make deps)"
+	start_target grow 1
+	port=$((20000 + RANDOM % 30000))
+	url=http://127.0.0.1:$port
+	"$PPROFD" --pid "$TARGET_PID" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+	DAEMON_PID=$!
+	track "$DAEMON_PID"
+	for _ in $(seq 150); do
+		curl -s -o /dev/null "$url/performance/health" && break
+		sleep 0.1
+	done
+	log "http: target grow, PID $TARGET_PID; pprofd $DAEMON_PID on $url; $RUNS rounds of ${WINDOW} s per endpoint"
+	# Warm-up: first requests load symbols, grow buffers.
+	wrk -t2 -c64 -d2s "$url/performance/health" >/dev/null 2>&1
+	wrk -t2 -c64 -d2s "$url/performance/stats" >/dev/null 2>&1
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		for ep in health stats; do
+			out=$(wrk -t2 -c64 -d"${WINDOW}s" --latency "$url/performance/$ep" 2>&1)
+			put "http.$ep" rps "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
+			# "99%  12.34ms" (or us, or s) -> ms
+			put "http.$ep" p99_ms "$(awk '$1 == "99%" {
+				v = $2; u = v; sub(/[a-z]+$/, "", v); sub(/^[0-9.]+/, "", u)
+				print (u == "us" ? v / 1000 : u == "s" ? v * 1000 : v) }' <<<"$out")"
+			errors=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+			[ -z "$errors" ] || log "http: $ep round $RUN: $errors"
+			log "http: round $RUN/$RUNS: $ep $(awk '/^Requests\/sec:/ { print $2 }' <<<"$out") req/s"
+		done
+	done
+	rss0=$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status")
+	log "http: RSS ${rss0} kB; now $goal_n more requests"
+	while [ "$total" -lt "$goal_n" ]; do
+		for ep in health stats; do
+			n=$(wrk -t2 -c64 -d10s "$url/performance/$ep" 2>&1 |
+				awk '/requests in/ { print $1 }')
+			total=$((total + ${n:-0}))
+		done
+		log "http: $total requests"
+		alive "$DAEMON_PID" || die "pprofd died during the requests"
+	done
+	rss1=$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status")
+	stop "$DAEMON_PID"
+	stop "$TARGET_PID"
+
+	echo
+	echo "== http: /performance/health and /performance/stats under wrk -t2 -c64, ${WINDOW} s, median of $RUNS"
+	printf '%-22s %10s %10s\n' endpoint "req/s" "p99 ms"
+	for ep in health stats; do
+		printf '%-22s %10s %10s\n' "/performance/$ep" "$(med "http.$ep" rps 0)" \
+			"$(med "http.$ep" p99_ms 1)"
+	done
+	echo "pprofd RSS: $rss0 kB before, $rss1 kB after $total more requests" \
+		"(+$((rss1 - rss0)) kB)"
+	echo "goals:"
+	goal "RSS growth over $total requests" "$((rss1 - rss0))" "<=" 1024 kB
+	echo "every run (req/s | p99 ms):"
+	for ep in health stats; do
+		printf '  %-8s %-30s | %s\n' "$ep" "$(runs "http.$ep" rps)" "$(runs "http.$ep" p99_ms)"
 	done
 }
 

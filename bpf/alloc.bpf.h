@@ -15,6 +15,7 @@
 #define PPROFD_ALLOC_BPF_H
 
 #include "alloc_events.h"
+#include "ringbuf.bpf.h"
 #include "stack.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -58,12 +59,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	/*
-	 * 8 MiB: ~500 sampled allocations of 16 KiB (stack copy) in flight.
-	 * The daemon maps it whole (twice the size in its RSS): larger only
-	 * helps bursts at a small heap.sample_rate; drops are counted.
-	 */
-	__uint(max_entries, 1 << 23);
+	__uint(max_entries, ALLOC_RING_BYTES);
 } alloc_events SEC(".maps");
 
 struct {
@@ -113,7 +109,7 @@ static __always_inline void forget_block(__u64 addr)
 	e->size = 0;
 	e->flags = 0;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&alloc_events, ALLOC_RING_BYTES));
 	count(ALLOC_COUNTER_FREED);
 }
 
@@ -229,7 +225,7 @@ static __always_inline void alloc_exit(struct pt_regs *ctx)
 	}
 	/* The registers of the return: ip is the caller's return address. */
 	capture_user_stack(bpf_get_current_task_btf(), &e->user);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&alloc_events, ALLOC_RING_BYTES));
 	count(ALLOC_COUNTER_SAMPLED);
 }
 

@@ -29,6 +29,14 @@ enum alloc_func {
  */
 #define ALLOC_MAX_LIVE 131072
 
+/*
+ * The events ring: 8 MiB, ~500 sampled allocations of 16 KiB (stack copy)
+ * in flight.  The daemon maps it whole (twice the size in its RSS) and
+ * drains it every RING_DRAIN_MS, or at once when it is a quarter full;
+ * larger only helps bursts at a small heap.sample_rate.  Drops are counted.
+ */
+#define ALLOC_RING_BYTES (8 << 20)
+
 /* Exponential draws of the sampling countdown, filled by the daemon. */
 #define ALLOC_DRAWS 4096
 

@@ -1014,10 +1014,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	       (hits[1] - t->last_hits[1]) * t->return_cost_ns;
 	memcpy(t->last_hits, hits, sizeof(hits));
 	t->last_cpu_ns = cpu;
-	if (t->paused || !cpu)
+	if (t->paused)
 		return;
 	if (++t->ticks % SCAN_PERIOD_TICKS == 0)
 		scan_objects(t, true);
+	if (!cpu) /* gone, or no CPU time to its name yet */
+		return;
 	/* Less than 10 ms of CPU in the period: too little to judge. */
 	if (dcpu < 10000000) {
 		t->overhead_percent = 0;

@@ -1164,10 +1164,17 @@ struct http_server *http_server__new(struct daemon *d, const char *addr, int *er
 						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 						      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(srv->http, on_request, srv);
-	evhttp_set_max_headers_size(srv->http, d->settings->max_header_bytes);
-	evhttp_set_max_body_size(srv->http, d->settings->max_body_bytes);
-	evhttp_set_timeout(srv->http, d->settings->request_timeout_seconds);
+	http_server__apply_limits(srv);
 	return srv;
+}
+
+void http_server__apply_limits(struct http_server *s)
+{
+	const struct settings *st = s->d->settings;
+
+	evhttp_set_max_headers_size(s->http, st->max_header_bytes);
+	evhttp_set_max_body_size(s->http, st->max_body_bytes);
+	evhttp_set_timeout(s->http, st->request_timeout_seconds);
 }
 
 void http_server__drain(struct http_server *s, void (*done)(void *arg), void *arg)

@@ -20,6 +20,9 @@ struct http_server *http_server__new(struct daemon *d, const char *addr, int *er
 				     size_t errlen);
 void http_server__free(struct http_server *s);
 
+/* (Re)applies the limits.* settings to the listener (after a reload). */
+void http_server__apply_limits(struct http_server *s);
+
 /*
  * Shutdown: answers every profile still being collected with what it has so
  * far and calls done(arg) once every response has been sent.

@@ -29,6 +29,7 @@
 #include "http.h"
 #include "log.h"
 #include "notify.h"
+#include "reload.h"
 #include "symbolize.h"
 #include "target.h"
 #include "unwind.h"
@@ -149,6 +150,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	http_server__drain(sd->http, on_drained, sd->d);
 }
 
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	pr_info("SIGHUP: reloading the configuration");
+	reload__run(arg);
+}
+
 /* Long options without a short letter. */
 enum { OPT_HEAP_SAMPLE_RATE = 1000, OPT_HEAP_MAX_OVERHEAD };
 enum { OPT_PIDFILE = 1100, OPT_UNIT };
@@ -204,7 +213,8 @@ int main(int argc, char **argv)
 	struct collector_env env;
 	const char *failed = "";
 	struct http_server *http = NULL;
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+	struct reload reload = { 0 };
 	struct shutdown sd;
 	char err[512];
 	int opt, ret, error = 0, code = EXIT_OK;
@@ -246,6 +256,10 @@ int main(int argc, char **argv)
 	}
 	if (settings__load_env(&settings, err, sizeof(err)))
 		return fail(EXIT_CONFIG, "%s", err);
+	/* What SIGHUP compares the file with (flags come after). */
+	reload.loaded = settings;
+	reload.path = config_path ? config_path
+				  : access(DEFAULT_CONFIG_PATH, F_OK) == 0 ? DEFAULT_CONFIG_PATH : NULL;
 	if (listen) {
 		if (strlen(listen) >= sizeof(settings.listen))
 			return fail(EXIT_USAGE, "--listen: address too long");
@@ -325,7 +339,12 @@ int main(int argc, char **argv)
 	sd.http = http;
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &sd);
 	sigint = evsignal_new(d.base, SIGINT, on_signal, &sd);
-	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
+	reload.live = &settings;
+	reload.d = &d;
+	reload.http = http;
+	sighup = evsignal_new(d.base, SIGHUP, on_sighup, &reload);
+	if (!sigterm || !sigint || !sighup || evsignal_add(sigterm, NULL) ||
+	    evsignal_add(sigint, NULL) || evsignal_add(sighup, NULL)) {
 		code = fail(EXIT_RUNTIME, "cannot install signal handlers");
 		goto cleanup;
 	}
@@ -354,6 +373,8 @@ int main(int argc, char **argv)
 
 cleanup:
 	/* Reverse order of start-up; every probe goes with its collector. */
+	if (sighup)
+		event_free(sighup);
 	if (sigint)
 		event_free(sigint);
 	if (sigterm)

@@ -100,6 +100,7 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(DAEMON_OBJS) | $(OUTPUT)/tests
 WORKLOAD_CFLAGS := -O2 -g -fno-omit-frame-pointer -pthread
 # Built as Debian builds libc: no frame pointers.
 WORKLOAD_CFLAGS_nofp := -fomit-frame-pointer
+WORKLOAD_CFLAGS_busy_nofp := -fomit-frame-pointer
 # A static binary without symbols: no allocator to probe (test_heap).
 WORKLOAD_CFLAGS_heap_static := -static -s
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads

@@ -24,6 +24,20 @@
 #         daemon after a first one (which loads the symbols, shown apart);
 #         and how long a target thread is stopped for it (none: a BPF task
 #         iterator reads each thread where it is).
+#   dwarf complete stacks through frame-pointer-less code: the cpu
+#         section's measure on tests/workloads/busy_nofp (two threads 6-8
+#         calls deep through libc's qsort and libm's sin, built
+#         -fomit-frame-pointer), against `perf record --call-graph dwarf`,
+#         whose cost is its record AND its `perf report --stdio` (which
+#         unwinds the copied stacks; CPU from wait4's rusage); both tools'
+#         share of samples whose stack reaches main (or the thread's start
+#         routine worker_main): `go tool pprof -traces` / `perf script`.
+#   switch
+#         ns per context switch of tests/workloads/switcher (two threads on
+#         one CPU ping-ponging through pipes, BENCH_SWITCH_ROUNDS round trips,
+#         default 300000), alone and with a daemon attached (its block and
+#         mutex collectors run from the attach), the difference per round,
+#         and the daemon's CPU during the loop.
 #
 #   http  requests/s and p99 latency of /performance/health and /performance/stats
 #         under wrk (64 connections), and pprofd's RSS before and after
@@ -882,6 +896,307 @@ section_heap()
 	echo "every run (ns/pair):"
 	for config in none pprofd_default pprofd_all memleak floor; do
 		printf '  %-16s %s\n' "$config" "$(runs "heap.$config" ns)"
+	done
+}
+
+# ---------------------------------------------------------------- dwarf
+
+# Functions at the root of busy_nofp's threads: a stack that reaches one of
+# them is complete (main for nofp-trig, worker_main for nofp-sort).
+DWARF_ROOTS="main worker_main"
+
+# pprof_reach FILE: the % of the samples (counts) of a CPU profile whose
+# stack reaches one of $DWARF_ROOTS (`go tool pprof -traces`).
+pprof_reach()
+{
+	go tool pprof -traces -sample_index=samples "$1" 2>/dev/null | awk -v roots="$DWARF_ROOTS" '
+		BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) root[r[i]] = 1 }
+		function flush() { if (have) { total += v; if (hit) reach += v }; have = hit = 0 }
+		/^-----------\+/ { flush(); in_trace = 1; next }
+		!in_trace { next }
+		!have && $1 ~ /^[0-9]+$/ && NF >= 2 { have = 1; v = $1; if ($2 in root) hit = 1; next }
+		have && ($1 in root) { hit = 1 }
+		END { flush(); if (total) printf "%.2f\n", 100 * reach / total; else print "-" }'
+}
+
+# perf_reach DATA: the same for a perf.data file (`perf script`, which
+# unwinds the DWARF stacks; not timed).
+perf_reach()
+{
+	perf script -i "$1" -F comm,ip,sym 2>/dev/null | awk -v roots="$DWARF_ROOTS" '
+		BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) root[r[i]] = 1; RS = "" }
+		{
+			total++
+			m = split($0, line, "\n")
+			for (i = 2; i <= m; i++) {
+				split(line[i], f, " ")
+				if (f[2] in root) { reach++; break }
+			}
+		}
+		END { if (total) printf "%.2f\n", 100 * reach / total; else print "-" }'
+}
+
+# perf_report_cost CONFIG DATA: `perf report --stdio` on DATA, its CPU
+# (wait4 rusage) and peak RSS: what turning the recording into stacks costs.
+perf_report_cost()
+{
+	local ru=$2.report.rusage ut st rss status
+	: >"$ru"
+	"$RUSAGE" "$ru" perf report -i "$2" --stdio >"$2.report" 2>&1
+	read -r ut st rss status < <(sed -n 2p "$ru")
+	if [ "${status:-}" != 0 ]; then
+		log "$1: perf report failed (status ${status:-?}): $(tail -3 "$2.report")"
+		return 1
+	fi
+	put "$1" report_ms "$(calc "($ut + $st) / 1e3")"
+	put "$1" report_mib "$(calc "$rss / 1024")"
+	put "$1" total_pct "$(calc "$(values "$1" cpu_pct | tail -1) + 100 * ($ut + $st) / 1e6 / $WINDOW")"
+	put "$1" data_mib "$(calc "$(stat -c %s "$2") / 1048576")"
+}
+
+DWARF_FMT='%-15s %6s %9s %7s %8s %8s %8s %7s %9s %4s %6s %8s\n'
+
+# dwarf_row CONFIG LABEL
+dwarf_row()
+{
+	local rep=-
+	[ "$(values "$1" report_ms | wc -l)" = 0 ] || rep=$(med "$1" report_ms 0)
+	# shellcheck disable=SC2059 # the format is ours
+	printf "$DWARF_FMT" "$2" "$(med "$1" cpu_pct 2)" "$rep" "$(med "$1" total_pct 2)" \
+		"$(med "$1" after_ms 0)" "$(med "$1" rss_mib 1)" "$(med "$1" idle_mib 1)" \
+		"$(med "$1" samples 0)" "$(med "$1" per_cpu_s 0)" "$(med "$1" target_pct 0)" \
+		"$(med "$1" reach_pct 1)" "$(med "$1" delivery_ms 0)"
+}
+
+# dwarf: complete stacks through frame-pointer-less code: pprofd (DWARF
+# unwinding of a stack copy) against perf record --call-graph dwarf (stack
+# copied into the file, unwound by perf report) on busy_nofp.
+section_dwarf()
+{
+	local hz period order first config data
+	start_target busy_nofp 2
+	log "dwarf: target busy_nofp, PID $TARGET_PID; $RUNS rounds of $((WARM ? 6 : 4)) profiles of $WINDOW s"
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		for hz in 100 1000; do
+			period=$((1000000000 / hz))
+			if ((RUN % 2)); then order="pprofd perf"; else order="perf pprofd"; fi
+			for first in $order; do
+				log "dwarf: round $RUN/$RUNS: $first at $hz Hz"
+				if [ "$first" = pprofd ]; then
+					if measure_pprofd "dwarf.pprofd.$hz" "$TARGET_PID" \
+						"/debug/pprof/profile?seconds=$WINDOW&hz=$hz" \
+						"${WARM:+dwarf.pprofd.$hz.warm}"; then
+						for config in "dwarf.pprofd.$hz" ${WARM:+"dwarf.pprofd.$hz.warm"}; do
+							put "$config" total_pct "$(values "$config" cpu_pct | tail -1)"
+							put "$config" reach_pct \
+								"$(pprof_reach "$BENCH_TMP/$config.$RUN.prof")"
+						done
+					else
+						log "dwarf: pprofd at $hz Hz: no result this round"
+					fi
+				else
+					config=dwarf.perf.$hz
+					data=$BENCH_TMP/$config.$RUN.perf.data
+					if measure_perf "$config" "$TARGET_PID" -e cpu-clock -c "$period" \
+						--call-graph dwarf && perf_report_cost "$config" "$data"; then
+						put "$config" reach_pct "$(perf_reach "$data")"
+					else
+						log "dwarf: perf at $hz Hz: no result this round"
+					fi
+					# DWARF recordings are large (8 KiB of stack a sample).
+					[ "${BENCH_KEEP:-0}" = 1 ] || rm -f "$data"
+				fi
+			done
+			ratio_round "dwarf.$hz" "dwarf.pprofd.$hz" "dwarf.perf.$hz" total_pct
+			ratio_round "dwarf.$hz.rec" "dwarf.pprofd.$hz" "dwarf.perf.$hz" cpu_pct
+			ratio_round "dwarf.$hz.warm" "dwarf.pprofd.$hz.warm" "dwarf.perf.$hz" total_pct
+			ratio_round "dwarf.samples.$hz" "dwarf.pprofd.$hz" "dwarf.perf.$hz" per_cpu_s
+		done
+	done
+	stop "$TARGET_PID"
+
+	echo
+	echo "CPU profile of busy_nofp (2 threads, 6-8 frames + libc qsort / libm sin, no frame" \
+		"pointers): $WINDOW s window, medians of $RUNS runs"
+	echo "  pprofd: GET /debug/pprof/profile?seconds=$WINDOW&hz=H from a fresh daemon" \
+		"(DWARF unwinding; 2nd profile: a second GET to it)"
+	echo "  perf:   perf record --call-graph dwarf -p PID -e cpu-clock -c 1e9/H (enabled" \
+		"through --control), then perf report --stdio on its file"
+	echo "  cpu%: pprofd's CPU for the profile / perf record's, % of a core over the window;"
+	echo "  report ms: perf report's CPU; total%: cpu% + report, % of a core over the window;"
+	echo "  main%: samples whose stack reaches main (nofp-trig) or worker_main (nofp-sort)"
+	echo
+	# shellcheck disable=SC2059
+	printf "$DWARF_FMT" config cpu% "report ms" total% "after ms" "peak MiB" "idle MiB" samples \
+		smp/cpu-s tgt% main% "deliv ms"
+	for hz in 100 1000; do
+		dwarf_row "dwarf.pprofd.$hz" "pprofd $hz Hz"
+		[ -z "$WARM" ] || dwarf_row "dwarf.pprofd.$hz.warm" "  2nd profile"
+		dwarf_row "dwarf.perf.$hz" "perf   $hz Hz"
+	done
+	echo
+	echo "goals (pprofd; ratios are medians of the per-round ratios pprofd/perf):"
+	goal "cpu at 100 Hz, % of a core" "$(med dwarf.pprofd.100 cpu_pct 2)" "<=" 2 %
+	for hz in 100 1000; do
+		goal "complete stacks at $hz Hz" "$(med "dwarf.pprofd.$hz" reach_pct 1)" ">=" 99 %
+	done
+	for hz in 100 1000; do
+		goal "pprofd/perf record+report, $hz Hz" "$(med ratio "dwarf.$hz" 2)" "<=" 1.0 ""
+	done
+	echo
+	echo "ratio pprofd/perf record alone (report not counted): 100 Hz $(med ratio dwarf.100.rec 2)," \
+		"1000 Hz $(med ratio dwarf.1000.rec 2)"
+	echo "same amount sampled? ratio pprofd/perf of samples per target CPU-second:" \
+		"100 Hz $(med ratio dwarf.samples.100 2), 1000 Hz $(med ratio dwarf.samples.1000 2)"
+	[ -z "$WARM" ] || echo "ratio pprofd/perf record+report, pprofd's 2nd profile:" \
+		"100 Hz $(med ratio dwarf.100.warm 2), 1000 Hz $(med ratio dwarf.1000.warm 2)"
+	for hz in 100 1000; do
+		echo "perf at $hz Hz: data file $(med "dwarf.perf.$hz" data_mib 1) MiB," \
+			"perf report peak RSS $(med "dwarf.perf.$hz" report_mib 1) MiB"
+	done
+	echo
+	echo "every run (cpu% | total% | main%):"
+	for hz in 100 1000; do
+		for config in "pprofd.$hz" ${WARM:+"pprofd.$hz.warm"} "perf.$hz"; do
+			printf '  %-20s %-22s | %-22s | %s\n' "${config//./ }" \
+				"$(runs "dwarf.$config" cpu_pct)" "$(runs "dwarf.$config" total_pct)" \
+				"$(runs "dwarf.$config" reach_pct)"
+		done
+	done
+}
+
+# ---------------------------------------------------------------- switch
+
+# switch: what the block and mutex collectors (attached from the daemon's
+# start) add to each context switch of the target: tests/workloads/switcher
+# (two threads on one CPU ping-ponging through pipes) with and without a
+# daemon on it.
+SWITCH_ROUNDS=${BENCH_SWITCH_ROUNDS:-300000}
+
+# block_metric FIELD: the block collector's FIELD in /debug/metrics ("-").
+block_metric()
+{
+	local v
+	v=$(curl -s --max-time 5 "$DAEMON_URL/debug/metrics" 2>/dev/null |
+		jq -r ".collectors[] | select(.name == \"block\") | .$1" 2>/dev/null)
+	echo "${v:--}"
+}
+
+# switch_run CONFIG (none|pprofd): one run of switcher; its ns per switch.
+switch_run()
+{
+	local config=$1 logf ns cpu_ns switches c0 c1 t0 t1 w0 r0 w1 r1
+	logf=$BENCH_TMP/switcher.$config.$RUN.log
+	"$WORKLOADS/switcher" "$SWITCH_ROUNDS" >"$logf" 2>&1 &
+	TARGET_PID=$!
+	track "$TARGET_PID"
+	for _ in $(seq 100); do
+		grep -q waiting "$logf" 2>/dev/null && break
+		sleep 0.02
+	done
+	if [ "$config" = pprofd ]; then
+		if ! start_pprofd "$TARGET_PID"; then
+			stop "$TARGET_PID"
+			return 1
+		fi
+		if [ "$(block_metric running)" != true ]; then
+			log "switch: the block collector is not running: $(block_metric reason)"
+			stop "$DAEMON_PID"
+			stop "$TARGET_PID"
+			return 1
+		fi
+		sleep 0.2 # start-up done
+		w0=$(block_metric waits_timed)
+		r0=$(block_metric waits_recorded)
+		c0=$(ticks "$DAEMON_PID")
+	fi
+	t0=$EPOCHREALTIME
+	kill -USR1 "$TARGET_PID"
+	# The loop's end is its exit (polled without starting processes but
+	# sleep): the daemon's CPU is read then.
+	while alive "$TARGET_PID"; do
+		sleep 0.05
+	done
+	t1=$EPOCHREALTIME
+	if [ "$config" = pprofd ]; then
+		c1=$(ticks "$DAEMON_PID")
+		w1=$(block_metric waits_timed)
+		r1=$(block_metric waits_recorded)
+	fi
+	wait_gone "$TARGET_PID" 600 || log "switch: switcher still running after 600 s"
+	untrack "$TARGET_PID"
+	ns=$(awk '/^ns_per_switch/ { print $2 }' "$logf")
+	cpu_ns=$(awk '/^cpu_ns_per_switch/ { print $2 }' "$logf")
+	switches=$(awk '/^switches/ { print $2 }' "$logf")
+	if [ -z "$ns" ] || [ -z "$switches" ]; then
+		log "switch: $config: no result: $(tail -2 "$logf")"
+		[ "$config" != pprofd ] || stop "$DAEMON_PID"
+		return 1
+	fi
+	put "switch.$config" ns "$ns"
+	put "switch.$config" cpu_ns "$cpu_ns"
+	put "switch.$config" switches "$switches"
+	put "switch.$config" secs "$(calc "$t1 - $t0")"
+	if [ "$config" = pprofd ]; then
+		put switch.pprofd daemon_pct "$(calc "100 * ($c1 - $c0) / $CLK_TCK / ($t1 - $t0)")"
+		put switch.pprofd daemon_ns "$(calc "1e9 * ($c1 - $c0) / $CLK_TCK / $switches")"
+		[ "$w0" = - ] || [ "$w1" = - ] || put switch.pprofd waits "$((w1 - w0))"
+		[ "$r0" = - ] || [ "$r1" = - ] || put switch.pprofd recorded "$((r1 - r0))"
+		stop "$DAEMON_PID"
+	fi
+	log "switch: $config run $RUN: $ns ns per switch ($cpu_ns CPU ns), $switches switches"
+}
+
+section_switch()
+{
+	local order config m a b
+	command -v jq >/dev/null 2>&1 || die "missing jq (make deps)"
+	[ -x "$WORKLOADS/switcher" ] || die "missing $WORKLOADS/switcher (make workloads)"
+	log "switch: switcher, $SWITCH_ROUNDS round trips a run; $RUNS rounds"
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		if ((RUN % 2)); then order="none pprofd"; else order="pprofd none"; fi
+		for config in $order; do
+			log "switch: round $RUN/$RUNS: $config"
+			switch_run "$config" || log "switch: $config: no result this round"
+		done
+		# Added per switch, within the round.
+		for m in ns cpu_ns; do
+			a=$(awk -F'\t' -v m="$m" -v r="$RUN" '$1 == "switch.pprofd" && $2 == m && $3 == r { print $4 }' "$RESULTS")
+			b=$(awk -F'\t' -v m="$m" -v r="$RUN" '$1 == "switch.none" && $2 == m && $3 == r { print $4 }' "$RESULTS")
+			[ -n "$a" ] && [ -n "$b" ] && put switch.added "$m" "$(calc "$a - $b")"
+		done
+	done
+
+	echo
+	echo "context switches of switcher (2 threads on one CPU, ping-pong through pipes," \
+		"$SWITCH_ROUNDS round trips): medians of $RUNS runs"
+	echo "  pprofd: a fresh daemon on it (block and mutex collectors attached), the loop" \
+		"started once it answers"
+	echo "  ns/switch: wall time of the loop / the threads' context switches;" \
+		"CPU ns: the target's CPU time / the same"
+	echo
+	printf '  %-28s %10s %10s %10s %9s\n' config ns/switch "CPU ns" switches "run s"
+	for config in none pprofd; do
+		printf '  %-28s %10s %10s %10s %9s\n' \
+			"$([ $config = none ] && echo "no daemon" || echo "pprofd attached")" \
+			"$(med "switch.$config" ns 0)" "$(med "switch.$config" cpu_ns 0)" \
+			"$(med "switch.$config" switches 0)" "$(med "switch.$config" secs 2)"
+	done
+	printf '  %-28s %10s %10s\n' "added (per-round difference)" \
+		"$(med switch.added ns 0)" "$(med switch.added cpu_ns 0)"
+	echo
+	echo "  daemon during the run: $(med switch.pprofd daemon_pct 2) % of a core," \
+		"$(med switch.pprofd daemon_ns 0) ns of daemon CPU per target switch;" \
+		"block waits timed $(med switch.pprofd waits 0), recorded (sampled) $(med switch.pprofd recorded 0)"
+	echo
+	echo "goals (medians of the per-round differences pprofd - none):"
+	goal "added per context switch" "$(med switch.added ns 0)" "<=" 1000 ns
+	goal "added CPU per context switch" "$(med switch.added cpu_ns 0)" "<=" 1000 ns
+	echo
+	echo "every run (ns/switch | CPU ns/switch):"
+	for config in none pprofd added; do
+		printf '  %-8s %-30s | %s\n' "$config" "$(runs "switch.$config" ns)" \
+			"$(runs "switch.$config" cpu_ns)"
 	done
 }
 

@@ -742,17 +742,54 @@ static const char *state_name(char c)
 
 static const char *not_running_reason = "target not running";
 
-/* Live heap from allocation tracking: a collector named "heap" when one exists. */
-static void add_live_heap(struct stats *s, cJSON *o)
+/*
+ * The heap collector (allocation tracking) when it runs: its table's column
+ * named inuse_space, and the column's index.  NULL with *why otherwise.
+ */
+static struct collector *live_heap(struct stats *s, size_t *col, const char **why)
 {
 	struct collector *c = daemon__collector(s->d, "heap");
 
-	/* TODO: an allocation-tracking collector exposes its live bytes here. */
-	cJSON_AddNullToObject(o, "live_heap_bytes");
-	cJSON_AddStringToObject(o, "live_heap_reason",
-				c && !c->unavailable
-					? "allocation tracking does not report live bytes yet"
-					: "allocation tracking is not available");
+	*why = "allocation tracking is not available";
+	if (!c)
+		return NULL;
+	if (c->unavailable) {
+		*why = c->unavailable;
+		return NULL;
+	}
+	if (!c->users) {
+		*why = "allocation tracking is not running";
+		return NULL;
+	}
+	for (size_t i = 0; i < c->nsample_types; i++) {
+		if (!strcmp(c->sample_types[i].type, "inuse_space")) {
+			*col = i;
+			c->ops->drain(c);
+			return c;
+		}
+	}
+	*why = "the heap collector has no inuse_space";
+	return NULL;
+}
+
+/* Live heap from allocation tracking (sampled, scaled to estimates). */
+static void add_live_heap(struct stats *s, cJSON *o)
+{
+	const char *why;
+	size_t col = 0;
+	struct collector *c = live_heap(s, &col, &why);
+	int64_t sum = 0;
+
+	if (!c) {
+		cJSON_AddNullToObject(o, "live_heap_bytes");
+		cJSON_AddStringToObject(o, "live_heap_reason", why);
+		return;
+	}
+	for (size_t i = 0; i < stack_table__len(c->stacks); i++)
+		sum += stack_table__values(c->stacks, i)[col];
+	cJSON_AddNumberToObject(o, "live_heap_bytes", sum > 0 ? sum : 0);
+	cJSON_AddStringToObject(o, "live_heap_source",
+				"allocation tracking (the heap profile's inuse_space, sampled)");
 }
 
 static void add_self(struct stats *s, cJSON *root)
@@ -1267,6 +1304,63 @@ static void on_top_mapping(const struct smaps_mapping *m, void *arg)
 	snprintf(w->names[i], sizeof(w->names[i]), "%s", m->name);
 }
 
+#define TOP_HEAP_STACKS 10
+#define TOP_HEAP_FRAMES 8
+
+/* The stacks holding the most live heap, with their functions (leaf first). */
+static void add_live_heap_stacks(struct stats *s, cJSON *root)
+{
+	size_t top[TOP_HEAP_STACKS], ntop = 0, col = 0;
+	const char *why;
+	struct collector *c = live_heap(s, &col, &why);
+	cJSON *list;
+
+	if (!c) {
+		cJSON_AddNullToObject(root, "live_heap_stacks");
+		cJSON_AddStringToObject(root, "live_heap_reason", why);
+		return;
+	}
+	for (size_t i = 0; i < stack_table__len(c->stacks); i++) {
+		int64_t v = stack_table__values(c->stacks, i)[col];
+		size_t j;
+
+		if (v <= 0 || (ntop == TOP_HEAP_STACKS &&
+			       v <= stack_table__values(c->stacks, top[ntop - 1])[col]))
+			continue;
+		j = ntop < TOP_HEAP_STACKS ? ntop++ : ntop - 1;
+		while (j > 0 && stack_table__values(c->stacks, top[j - 1])[col] < v) {
+			top[j] = top[j - 1];
+			j--;
+		}
+		top[j] = i;
+	}
+	list = cJSON_AddArrayToObject(root, "live_heap_stacks");
+	for (size_t i = 0; i < ntop; i++) {
+		const struct stack *st = stack_table__stack(c->stacks, top[i]);
+		cJSON *o = cJSON_CreateObject(), *frames;
+
+		cJSON_AddNumberToObject(o, "inuse_bytes", stack_table__values(c->stacks, top[i])[col]);
+		frames = cJSON_AddArrayToObject(o, "functions");
+		for (uint32_t f = 0; f < st->npcs && f < TOP_HEAP_FRAMES; f++) {
+			struct symbol_location loc;
+			char hex[32];
+
+			if (st->pcs[f] == STACK_PC_TRUNCATED)
+				continue;
+			/* The table holds callers at the call (return address - 1). */
+			if (!symbolizer__lookup(s->d->sym, st->pcs[f], &loc) &&
+			    loc.nframes && loc.frames[0].function) {
+				cJSON_AddItemToArray(frames,
+						     cJSON_CreateString(loc.frames[0].function));
+			} else {
+				snprintf(hex, sizeof(hex), "%#llx", (unsigned long long)st->pcs[f]);
+				cJSON_AddItemToArray(frames, cJSON_CreateString(hex));
+			}
+		}
+		cJSON_AddItemToArray(list, o);
+	}
+}
+
 cJSON *stats__memory(struct stats *s, int *code)
 {
 	static const char *const rollup_keys[] = { "Rss", "Pss", "Pss_Anon", "Pss_File",
@@ -1339,8 +1433,7 @@ cJSON *stats__memory(struct stats *s, int *code)
 		}
 	}
 	free(w);
-	cJSON_AddNullToObject(root, "live_heap_stacks");
-	cJSON_AddStringToObject(root, "live_heap_reason", "allocation tracking is not available");
+	add_live_heap_stacks(s, root);
 	return root;
 }
 

@@ -723,7 +723,7 @@ section_goroutine()
 	echo "longest stop of a target thread: 0 (BPF task iterator, no stop)"
 }
 
-# heap: ns per malloc+free pair of tests/workloads/heap_loop (malloc(64) and
+# heap: CPU ns per malloc+free pair of tests/workloads/heap_loop (malloc(64) and
 # free in a loop) with nothing attached, under pprofd's heap tracking at the
 # default rate and at rate 1, under a memleak-style bpftrace script (entry +
 # return probe on malloc, probe on free, a stack per live block: the
@@ -873,6 +873,8 @@ section_heap()
 
 	echo
 	echo "heap tracking cost on heap_loop (malloc(64) + free in a loop), medians of $RUNS runs"
+	echo "  ns/pair: the loop thread's CPU time per pair (traps and BPF included: they run in"
+	echo "  its context), not wall time, which a busy machine inflates; wall ns/pair in the log"
 	echo "  pprofd: --heap-sample-rate R --heap-max-overhead 0 (a fresh daemon per run)"
 	echo "  memleak-style: bpftrace, uprobe + uretprobe on malloc (stack per live block), uprobe on free"
 	echo "  floor: bpftrace, one bare counting uprobe on malloc and one on free"

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "collector.h"
@@ -119,8 +120,13 @@ int collectors__open(const struct collector_env *env, struct collector ***out, s
 	for (size_t i = 0; i < count; i++) {
 		char why[256] = "";
 		int error = 0;
+		struct timespec t0, t1;
 
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		all[i] = rows[i].open(env, &error, why, sizeof(why));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		pr_debug("%s collector: %s in %ld ms", rows[i].name, all[i] ? "opened" : "failed",
+			 (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 		if (all[i])
 			continue;
 		if (rows[i].essential) {

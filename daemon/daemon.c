@@ -59,24 +59,30 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Once, just after start-up: loads what the first profile would otherwise
- * load after its window (kallsyms, each module's symbols and debug info),
- * by resolving one address of every mapping.
+ * Just after start-up, a step at a time so that requests are answered
+ * meanwhile: loads what the first profile would otherwise load after its
+ * window (kallsyms, then each module's symbols and debug info) by resolving
+ * one kernel address, then one address of each mapping.
  */
 static void on_prepare(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	const struct symbol_mapping *const *maps;
 	size_t n = symbolizer__mappings(d->sym, &maps);
-
+	const struct timeval next = { .tv_usec = 10000 };
 	struct symbol_location loc;
 
 	(void)fd;
 	(void)what;
-	symbolizer__lookup(d->sym, KERNEL_ADDR_MIN, &loc); /* reads /proc/kallsyms */
-	for (size_t i = 0; i < n; i++)
-		symbolizer__lookup(d->sym, maps[i]->start + (maps[i]->limit - maps[i]->start) / 2,
+	if (d->prepared == 0)
+		symbolizer__lookup(d->sym, KERNEL_ADDR_MIN, &loc); /* reads /proc/kallsyms */
+	else if (d->prepared - 1 < n)
+		symbolizer__lookup(d->sym, maps[d->prepared - 1]->start +
+						   (maps[d->prepared - 1]->limit -
+						    maps[d->prepared - 1]->start) / 2,
 				   &loc);
+	if (d->prepared++ < n)
+		event_base_once(d->base, -1, EV_TIMEOUT, on_prepare, d, &next);
 }
 
 int daemon__start_draining(struct daemon *d)

@@ -31,6 +31,7 @@ struct daemon {
 	char *auth_token; /* required as "Authorization: Bearer" when set (auth.h) */
 	struct event *drain_timer; /* daemon__start_draining() */
 	size_t *warmed;            /* per collector: stacks whose addresses are symbolized */
+	size_t prepared;           /* start-up symbol loading: steps done */
 };
 
 /* The collector serving /debug/pprof/<name>, or NULL. */

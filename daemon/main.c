@@ -316,6 +316,12 @@ int main(int argc, char **argv)
 		code = fail(EXIT_RUNTIME, "out of memory");
 		goto cleanup;
 	}
+	/* The address first: a port in use stops start-up before any probe. */
+	http = http_server__new(&d, settings.listen, &error, err, sizeof(err));
+	if (!http) {
+		code = fail(EXIT_LISTEN, "%s", err);
+		goto cleanup;
+	}
 	env = (struct collector_env){ .pid = d.pid, .base = d.base, .sym = d.sym, .uw = d.uw,
 				      .settings = &settings };
 	error = collectors__open(&env, &d.collectors, &d.ncollectors, &failed, err, sizeof(err));
@@ -330,11 +336,6 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	http = http_server__new(&d, settings.listen, &error, err, sizeof(err));
-	if (!http) {
-		code = fail(EXIT_LISTEN, "%s", err);
-		goto cleanup;
-	}
 	sd.d = &d;
 	sd.http = http;
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &sd);

@@ -17,7 +17,7 @@
 # ", N skipped" when some were); the exit status is 1 when anything failed.
 #
 # Environment: OUTPUT (build directory, default build), E2E_SCRIPT_TIMEOUT
-# (hard limit per e2e script in seconds, default 120), UNIT_TIMEOUT (per unit
+# (hard limit per e2e script in seconds, default 240), UNIT_TIMEOUT (per unit
 # test binary, default 120).
 
 set -u
@@ -109,7 +109,7 @@ run_e2e()
 	for script in "${scripts[@]}"; do
 		echo "# $(basename "$script")"
 		log=$(mktemp)
-		timeout -k 10 "${E2E_SCRIPT_TIMEOUT:-120}" bash "$script" 2>&1 | tee "$log"
+		timeout -k 10 "${E2E_SCRIPT_TIMEOUT:-240}" bash "$script" 2>&1 | tee "$log"
 		status=${PIPESTATUS[0]}
 		count "$log" "$(basename "$script")" "$status"
 		rm -f "$log"

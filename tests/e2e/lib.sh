@@ -11,7 +11,7 @@
 # Everything a script starts (workloads, daemons, curls in the background) is
 # recorded by PID and killed by PID on exit, however the script ends; the temp
 # directory goes with it.  A watchdog ends a script that runs longer than
-# E2E_TIMEOUT seconds (default 60).  Everything listens on 127.0.0.1 only.
+# E2E_TIMEOUT seconds (default 180: start-up loads several BPF objects, slow on a busy machine).  Everything listens on 127.0.0.1 only.
 #
 # Environment: OUTPUT (build directory, default "build", relative to the
 # repository root), E2E_TIMEOUT, E2E_KEEP=1 (keep the temp directory).
@@ -180,7 +180,7 @@ e2e_cleanup()
 
 e2e_timeout()
 {
-	fail "$E2E_NAME finished within ${E2E_TIMEOUT:-60} s" "watchdog fired: killing everything"
+	fail "$E2E_NAME finished within ${E2E_TIMEOUT:-180} s" "watchdog fired: killing everything"
 	exit 1
 }
 
@@ -192,7 +192,7 @@ trap e2e_timeout ALRM
 # up; killing the subshell (cleanup does) takes its sleep with it.
 (
 	trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-	sleep "${E2E_TIMEOUT:-60}" &
+	sleep "${E2E_TIMEOUT:-180}" &
 	sleeper=$!
 	wait "$sleeper" && kill -ALRM $$ 2>/dev/null
 ) &

@@ -202,8 +202,8 @@ stop "$split_pid"
 
 # ------------------------------------------------------------ late_thread
 
-# The late thread starts 3 s after the workload; the profile starts before.
-start_workload late_thread 3 || fail "start late_thread"
+# The late thread starts on SIGUSR1, sent 1.5 s into the profile.
+start_workload late_thread usr1 || fail "start late_thread"
 late_pid=$WORKLOAD_PID
 if start_daemon "$late_pid"; then
 	URL=$DAEMON_URL/debug/pprof
@@ -212,8 +212,11 @@ if start_daemon "$late_pid"; then
 		ok "late_thread: one thread when the profile starts"
 	else
 		fail "late_thread: one thread when the profile starts" \
-			"$threads threads already (the daemon took over 3 s to start?)"
+			"$threads threads already"
 	fi
+	(sleep 1.5 && kill -USR1 "$late_pid") &
+	starter=$!
+	track "$starter"
 	if profile late_thread seconds=5; then
 		late_tid=
 		for t in /proc/"$late_pid"/task/*; do

@@ -2,8 +2,10 @@
 /*
  * late_thread.c - a thread that appears after profiling has started.
  *
- * Usage: late_thread [DELAY_SECONDS [IGNORED...]]
+ * Usage: late_thread [DELAY_SECONDS|usr1 [IGNORED...]]
  *
+ * With "usr1" the thread starts when the process gets SIGUSR1 (the tests
+ * send it once the profile runs, whatever the daemon's start-up took).
  * Expected CPU profile: the main thread ("late_thread") spins in
  * main_spin() from the start; DELAY_SECONDS (default 2) seconds later a
  * second thread named "late-worker" starts and spins in late_worker_spin().
@@ -15,6 +17,8 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <signal.h>
+#include <string.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,13 +67,27 @@ static void *late_worker(void *arg)
 	return NULL;
 }
 
+static volatile sig_atomic_t go;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
 int main(int argc, char **argv)
 {
 	int delay = argc > 1 ? atoi(argv[1]) : 2;
 	pthread_t thread;
 	int err;
 
-	main_spin(monotonic_ns() + (int64_t)delay * 1000000000LL);
+	if (argc > 1 && !strcmp(argv[1], "usr1")) {
+		signal(SIGUSR1, on_usr1);
+		while (!go)
+			main_spin(monotonic_ns() + 10000000LL);
+	} else {
+		main_spin(monotonic_ns() + (int64_t)delay * 1000000000LL);
+	}
 
 	err = pthread_create(&thread, NULL, late_worker, NULL);
 	if (err) {

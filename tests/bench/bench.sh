@@ -956,7 +956,7 @@ perf_report_cost()
 	put "$1" data_mib "$(calc "$(stat -c %s "$2") / 1048576")"
 }
 
-DWARF_FMT='%-15s %6s %9s %7s %8s %8s %8s %7s %9s %4s %6s %8s\n'
+DWARF_FMT='%-15s %6s %9s %7s %8s %8s %8s %8s %7s %9s %4s %6s %8s\n'
 
 # dwarf_row CONFIG LABEL
 dwarf_row()
@@ -965,9 +965,9 @@ dwarf_row()
 	[ "$(values "$1" report_ms | wc -l)" = 0 ] || rep=$(med "$1" report_ms 0)
 	# shellcheck disable=SC2059 # the format is ours
 	printf "$DWARF_FMT" "$2" "$(med "$1" cpu_pct 2)" "$rep" "$(med "$1" total_pct 2)" \
-		"$(med "$1" after_ms 0)" "$(med "$1" rss_mib 1)" "$(med "$1" idle_mib 1)" \
-		"$(med "$1" samples 0)" "$(med "$1" per_cpu_s 0)" "$(med "$1" target_pct 0)" \
-		"$(med "$1" reach_pct 1)" "$(med "$1" delivery_ms 0)"
+		"$(med "$1" after_ms 0)" "$(med "$1" setup_ms 0)" "$(med "$1" rss_mib 1)" \
+		"$(med "$1" idle_mib 1)" "$(med "$1" samples 0)" "$(med "$1" per_cpu_s 0)" \
+		"$(med "$1" target_pct 0)" "$(med "$1" reach_pct 1)" "$(med "$1" delivery_ms 0)"
 }
 
 # dwarf: complete stacks through frame-pointer-less code: pprofd (DWARF
@@ -1026,10 +1026,11 @@ section_dwarf()
 		"through --control), then perf report --stdio on its file"
 	echo "  cpu%: pprofd's CPU for the profile / perf record's, % of a core over the window;"
 	echo "  report ms: perf report's CPU; total%: cpu% + report, % of a core over the window;"
-	echo "  main%: samples whose stack reaches main (nofp-trig) or worker_main (nofp-sort)"
+	echo "  main%: samples whose stack reaches main (nofp-trig) or worker_main (nofp-sort);"
+	echo "  setup ms: CPU before the window, not in cpu% (pprofd: its start-up, paid once a daemon)"
 	echo
 	# shellcheck disable=SC2059
-	printf "$DWARF_FMT" config cpu% "report ms" total% "after ms" "peak MiB" "idle MiB" samples \
+	printf "$DWARF_FMT" config cpu% "report ms" total% "after ms" "setup ms" "peak MiB" "idle MiB" samples \
 		smp/cpu-s tgt% main% "deliv ms"
 	for hz in 100 1000; do
 		dwarf_row "dwarf.pprofd.$hz" "pprofd $hz Hz"

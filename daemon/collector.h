@@ -91,4 +91,13 @@ struct collector {
 	const char *comment;       /* the profile's comment, NULL: none */
 };
 
+/*
+ * acquire/release of a collector that collects from attach (its
+ * constructor holds one user for the daemon): requests only count
+ * themselves; the daemon's hold is never released.
+ */
+int collector__acquire_running(struct collector *c, const struct collect_request *req, char *err,
+			       size_t errlen);
+void collector__release_running(struct collector *c);
+
 #endif /* PPROFD_COLLECTOR_H */

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 #include <event2/event.h>
 
+#include "bpfring.h"
 #include "collector.h"
 #include "collectors.h"
 #include "cpu.h"
@@ -45,14 +46,12 @@ struct cpu_collector {
 	struct collector c; /* first: container_of by cast */
 	pid_t pid;
 	struct cpu_bpf *skel;
-	struct ring_buffer *ring;
-	struct event *ring_event;
+	struct ring_watch ring;
 	struct unwinder *uw;
 	struct thread_event *events;
 	size_t nevents, cap_events;
 	int hz; /* while running */
 	uint64_t samples;
-	int ncpus; /* for the per-CPU counters */
 	cpu_sample_fn hook;
 	void *hook_ctx;
 };
@@ -88,15 +87,6 @@ static int on_sample(void *ctx, void *data, size_t size)
 		pr_warn("cpu: out of memory: sample dropped");
 	cc->samples++;
 	return 0;
-}
-
-static void on_ring_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct cpu_collector *cc = arg;
-
-	(void)fd;
-	(void)what;
-	ring_buffer__consume(cc->ring);
 }
 
 static void stop_perf_events(struct cpu_collector *cc)
@@ -248,7 +238,7 @@ static int cpu_acquire(struct collector *c, const struct collect_request *req, c
 		 * rate get finer samples of the same CPU time.
 		 */
 		if (req->hz > cc->hz) {
-			ring_buffer__consume(cc->ring);
+			ring_watch__consume(&cc->ring);
 			stop_perf_events(cc);
 			ret = start_perf_events(cc, req->hz, err, errlen);
 			if (ret)
@@ -270,7 +260,7 @@ static void cpu_drain(struct collector *c)
 {
 	struct cpu_collector *cc = (struct cpu_collector *)c;
 
-	ring_buffer__consume(cc->ring);
+	ring_watch__consume(&cc->ring);
 }
 
 static void cpu_release(struct collector *c)
@@ -282,7 +272,7 @@ static void cpu_release(struct collector *c)
 	if (--c->users == 0) {
 		stop_perf_events(cc);
 		/* What is still in flight belongs to nobody. */
-		ring_buffer__consume(cc->ring);
+		ring_watch__consume(&cc->ring);
 		stack_table__clear(c->stacks);
 	}
 }
@@ -302,9 +292,7 @@ static void cpu_free(struct collector *c)
 	if (!cc)
 		return;
 	stop_perf_events(cc);
-	if (cc->ring_event)
-		event_free(cc->ring_event);
-	ring_buffer__free(cc->ring);
+	ring_watch__close(&cc->ring);
 	cpu_bpf__destroy(cc->skel);
 	stack_table__free(c->stacks);
 	free(cc->events);
@@ -356,12 +344,6 @@ struct collector *cpu_collector__new(const struct collector_env *env, int *error
 	cc->pid = env->pid;
 	cc->uw = env->uw;
 
-	cc->ncpus = libbpf_num_possible_cpus();
-	if (cc->ncpus <= 0) {
-		ret = cc->ncpus ? cc->ncpus : -ENODEV;
-		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-ret));
-		goto fail;
-	}
 	cc->c.stacks = stack_table__new(2);
 	if (!cc->c.stacks) {
 		ret = -ENOMEM;
@@ -381,17 +363,10 @@ struct collector *cpu_collector__new(const struct collector_env *env, int *error
 		snprintf(err, errlen, "loading the CPU sampler BPF program: %s", strerror(-ret));
 		goto fail;
 	}
-	cc->ring = ring_buffer__new(bpf_map__fd(cc->skel->maps.samples), on_sample, cc, NULL);
-	if (!cc->ring) {
-		ret = -errno;
-		snprintf(err, errlen, "creating the CPU sample ring buffer: %s", strerror(errno));
-		goto fail;
-	}
-	cc->ring_event = event_new(env->base, ring_buffer__epoll_fd(cc->ring), EV_READ | EV_PERSIST,
-				   on_ring_ready, cc);
-	if (!cc->ring_event || event_add(cc->ring_event, NULL)) {
-		ret = -ENOMEM;
-		snprintf(err, errlen, "watching the CPU sample ring buffer failed");
+	ret = ring_watch__open(&cc->ring, env->base, bpf_map__fd(cc->skel->maps.samples), on_sample,
+			       cc);
+	if (ret) {
+		snprintf(err, errlen, "watching the CPU sample ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
 	return &cc->c;
@@ -405,27 +380,12 @@ void cpu_collector__stats(const struct collector *c, struct cpu_stats *out)
 {
 	const struct cpu_collector *cc = (const struct cpu_collector *)c;
 	int fd = bpf_map__fd(cc->skel->maps.counters);
-	int ncpus = cc->ncpus;
-	uint64_t *vals = calloc(ncpus, sizeof(*vals));
 
 	memset(out, 0, sizeof(*out));
 	out->hz = cc->hz;
 	out->samples = cc->samples;
-	if (!vals)
-		return;
-	for (uint32_t k = CPU_COUNTER_LOST; k <= CPU_COUNTER_USER_ERRORS; k++) {
-		uint64_t sum = 0;
-
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (int i = 0; i < ncpus; i++)
-			sum += vals[i];
-		if (k == CPU_COUNTER_LOST)
-			out->lost = sum;
-		else
-			out->user_errors = sum;
-	}
-	free(vals);
+	out->lost = bpf_counter__sum(fd, CPU_COUNTER_LOST);
+	out->user_errors = bpf_counter__sum(fd, CPU_COUNTER_USER_ERRORS);
 }
 
 void cpu_collector__set_sample_hook(struct collector *c, cpu_sample_fn fn, void *ctx)

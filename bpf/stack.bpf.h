@@ -10,13 +10,14 @@
 #include "pprofd.h"
 
 /*
- * Fills out from the current task's user registers: in user mode they are
- * the interrupted ones; in the kernel, those saved at kernel entry.  The stack
- * is copied page by page so that a copy running into the end of the stack
- * keeps what it read.  Returns the bytes copied (0: nothing readable).
+ * What both captures share: registers, then whole pages from sp's own at
+ * fixed offsets (which the verifier can check), until the first page that
+ * cannot be read, the end of the stack.  other_task is a constant at each
+ * call: the branch not taken is compiled out, so a non-sleepable program
+ * never names bpf_copy_from_user_task().
  */
-static __always_inline __u32 capture_user_stack(struct task_struct *task,
-						struct user_stack_copy *out)
+static __always_inline __u32 capture_stack(struct task_struct *task,
+					   struct user_stack_copy *out, const bool other_task)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	__u64 sp = regs->sp, start = sp & ~(__u64)(STACK_COPY_CHUNK - 1);
@@ -29,20 +30,30 @@ static __always_inline __u32 capture_user_stack(struct task_struct *task,
 	out->len = 0;
 	if (!sp)
 		return 0;
-	/*
-	 * Whole pages from sp's own, at fixed offsets (which the verifier can
-	 * check): the copy stops at the first page that cannot be read, the
-	 * end of the stack.
-	 */
 #pragma unroll
 	for (int i = 0; i < STACK_COPY_BYTES / STACK_COPY_CHUNK; i++) {
-		if (bpf_probe_read_user(out->stack + i * STACK_COPY_CHUNK, STACK_COPY_CHUNK,
-					(void *)(start + i * STACK_COPY_CHUNK)))
+		void *to = out->stack + i * STACK_COPY_CHUNK;
+		void *from = (void *)(start + i * STACK_COPY_CHUNK);
+
+		if (other_task ? bpf_copy_from_user_task(to, STACK_COPY_CHUNK, from, task, 0)
+			       : bpf_probe_read_user(to, STACK_COPY_CHUNK, from))
 			break;
 		len += STACK_COPY_CHUNK;
 	}
 	out->len = len;
 	return len;
+}
+
+/*
+ * Fills out from the current task's user registers: in user mode they are
+ * the interrupted ones; in the kernel, those saved at kernel entry.  The stack
+ * is copied page by page so that a copy running into the end of the stack
+ * keeps what it read.  Returns the bytes copied (0: nothing readable).
+ */
+static __always_inline __u32 capture_user_stack(struct task_struct *task,
+						struct user_stack_copy *out)
+{
+	return capture_stack(task, out, false);
 }
 
 /*
@@ -55,26 +66,7 @@ static __always_inline __u32 capture_user_stack(struct task_struct *task,
 static __always_inline __u32 capture_user_stack_task(struct task_struct *task,
 						     struct user_stack_copy *out)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	__u64 sp = regs->sp, start = sp & ~(__u64)(STACK_COPY_CHUNK - 1);
-	__u32 len = 0;
-
-	out->ip = regs->ip;
-	out->sp = sp;
-	out->bp = regs->bp;
-	out->start = start;
-	out->len = 0;
-	if (!sp)
-		return 0;
-#pragma unroll
-	for (int i = 0; i < STACK_COPY_BYTES / STACK_COPY_CHUNK; i++) {
-		if (bpf_copy_from_user_task(out->stack + i * STACK_COPY_CHUNK, STACK_COPY_CHUNK,
-					    (void *)(start + i * STACK_COPY_CHUNK), task, 0))
-			break;
-		len += STACK_COPY_CHUNK;
-	}
-	out->len = len;
-	return len;
+	return capture_stack(task, out, true);
 }
 
 #endif /* PPROFD_STACK_BPF_H */

@@ -261,24 +261,38 @@ static void free_data(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-static void send_profile(struct http_server *srv, struct evhttp_request *req,
-			 const char *filename, uint8_t *data, size_t len)
+/*
+ * A 200 whose body is data (malloc'd, owned from here on) of the given type,
+ * as an attachment named filename unless it is NULL.
+ */
+static void send_body(struct http_server *srv, struct evhttp_request *req, const char *type,
+		      const char *filename, void *data, size_t len)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *body = evbuffer_new();
-	char disposition[128];
 
 	if (!body) {
 		free(data);
 		send_error(srv, req, 500, "out of memory");
 		return;
 	}
-	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", filename);
-	evhttp_add_header(h, "Content-Type", "application/octet-stream");
-	evhttp_add_header(h, "Content-Disposition", disposition);
+	evhttp_add_header(h, "Content-Type", type);
+	if (filename) {
+		char disposition[128];
+
+		snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"",
+			 filename);
+		evhttp_add_header(h, "Content-Disposition", disposition);
+	}
 	evbuffer_add_reference(body, data, len, free_data, NULL);
 	send_reply(srv, req, 200, "OK", body);
 	evbuffer_free(body);
+}
+
+static void send_profile(struct http_server *srv, struct evhttp_request *req,
+			 const char *filename, uint8_t *data, size_t len)
+{
+	send_body(srv, req, "application/octet-stream", filename, data, len);
 }
 
 /* --- profiles over a window ---------------------------------------------- */
@@ -482,18 +496,7 @@ static void handle_cpu_profile(struct http_server *srv, struct evhttp_request *r
 static void send_text(struct http_server *srv, struct evhttp_request *req, char *text,
 		      size_t len)
 {
-	struct evbuffer *body = evbuffer_new();
-
-	if (!body) {
-		free(text);
-		send_error(srv, req, 500, "out of memory");
-		return;
-	}
-	evbuffer_add_reference(body, text, len, free_data, NULL);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/plain; charset=utf-8");
-	send_reply(srv, req, 200, "OK", body);
-	evbuffer_free(body);
+	send_body(srv, req, "text/plain; charset=utf-8", NULL, text, len);
 }
 
 /*
@@ -596,19 +599,7 @@ static void on_trace_end(evutil_socket_t fd, short what, void *arg)
 		free(json);
 		send_error(pt->srv, pt->req, 500, "could not write the trace: %s", strerror(-ret));
 	} else {
-		struct evkeyvalq *h = evhttp_request_get_output_headers(pt->req);
-		struct evbuffer *body = evbuffer_new();
-
-		if (!body) {
-			free(json);
-			send_error(pt->srv, pt->req, 500, "out of memory");
-		} else {
-			evbuffer_add_reference(body, json, len, free_data, NULL);
-			evhttp_add_header(h, "Content-Type", "application/json");
-			evhttp_add_header(h, "Content-Disposition", "attachment; filename=\"trace\"");
-			send_reply(pt->srv, pt->req, 200, "OK", body);
-			evbuffer_free(body);
-		}
+		send_body(pt->srv, pt->req, "application/json", "trace", json, len);
 	}
 	trace__free(pt->trace);
 	event_free(pt->timer);
@@ -979,18 +970,12 @@ static void handle_performance(struct http_server *srv, struct evhttp_request *r
 	} else {
 		size_t len = 0;
 		char *text = stats__prometheus(srv->stats, &len);
-		struct evbuffer *body = text ? evbuffer_new() : NULL;
 
-		if (!body) {
-			free(text);
+		if (!text) {
 			send_error(srv, req, 500, "out of memory");
 			return;
 		}
-		evbuffer_add_reference(body, text, len, free_data, NULL);
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-				  "text/plain; version=0.0.4; charset=utf-8");
-		send_reply(srv, req, 200, "OK", body);
-		evbuffer_free(body);
+		send_body(srv, req, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
 	}
 }
 

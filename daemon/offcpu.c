@@ -218,7 +218,7 @@ int offcpu_collector__timeline(struct collector *c, sched_event_fn fn, void *ctx
 		timeline_off(oc);
 		return 0;
 	}
-	if (oc->timeline.ring)
+	if (ring_watch__is_open(&oc->timeline))
 		return -EBUSY;
 	ret = ring_watch__open(&oc->timeline, oc->base, bpf_map__fd(oc->skel->maps.sched_events),
 			       on_sched_event, oc);

@@ -39,6 +39,7 @@
 #include "alloc.skel.h"
 #include "alloc_events.h"
 #include "alloc_session.skel.h"
+#include "bpfring.h"
 #include "collector.h"
 #include "collectors.h"
 #include "config.h"
@@ -159,8 +160,7 @@ struct alloc_tracker {
 	size_t nlinks, cap_links;
 	int counters_fd;
 
-	struct ring_buffer *ring;
-	struct event *ring_event;
+	struct ring_watch ring;
 	struct event *timer;
 	struct stack_table *stacks;
 
@@ -445,15 +445,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	else if (e->type == ALLOC_EVENT_FREE)
 		on_free(t, e);
 	return 0;
-}
-
-static void on_ring_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct alloc_tracker *t = arg;
-
-	(void)fd;
-	(void)what;
-	ring_buffer__consume(t->ring);
 }
 
 /* --- finding the allocator ---------------------------------------------------- */
@@ -1004,7 +995,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	ring_buffer__consume(t->ring);
+	ring_watch__consume(&t->ring);
 	hits[0] = counter(t, ALLOC_COUNTER_ENTRY_HITS);
 	hits[1] = counter(t, ALLOC_COUNTER_RETURN_HITS);
 	hits[2] = counter(t, ALLOC_COUNTER_FREE_HITS);
@@ -1054,9 +1045,7 @@ static void tracker__free(struct alloc_tracker *t)
 	detach_all(t);
 	if (t->timer)
 		event_free(t->timer);
-	if (t->ring_event)
-		event_free(t->ring_event);
-	ring_buffer__free(t->ring);
+	ring_watch__close(&t->ring);
 	alloc_bpf__destroy(t->skel);
 	alloc_session_bpf__destroy(t->sskel);
 	stack_table__free(t->stacks);
@@ -1141,21 +1130,18 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 	}
 	if (ret)
 		goto fail;
-	t->ring = ring_buffer__new(bpf_map__fd(t->session ? t->sskel->maps.alloc_events
-							  : t->skel->maps.alloc_events),
-				   on_event, t, NULL);
-	if (!t->ring) {
-		ret = -errno;
-		snprintf(err, errlen, "creating the allocation ring buffer: %s", strerror(errno));
+	ret = ring_watch__open(&t->ring, env->base,
+			       bpf_map__fd(t->session ? t->sskel->maps.alloc_events
+						      : t->skel->maps.alloc_events),
+			       on_event, t);
+	if (ret) {
+		snprintf(err, errlen, "watching the allocation ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
-	t->ring_event = event_new(env->base, ring_buffer__epoll_fd(t->ring), EV_READ | EV_PERSIST,
-				  on_ring_ready, t);
 	t->timer = event_new(env->base, -1, EV_PERSIST, on_timer, t);
-	if (!t->ring_event || !t->timer || event_add(t->ring_event, NULL) ||
-	    event_add(t->timer, &period)) {
+	if (!t->timer || event_add(t->timer, &period)) {
 		ret = -ENOMEM;
-		snprintf(err, errlen, "watching the allocation ring buffer failed");
+		snprintf(err, errlen, "starting the heap tracker's timer failed");
 		goto fail;
 	}
 	calibrate(t);
@@ -1202,7 +1188,7 @@ static void alloc_release(struct collector *c)
 
 static void alloc_drain(struct collector *c)
 {
-	ring_buffer__consume(((struct alloc_collector *)c)->t->ring);
+	ring_watch__consume(&((struct alloc_collector *)c)->t->ring);
 }
 
 static int64_t alloc_period(const struct collector *c)

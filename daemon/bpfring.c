@@ -77,6 +77,8 @@ int ring_watch__open(struct ring_watch *w, struct event_base *base, int map_fd,
 	}
 	ring_watch__init(w, cons, prod, (const uint8_t *)prod + page, info.max_entries, fn, ctx);
 	w->mapped = page + info.max_entries;
+	if (!base)
+		return 0;
 	/* The map's fd polls readable when the ring holds data. */
 	w->event = event_new(base, map_fd, EV_READ | EV_PERSIST, on_ready, w);
 	if (!w->event || event_add(w->event, NULL)) {

@@ -40,9 +40,10 @@ struct ring_watch {
 };
 
 /*
- * Maps the ring of map_fd and watches it (records also wait for
- * ring_watch__consume(): BPF wakes the daemon only when a ring fills, see
- * ringbuf.bpf.h).  Returns 0 or a negative errno; w is then closed.
+ * Maps the ring of map_fd and watches it from base's loop (records also
+ * wait for ring_watch__consume(): BPF wakes the daemon only when a ring
+ * fills, see ringbuf.bpf.h); base NULL: not watched, consumed only by
+ * ring_watch__consume().  Returns 0 or a negative errno; w is then closed.
  */
 int ring_watch__open(struct ring_watch *w, struct event_base *base, int map_fd,
 		     ring_buffer_sample_fn fn, void *ctx);

@@ -27,8 +27,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
-#include <event2/event.h>
 
+#include "bpfring.h"
 #include "collector.h"
 #include "collectors.h"
 #include "log.h"
@@ -61,8 +61,7 @@ struct threads_collector {
 	pid_t pid;
 	bool creations; /* threadcreate; else goroutine */
 	struct threads_bpf *skel;
-	struct ring_buffer *ring;
-	struct event *ring_event; /* threadcreate: records come any time */
+	struct ring_watch ring; /* threadcreate: watched, records come any time */
 	struct bpf_link *link;
 	struct unwinder *uw;
 	struct symbolizer *sym;
@@ -254,7 +253,7 @@ static void goroutine_drain(struct collector *c)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Who created which thread, up to now: for the dump's "created by". */
 	if (creation_tracer)
-		ring_buffer__consume(creation_tracer->ring);
+		ring_watch__consume(&creation_tracer->ring);
 	stack_table__zero(c->stacks);
 	tc->nthreads = 0;
 	fd = bpf_iter_create(bpf_link__fd(tc->link));
@@ -268,7 +267,7 @@ static void goroutine_drain(struct collector *c)
 		ssize_t n = read(fd, &mark, 1);
 
 		/* The thread just visited (if any) is in the ring buffer. */
-		ring_buffer__consume(tc->ring);
+		ring_watch__consume(&tc->ring);
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -399,18 +398,9 @@ static int on_creation(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void on_creations_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct threads_collector *tc = arg;
-
-	(void)fd;
-	(void)what;
-	ring_buffer__consume(tc->ring);
-}
-
 static void threadcreate_drain(struct collector *c)
 {
-	ring_buffer__consume(((struct threads_collector *)c)->ring);
+	ring_watch__consume(&((struct threads_collector *)c)->ring);
 }
 
 static int threadcreate_acquire(struct collector *c, const struct collect_request *req, char *err,
@@ -638,9 +628,7 @@ static void threads_free(struct collector *c)
 	if (!tc)
 		return;
 	bpf_link__destroy(tc->link);
-	if (tc->ring_event)
-		event_free(tc->ring_event);
-	ring_buffer__free(tc->ring);
+	ring_watch__close(&tc->ring);
 	threads_bpf__destroy(tc->skel);
 	stack_table__free(c->stacks);
 	free(tc->threads);
@@ -726,11 +714,11 @@ static struct threads_collector *threads_open(const struct collector_env *env, b
 		snprintf(err, errlen, "loading the %s BPF program: %s", what, strerror(-ret));
 		goto fail;
 	}
-	tc->ring = ring_buffer__new(bpf_map__fd(used), creations ? on_creation : on_thread_record,
-				    tc, NULL);
-	if (!tc->ring) {
-		ret = -errno;
-		snprintf(err, errlen, "creating the %s ring buffer: %s", what, strerror(errno));
+	/* The goroutine dump consumes its records itself, after each read. */
+	ret = ring_watch__open(&tc->ring, creations ? env->base : NULL, bpf_map__fd(used),
+			       creations ? on_creation : on_thread_record, tc);
+	if (ret) {
+		snprintf(err, errlen, "watching the %s ring buffer: %s", what, strerror(-ret));
 		goto fail;
 	}
 	return tc;
@@ -781,13 +769,6 @@ struct collector *threadcreate_collector__new(const struct collector_env *env, i
 	tc->c.description = "Stack traces that led to the creation of new OS threads (since "
 			    "pprofd attached).";
 	tc->c.mode = COLLECT_CUMULATIVE;
-	tc->ring_event = event_new(env->base, ring_buffer__epoll_fd(tc->ring),
-				   EV_READ | EV_PERSIST, on_creations_ready, tc);
-	if (!tc->ring_event || event_add(tc->ring_event, NULL)) {
-		ret = -ENOMEM;
-		snprintf(err, errlen, "watching the thread creation ring buffer failed");
-		goto fail;
-	}
 	tc->link = bpf_program__attach(tc->skel->progs.on_task_newtask);
 	if (!tc->link) {
 		ret = -errno;

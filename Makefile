@@ -94,6 +94,9 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(DAEMON_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
+# test_debugcache is its own fixture: an ELF file with compressed DWARF.
+$(OUTPUT)/tests/test_debugcache: override CFLAGS += -gz=zlib
+
 # Workloads: built the way the code users point pprofd at is built (-O2, with
 # frame pointers for the foundation tests; each file may override in its header
 # comment via WORKLOAD_CFLAGS_<name>).

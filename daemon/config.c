@@ -57,6 +57,10 @@ static const struct config_key config_keys[] = {
 	{ "limits.max_concurrent_profiles", KEY_INT, FIELD(max_concurrent_profiles), 0, 1, 1024 },
 	{ "log", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "log.access", KEY_BOOL, FIELD(access_log), 0, 0, 0 },
+	{ "symbols", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "symbols.cache_dir", KEY_STRING, FIELD(symbols_cache_dir),
+	  sizeof(((struct settings *)0)->symbols_cache_dir), 0, 0 },
+	{ "symbols.cache_max_mb", KEY_INT, FIELD(symbols_cache_max_mb), 0, 1, 1 << 20 },
 };
 
 void settings__defaults(struct settings *s)
@@ -79,6 +83,8 @@ void settings__defaults(struct settings *s)
 	s->health_pause_critical_ms = 500;
 	s->heap_sample_rate = 524288;
 	s->heap_max_overhead_percent = 10;
+	snprintf(s->symbols_cache_dir, sizeof(s->symbols_cache_dir), "%s", DEFAULT_SYMBOLS_CACHE_DIR);
+	s->symbols_cache_max_mb = 1024;
 }
 
 static const char *const environment_names[] = {

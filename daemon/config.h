@@ -14,6 +14,7 @@
 
 #define DEFAULT_CONFIG_PATH "/etc/pprofd/pprofd.json"
 #define DEFAULT_LISTEN "127.0.0.1:6060"
+#define DEFAULT_SYMBOLS_CACHE_DIR "/var/cache/pprofd"
 
 /* Exit codes of the daemon (documented in the README and --help). */
 enum exit_code {
@@ -95,6 +96,14 @@ struct settings {
 
 	/* "log.access": one line per request on stderr (true). */
 	bool access_log;
+
+	/*
+	 * "symbols.cache_dir": where uncompressed copies of compressed debug
+	 * info are kept (see debugcache.h; /var/cache/pprofd); "" for none.
+	 * "symbols.cache_max_mb": the most it holds (1024).
+	 */
+	char symbols_cache_dir[4096];
+	int symbols_cache_max_mb;
 };
 
 /* Bounds on the sampling rate, for the config and for ?hz=. */

@@ -23,6 +23,7 @@
 #include "collector.h"
 #include "config.h"
 #include "attach.h"
+#include "debugcache.h"
 #include "auth.h"
 #include "collectors.h"
 #include "daemon.h"
@@ -304,6 +305,8 @@ int main(int argc, char **argv)
 		code = fail(EXIT_RUNTIME, "cannot create the event loop");
 		goto cleanup;
 	}
+	debug_cache__configure(settings.symbols_cache_dir,
+			       (uint64_t)settings.symbols_cache_max_mb << 20);
 	d.sym = symbolizer__new(d.pid);
 	if (!d.sym) {
 		code = errno == ESRCH ? fail(EXIT_TARGET, "process %d exited during start-up", (int)d.pid)

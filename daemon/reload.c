@@ -59,6 +59,8 @@ int reload__run(struct reload *r)
 	RESTART(block_rate_ns, "block.rate_ns");
 	RESTART(heap_sample_rate, "heap.sample_rate");
 	RESTART(heap_max_overhead_percent, "heap.max_overhead_percent");
+	RESTART(symbols_cache_dir, "symbols.cache_dir");
+	RESTART(symbols_cache_max_mb, "symbols.cache_max_mb");
 
 	APPLY(environment, "environment");
 	APPLY(cpu_hz, "cpu.hz");

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debugcache.h"
 #include "log.h"
 #include "perfmap.h"
 #include "symbolize.h"
@@ -797,6 +798,39 @@ static int module__open_elf(const struct module *mod, int *fd, Elf **elf, char *
 }
 
 /*
+ * A file whose debug sections are compressed is swapped for its uncompressed
+ * copy (see debugcache.h): libdw maps it instead of decompressing it into
+ * memory.  Returns the fd to use; *elf (NULL: not opened yet) and *name
+ * follow.  Without a copy, the file itself.
+ */
+static int uncompressed(int fd, Elf **elf, char **name)
+{
+	Elf *probe = *elf ? *elf : elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	char *copy_name = NULL;
+	int copy = debug_cache__open(fd, probe, &copy_name);
+	Elf *copy_elf = NULL;
+
+	if (probe != *elf)
+		elf_end(probe);
+	if (copy < 0)
+		return fd;
+	if (*elf) {
+		copy_elf = elf_begin(copy, ELF_C_READ_MMAP, NULL);
+		if (!copy_elf) {
+			close(copy);
+			free(copy_name);
+			return fd;
+		}
+		elf_end(*elf);
+		*elf = copy_elf;
+	}
+	close(fd);
+	free(*name);
+	*name = copy_name;
+	return copy;
+}
+
+/*
  * libdwfl's find_elf: the module's file as the target sees it (see
  * module__open_file).  libdwfl owns what it gets.
  */
@@ -811,7 +845,7 @@ static int find_elf_cb(Dwfl_Module *dm, void **userdata, const char *modname, Dw
 	(void)base;
 	if (!mod || module__open_elf(mod, &fd, elfp, file_name))
 		return -1;
-	return fd;
+	return fd >= 0 ? uncompressed(fd, elfp, file_name) : fd;
 }
 
 /*
@@ -824,13 +858,27 @@ static int find_debuginfo_cb(Dwfl_Module *dm, void **userdata, const char *modna
 			     GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
 	const struct module *mod = *userdata;
+	const unsigned char *id;
+	GElf_Addr id_vaddr;
+	Elf *none = NULL;
+	int fd, idlen;
 
+	/* By build ID first, ourselves: the uncompressed copy if it has one. */
+	idlen = dwfl_module_build_id(dm, &id, &id_vaddr);
+	if (idlen > 0) {
+		fd = debug_cache__open_debuginfo(id, idlen, debuginfo_file_name);
+		if (fd >= 0)
+			return fd;
+	}
 	if (mod && mod->vdso)
-		return dwfl_build_id_find_debuginfo(dm, userdata, modname, base, file_name,
-						    debuglink_file, debuglink_crc,
-						    debuginfo_file_name);
-	return dwfl_standard_find_debuginfo(dm, userdata, modname, base, file_name,
-					    debuglink_file, debuglink_crc, debuginfo_file_name);
+		fd = dwfl_build_id_find_debuginfo(dm, userdata, modname, base, file_name,
+						  debuglink_file, debuglink_crc,
+						  debuginfo_file_name);
+	else
+		fd = dwfl_standard_find_debuginfo(dm, userdata, modname, base, file_name,
+						  debuglink_file, debuglink_crc,
+						  debuginfo_file_name);
+	return fd >= 0 ? uncompressed(fd, &none, debuginfo_file_name) : fd;
 }
 
 static const Dwfl_Callbacks dwfl_callbacks = {

@@ -76,9 +76,13 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/pprofd.h $(wildcard bpf/*.bpf.h) $(OUTPUT)/vm
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The skeleton embeds the object without its DWARF (the vmlinux.h types, ~600
+# KiB an object): libbpf needs only the BTF, and every byte embedded is in
+# pprofd's binary and, once libbpf reads it, in its RSS.
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+	$(Q)$(BPFTOOL) gen object $(@:.skel.h=.stripped.o) $<
+	$(Q)$(BPFTOOL) gen skeleton $(@:.skel.h=.stripped.o) name $(subst -,_,$*)_bpf > $@
 
 $(OUTPUT)/daemon/%.o: daemon/%.c $(BPF_SKELS) | $(OUTPUT)/daemon
 	$(call msg,CC,$@)

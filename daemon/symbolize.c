@@ -37,6 +37,7 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "debugcache.h"
 #include "log.h"
@@ -465,16 +466,32 @@ static void gcache__insert(const char *build_id, uint64_t build_id_hash, uint64_
 
 /* --- kallsyms: kernel text symbols, sorted, read once ----------------------- */
 
+/*
+ * ~120k symbols, ~3 MB of names.  The addresses are kept sorted, each with
+ * the number of its name; the names, NUL-separated in file order, are kept
+ * zlib-compressed by blocks of KSYM_BLOCK (~1 MB in all): a lookup inflates
+ * one block (a few microseconds) and the last one inflated is kept, so
+ * neighbouring lookups inflate nothing.  Kernel frames are few and cached
+ * per pc by the symbolizers: the names are rarely read.
+ */
+#define KSYM_BLOCK 256
+
 struct ksym {
 	uint64_t addr;
-	const char *name;
-};
+	uint32_t name; /* the symbol's number in file order: block name / KSYM_BLOCK */
+} __attribute__((packed));
 
 static struct {
 	bool loaded;
 	struct ksym *syms;
 	size_t n;
-	struct arena arena;
+	unsigned char *blob;  /* the compressed blocks, one after the other */
+	size_t blob_len;
+	uint32_t *block_end;  /* block b is blob[block_end[b - 1] (0 for b = 0) .. block_end[b]) */
+	uint32_t *block_size; /* its size inflated */
+	size_t nblocks;
+	char *inflated; /* block inflated_block, NULL when none */
+	size_t inflated_block;
 	char build_id[2 * 64 + 1]; /* of the running kernel, from /sys/kernel/notes */
 	bool build_id_read;
 } kernel;
@@ -486,6 +503,38 @@ static int ksym_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+/* Appends the names gathered in raw (len bytes) as one compressed block. */
+static int kallsyms__add_block(const char *raw, size_t len, size_t *blob_cap)
+{
+	uLongf zlen = compressBound(len);
+	uint32_t *ends, *sizes;
+
+	if (kernel.blob_len + zlen > *blob_cap) {
+		size_t cap = (*blob_cap ? *blob_cap * 2 : 256 * 1024) + zlen;
+		unsigned char *blob = realloc(kernel.blob, cap);
+
+		if (!blob)
+			return -ENOMEM;
+		kernel.blob = blob;
+		*blob_cap = cap;
+	}
+	ends = realloc(kernel.block_end, (kernel.nblocks + 1) * sizeof(*ends));
+	if (ends)
+		kernel.block_end = ends;
+	sizes = realloc(kernel.block_size, (kernel.nblocks + 1) * sizeof(*sizes));
+	if (sizes)
+		kernel.block_size = sizes;
+	if (!ends || !sizes ||
+	    compress2(kernel.blob + kernel.blob_len, &zlen, (const Bytef *)raw, len, Z_BEST_SPEED) !=
+		    Z_OK)
+		return -ENOMEM;
+	kernel.blob_len += zlen;
+	kernel.block_end[kernel.nblocks] = kernel.blob_len;
+	kernel.block_size[kernel.nblocks] = len;
+	kernel.nblocks++;
+	return 0;
+}
+
 /*
  * Text symbols only (t, T, w, W): a pc belongs to the last one at or below
  * it.  Without privilege every address reads 0: then there are none, and
@@ -493,8 +542,8 @@ static int ksym_cmp(const void *a, const void *b)
  */
 static void kallsyms__load(void)
 {
-	size_t cap = 0, linecap = 0;
-	char *line = NULL;
+	size_t cap = 0, linecap = 0, blob_cap = 0, raw_len = 0, raw_cap = 0, in_block = 0;
+	char *line = NULL, *raw = NULL;
 	FILE *f;
 
 	if (kernel.loaded)
@@ -506,7 +555,7 @@ static void kallsyms__load(void)
 		return;
 	}
 	while (getline(&line, &linecap, f) > 0) {
-		char type, *name, *copy, *end;
+		char type, *name, *end;
 		uint64_t addr;
 		size_t len;
 
@@ -519,7 +568,7 @@ static void kallsyms__load(void)
 			continue;
 		name = end + 3;
 		len = strcspn(name, " \t\n");
-		if (!len)
+		if (!len || kernel.n >= UINT32_MAX)
 			continue;
 		if (kernel.n == cap) {
 			size_t ncap = cap ? cap * 2 : 65536;
@@ -530,15 +579,32 @@ static void kallsyms__load(void)
 			kernel.syms = syms;
 			cap = ncap;
 		}
-		copy = arena__alloc(&kernel.arena, len + 1);
-		if (!copy)
-			break;
-		memcpy(copy, name, len);
-		copy[len] = '\0';
+		if (raw_len + len + 1 > raw_cap) {
+			size_t ncap = 2 * (raw_len + len + 1) + 4096;
+			char *more = realloc(raw, ncap);
+
+			if (!more)
+				break;
+			raw = more;
+			raw_cap = ncap;
+		}
+		memcpy(raw + raw_len, name, len);
+		raw[raw_len + len] = '\0';
+		raw_len += len + 1;
 		kernel.syms[kernel.n].addr = addr;
-		kernel.syms[kernel.n].name = copy;
+		kernel.syms[kernel.n].name = kernel.n;
 		kernel.n++;
+		if (++in_block == KSYM_BLOCK) {
+			if (kallsyms__add_block(raw, raw_len, &blob_cap))
+				break;
+			raw_len = in_block = 0;
+		}
 	}
+	if (in_block && kallsyms__add_block(raw, raw_len, &blob_cap))
+		kernel.n -= in_block; /* their names are lost: forget them */
+	if (kernel.n > kernel.nblocks * KSYM_BLOCK)
+		kernel.n = kernel.nblocks * KSYM_BLOCK;
+	free(raw);
 	free(line);
 	fclose(f);
 	qsort(kernel.syms, kernel.n, sizeof(*kernel.syms), ksym_cmp);
@@ -569,6 +635,36 @@ static const struct ksym *kallsyms__find(uint64_t addr)
 	if (addr - kernel.syms[lo - 1].addr >= KSYM_MAX_SIZE)
 		return NULL;
 	return &kernel.syms[lo - 1];
+}
+
+/* k's name, valid until the next call; NULL when it cannot be inflated. */
+static const char *kallsyms__name(const struct ksym *k)
+{
+	size_t block = k->name / KSYM_BLOCK, skip = k->name % KSYM_BLOCK;
+	const char *p, *end;
+
+	if (!kernel.inflated || kernel.inflated_block != block) {
+		uLongf len = kernel.block_size[block];
+		size_t start = block ? kernel.block_end[block - 1] : 0;
+		char *buf = realloc(kernel.inflated, len);
+
+		if (!buf)
+			return NULL;
+		kernel.inflated = buf;
+		kernel.inflated_block = block;
+		if (uncompress((Bytef *)buf, &len, kernel.blob + start,
+			       kernel.block_end[block] - start) != Z_OK ||
+		    len != kernel.block_size[block]) {
+			free(kernel.inflated);
+			kernel.inflated = NULL;
+			return NULL;
+		}
+	}
+	p = kernel.inflated;
+	end = p + kernel.block_size[block];
+	while (skip-- && p < end)
+		p += strlen(p) + 1;
+	return p < end ? p : NULL;
 }
 
 static void hex_encode(const unsigned char *bits, size_t n, char *out)
@@ -2104,18 +2200,23 @@ static int symbolizer__resolve_kernel(struct symbolizer *s, uint64_t pc,
 {
 	const struct ksym *k;
 	struct symbol_frame *f;
+	const char *name;
+	int err;
 
 	loc->mapping = &s->kernel.pub;
 	kallsyms__load();
 	k = kallsyms__find(pc);
-	if (!k)
+	name = k ? kallsyms__name(k) : NULL;
+	if (!name)
 		return 0;
 	f = arena__alloc(&s->arena, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	memset(f, 0, sizeof(*f));
-	/* kallsyms names live as long as the process. */
-	f->function = f->system_name = k->name;
+	err = strset__intern(&s->strs, name, &f->function);
+	if (err)
+		return err;
+	f->system_name = f->function;
 	loc->symbol_start = k->addr;
 	loc->nframes = 1;
 	loc->frames = f;

@@ -60,7 +60,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 .PHONY: all deps run check test test-unit test-e2e bench bench-heap workloads clean
 
 all: $(OUTPUT)/pprofd

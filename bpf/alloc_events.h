@@ -30,12 +30,26 @@ enum alloc_func {
 #define ALLOC_MAX_LIVE 131072
 
 /*
- * The events ring: 8 MiB, ~500 sampled allocations of 16 KiB (stack copy)
- * in flight.  The daemon maps it whole (twice the size in its RSS) and
- * drains it every RING_DRAIN_MS, or at once when it is a quarter full;
- * larger only helps bursts at a small heap.sample_rate.  Drops are counted.
+ * The events ring, sized by the daemon before load (alloc__ring_bytes()):
+ * a sampled allocation is 16.1 KiB (its stack copy), a free 40 bytes, and
+ * how many are sent is the target's allocation traffic over
+ * heap.sample_rate.  The figure: tests/workloads/heap_mix large (640 MiB
+ * in 64 KiB blocks in 0.6 s, 5 threads on 2 CPUs) sends 3600 samples a
+ * second at Go's default rate (ALLOC_RING_RATE), in bursts of 6000.  BPF
+ * wakes the daemon when the ring is a quarter full (ringbuf.bpf.h), and
+ * while the target's threads keep every CPU busy the daemon may run only
+ * tens of ms later: 1 MiB (47 samples of room after the wake-up) and
+ * 2 MiB lost samples in half the runs, ALLOC_RING_BYTES (190 of room, 30
+ * ms of such a burst) none.  Half the rate sends twice the samples for the
+ * same traffic: twice the ring, from ALLOC_RING_MIN_BYTES at 4 times the
+ * default rate up to ALLOC_RING_MAX_BYTES (509 samples) below it.  The
+ * ring costs its size in the daemon's RSS.  Drops are counted
+ * (ALLOC_COUNTER_LOST).
  */
-#define ALLOC_RING_BYTES (8 << 20)
+#define ALLOC_RING_RATE (512 << 10)
+#define ALLOC_RING_BYTES (4 << 20)
+#define ALLOC_RING_MIN_BYTES (1 << 20)
+#define ALLOC_RING_MAX_BYTES (8 << 20)
 
 /* Exponential draws of the sampling countdown, filled by the daemon. */
 #define ALLOC_DRAWS 4096

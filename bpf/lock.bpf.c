@@ -148,7 +148,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		e->wake_seq = seq;
 		__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
 		capture_user_stack(task, &e->user);
-		bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events, LOCK_RING_BYTES));
+		bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events));
 		bpf_map_update_elem(&last_wake, &uaddr, &seq, BPF_ANY);
 		count(LOCK_COUNTER_WAKES);
 	}
@@ -197,6 +197,6 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		bpf_ringbuf_discard(e, 0);
 		return 0;
 	}
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events, LOCK_RING_BYTES));
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events));
 	return 0;
 }

@@ -92,7 +92,7 @@ static __always_inline void timeline(__u32 kind, struct task_struct *t, __u32 st
 	e->waker_tid = waker;
 	e->pad = 0;
 	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&sched_events, TIMELINE_RING_BYTES));
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&sched_events));
 }
 
 static __always_inline void runnable(struct task_struct *t)
@@ -231,7 +231,7 @@ static __always_inline void send_pending(struct task_struct *task, struct thread
 	capture_user_stack(task, &e->user);
 	if (!in_syscall)
 		e->user.len = 0; /* the PC only: this is not the stack it waited with */
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&block_events, BLOCK_RING_BYTES));
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&block_events));
 	count(OFFCPU_COUNTER_RECORDED);
 out:
 	st->pending = 0;

@@ -39,17 +39,42 @@ struct user_stack_copy {
 #define TASK_COMM_LEN 16
 
 /*
- * Ring buffer sizes (bytes, powers of two) and how often the daemon drains
- * them: records do not wake it unless a ring is a quarter full (see
- * ringbuf.bpf.h).  A CPU sample is ~18 KiB: 2 MiB hold 50 ms of 1000 Hz on
- * two busy threads.  The daemon maps each ring twice: RSS counts each size
- * twice, so they are kept small.
+ * Ring buffer sizes (bytes, powers of two, at least a page) and how often
+ * the daemon drains them: records do not wake it unless a ring is a
+ * quarter full (see ringbuf.bpf.h), so a ring holds four wake-ups' worth
+ * of records at the peak rate, the other three quarters being the room
+ * left while the daemon is busy elsewhere.  Each ring costs its size in
+ * the daemon's RSS (mapped once, bpfring.h; the kernel populates the whole
+ * mapping): sized to the realistic peak, not more.  Record sizes include
+ * their 8-byte headers.
+ *
+ * CPU: a sample is 18.1 KiB (the 16 KiB stack copy): 2 MiB hold 113, 56 ms
+ * of 1000 Hz on two busy CPUs, a full drain's worth; past a quarter (28
+ * samples, 14 ms) BPF wakes the daemon.
  */
 #define RING_DRAIN_MS 50
 #define CPU_RING_BYTES (2 << 20)
-#define BLOCK_RING_BYTES (1 << 20)
-#define TIMELINE_RING_BYTES (1 << 20)
-#define LOCK_RING_BYTES (1 << 20)
+/*
+ * Block: a recorded wait is 17.1 KiB: 512 KiB hold 29.  Waits shorter than
+ * block_rate_ns are sampled, so a thread sends at most one per
+ * block_rate_ns (100 us) of waiting on average.  The bench's switcher (two
+ * threads, 600000 switches a second) sends ~6000 a second: a wake-up every
+ * 1.2 ms, 3.6 ms of room; ~0.6% of them are lost there (1 MiB: ~0.15%),
+ * the daemon unwinding them with a fifth of a core.
+ */
+#define BLOCK_RING_BYTES (512 << 10)
+/*
+ * Timeline (only while a trace runs): a sched_event is 56 bytes: 256 KiB
+ * hold 4681, 33 ms of the switcher traced (143000 events a second, none
+ * lost), a wake-up every 8 ms.
+ */
+#define TIMELINE_RING_BYTES (256 << 10)
+/*
+ * Lock: a contended wake with its stack is 16.1 KiB, a wait ended 40
+ * bytes: 512 KiB hold 31 wakes, a wake-up after 7.  Wakes come at the pace
+ * of contended releases: ~250 a second in tests/workloads/contention.
+ */
+#define LOCK_RING_BYTES (512 << 10)
 
 /*
  * One thread of the target as the task iterator finds it (goroutine

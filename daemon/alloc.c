@@ -229,6 +229,17 @@ void alloc__unsample(int64_t rate, int64_t count, int64_t size, int64_t *objs, i
 	*bytes = (int64_t)(size * scale);
 }
 
+size_t alloc__ring_bytes(int64_t sample_rate)
+{
+	/* Twice the ring for half the rate: the smallest one from this rate up. */
+	int64_t r = (int64_t)ALLOC_RING_RATE * (ALLOC_RING_BYTES / ALLOC_RING_MIN_BYTES);
+	size_t bytes = ALLOC_RING_MIN_BYTES;
+
+	for (; sample_rate < r && bytes < ALLOC_RING_MAX_BYTES; r /= 2)
+		bytes *= 2;
+	return bytes;
+}
+
 void alloc__exponential_draws(uint64_t mean, uint64_t seed, uint64_t *out, size_t n)
 {
 	uint64_t x = seed ? seed : 0x9e3779b97f4a7c15ULL;
@@ -812,6 +823,7 @@ static int load_probes(struct alloc_tracker *t, char *err, size_t errlen)
 	if (t->sskel) {
 		t->sskel->rodata->target_pid = t->pid;
 		t->sskel->rodata->sample_rate = t->rate;
+		bpf_map__set_max_entries(t->sskel->maps.alloc_events, alloc__ring_bytes(t->rate));
 		bpf_program__set_expected_attach_type(t->sskel->progs.alloc_session,
 						      ATTACH_TRACE_UPROBE_SESSION);
 		ret = alloc_session_bpf__load(t->sskel);
@@ -834,6 +846,7 @@ static int load_probes(struct alloc_tracker *t, char *err, size_t errlen)
 		}
 		t->skel->rodata->target_pid = t->pid;
 		t->skel->rodata->sample_rate = t->rate;
+		bpf_map__set_max_entries(t->skel->maps.alloc_events, alloc__ring_bytes(t->rate));
 		ret = alloc_bpf__load(t->skel);
 		if (ret) {
 			snprintf(err, errlen, "loading the allocation probes: %s", strerror(-ret));

@@ -41,4 +41,11 @@ void alloc__unsample(int64_t rate, int64_t count, int64_t size, int64_t *objs, i
  */
 void alloc__exponential_draws(uint64_t mean, uint64_t seed, uint64_t *out, size_t n);
 
+/*
+ * The size of the events ring at this heap.sample_rate: ALLOC_RING_BYTES
+ * at ALLOC_RING_RATE, twice the ring for half the rate, between
+ * ALLOC_RING_MIN_BYTES and ALLOC_RING_MAX_BYTES (alloc_events.h).
+ */
+size_t alloc__ring_bytes(int64_t sample_rate);
+
 #endif /* PPROFD_ALLOC_H */

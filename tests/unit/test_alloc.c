@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * test_alloc.c - the heap tracker's arithmetic: Go's unsampling formula
- * (scaleHeapSample) and the exponential countdowns the BPF side draws from.
+ * (scaleHeapSample), the exponential countdowns the BPF side draws from,
+ * and the events ring's size at a sample rate.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -98,6 +99,22 @@ static void test_settings_defaults(void **state)
 	assert_int_equal(s.heap_max_overhead_percent, 10);
 }
 
+static void test_ring_bytes(void **state)
+{
+	(void)state;
+	/* Go's default rate: 4 MiB. */
+	assert_int_equal(alloc__ring_bytes(524288), 4 << 20);
+	/* The same traffic fills the ring at the same pace: twice the rate, half the ring. */
+	assert_int_equal(alloc__ring_bytes(524288 * 2 - 1), 4 << 20);
+	assert_int_equal(alloc__ring_bytes(524288 * 2), 2 << 20);
+	assert_int_equal(alloc__ring_bytes(524288 * 4), 1 << 20);
+	assert_int_equal(alloc__ring_bytes(1 << 30), 1 << 20);
+	assert_int_equal(alloc__ring_bytes(524287), 8 << 20);
+	assert_int_equal(alloc__ring_bytes(65536), 8 << 20);
+	assert_int_equal(alloc__ring_bytes(1), 8 << 20);
+	assert_int_equal(alloc__ring_bytes(0), 8 << 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +123,7 @@ int main(void)
 		cmocka_unit_test(test_unsample_go_formula),
 		cmocka_unit_test(test_exponential_draws),
 		cmocka_unit_test(test_settings_defaults),
+		cmocka_unit_test(test_ring_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,18 +21,28 @@ struct collector_row {
 	const char *description; /* for an unavailable one's index row */
 	collector_new_fn open;
 	bool essential;
+	/*
+	 * Records from its open, at the target's pace, into a ring that
+	 * nothing drains until the event loop runs: opened after the others
+	 * (the heap tracker takes ~300 ms to start, enough to fill a ring
+	 * sized for a few drains).
+	 */
+	bool opened_last;
 };
 
 /* The table.  Adding a profile type is adding a row. */
 static const struct collector_row rows[] = {
-	{ "profile", "CPU profile.", cpu_collector__new, true },
-	{ "goroutine", "Stack traces of all current threads.", goroutine_collector__new, false },
+	{ "profile", "CPU profile.", cpu_collector__new, true, false },
+	{ "goroutine", "Stack traces of all current threads.", goroutine_collector__new, false,
+	  false },
 	{ "threadcreate", "Stack traces that led to the creation of new OS threads.",
-	  threadcreate_collector__new, false },
-	{ "block", "Stack traces that led to blocking.", offcpu_collector__new, false },
-	{ "mutex", "Stack traces of holders of contended locks.", lock_collector__new, false },
-	{ "heap", "A sampling of memory allocations of live objects.", heap_collector__new, false },
-	{ "allocs", "A sampling of all past memory allocations.", allocs_collector__new, false },
+	  threadcreate_collector__new, false, false },
+	{ "block", "Stack traces that led to blocking.", offcpu_collector__new, false, true },
+	{ "mutex", "Stack traces of holders of contended locks.", lock_collector__new, false, true },
+	{ "heap", "A sampling of memory allocations of live objects.", heap_collector__new, false,
+	  false },
+	{ "allocs", "A sampling of all past memory allocations.", allocs_collector__new, false,
+	  false },
 };
 
 int collector__acquire_running(struct collector *c, const struct collect_request *req, char *err,
@@ -114,7 +124,7 @@ void collectors__free(struct collector **all, size_t n)
 {
 	if (!all)
 		return;
-	/* Reverse order: the last opened may depend on the first. */
+	/* Reverse order of the table: a row may depend on one above (allocs on heap). */
 	while (n--)
 		if (all[n])
 			all[n]->ops->free(all[n]);
@@ -133,11 +143,15 @@ int collectors__open(const struct collector_env *env, struct collector ***out, s
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < count; i++) {
+	for (size_t k = 0; k < 2 * count; k++) {
+		size_t i = k % count;
 		char why[256] = "";
 		int error = 0;
 		struct timespec t0, t1;
 
+		/* The table in order, then the ones opened last. */
+		if (rows[i].opened_last != (k >= count))
+			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		all[i] = rows[i].open(env, &error, why, sizeof(why));
 		clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -148,14 +162,14 @@ int collectors__open(const struct collector_env *env, struct collector ***out, s
 		if (rows[i].essential) {
 			*failed = rows[i].name;
 			snprintf(err, errlen, "%s", why);
-			collectors__free(all, i);
+			collectors__free(all, count);
 			return error ? error : -EINVAL;
 		}
 		pr_warn("%s profile unavailable: %s", rows[i].name, why);
 		all[i] = unavailable__new(&rows[i], why);
 		if (!all[i]) {
 			snprintf(err, errlen, "out of memory");
-			collectors__free(all, i);
+			collectors__free(all, count);
 			return -ENOMEM;
 		}
 	}

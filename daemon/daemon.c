@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* daemon.c - see daemon.h. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,8 @@
 
 #include "collector.h"
 #include "daemon.h"
+#include "debugcache.h"
+#include "log.h"
 #include "pprofd.h"
 #include "stacks.h"
 #include "symbolize.h"
@@ -71,6 +74,7 @@ static void on_prepare(evutil_socket_t fd, short what, void *arg)
 	size_t n = symbolizer__mappings(d->sym, &maps);
 	const struct timeval next = { .tv_usec = 10000 };
 	struct symbol_location loc;
+	uint64_t released;
 
 	(void)fd;
 	(void)what;
@@ -81,6 +85,10 @@ static void on_prepare(evutil_socket_t fd, short what, void *arg)
 						   (maps[d->prepared - 1]->limit -
 						    maps[d->prepared - 1]->start) / 2,
 				   &loc);
+	/* Each file's index read, its pages go back: they add up otherwise. */
+	released = debug_cache__release_pages();
+	if (released)
+		pr_debug("symbols: %" PRIu64 " KiB of mapped debug info given back", released >> 10);
 	if (d->prepared++ < n)
 		event_base_once(d->base, -1, EV_TIMEOUT, on_prepare, d, &next);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -426,6 +427,9 @@ int debug_cache__open(int fd, Elf *elf, char **path)
 	if (out < 0)
 		return cache_unusable(-errno, "cannot write to it");
 	err = debug_cache__decompress(fd, out);
+	/* On disk before it has its name: a crash leaves no cut-short copy. */
+	if (!err && fdatasync(out))
+		err = -errno;
 	close(out);
 	if (!err && rename(tmp, final))
 		err = cache_unusable(-errno, "cannot write to it");
@@ -497,4 +501,59 @@ int debug_cache__open_debuginfo(const unsigned char *id, size_t idlen, char **pa
 		return -ENOMEM;
 	}
 	return fd;
+}
+
+/* --- pages of mapped copies ----------------------------------------------- */
+
+/* Whether path names a copy of the cache: DIR/<build ID>.elf. */
+static bool is_copy(const char *path)
+{
+	size_t dlen = strlen(cache.dir), len = strlen(path);
+
+	return dlen && len > dlen + 1 + strlen(COPY_SUFFIX) && !strncmp(path, cache.dir, dlen) &&
+	       path[dlen] == '/' && !strchr(path + dlen + 1, '/') &&
+	       !strcmp(path + len - strlen(COPY_SUFFIX), COPY_SUFFIX);
+}
+
+uint64_t debug_cache__release_pages(void)
+{
+	unsigned long start = 0, end = 0, rss_kb = 0, written_kb = 0;
+	size_t linecap = 0;
+	uint64_t released = 0;
+	char *line = NULL;
+	bool copy = false;
+	FILE *f;
+
+	if (!cache.dir[0])
+		return 0;
+	f = fopen("/proc/self/smaps", "re");
+	if (!f)
+		return 0;
+	/* A mapping's header line, then its fields; the last one is VmFlags. */
+	while (getline(&line, &linecap, f) > 0) {
+		char path[PATH_MAX] = "";
+		unsigned long a, b, kb;
+		int n;
+
+		/* "start-end perms offset dev inode [path]" opens each mapping. */
+		n = sscanf(line, "%lx-%lx %*s %*s %*s %*s %4095s", &a, &b, path);
+		if (n >= 2) {
+			copy = n == 3 && is_copy(path);
+			start = a;
+			end = b;
+			rss_kb = written_kb = 0;
+		} else if (copy && sscanf(line, "Rss: %lu kB", &kb) == 1) {
+			rss_kb = kb;
+		} else if (copy && sscanf(line, "Anonymous: %lu kB", &kb) == 1) {
+			written_kb = kb;
+		} else if (copy && !strncmp(line, "VmFlags:", 8)) {
+			/* A page written to (copied on write: anonymous) would be lost. */
+			if (rss_kb && !written_kb && !madvise((void *)start, end - start, MADV_DONTNEED))
+				released += (uint64_t)rss_kb << 10;
+			copy = false;
+		}
+	}
+	free(line);
+	fclose(f);
+	return released;
 }

@@ -48,6 +48,15 @@ int debug_cache__open(int fd, Elf *elf, char **path);
 int debug_cache__open_debuginfo(const unsigned char *id, size_t idlen, char **path);
 
 /*
+ * Gives back the pages of the copies that are mapped (by libelf) and that
+ * nothing wrote to: libdw reads every CU header of a file to index it once
+ * (all of libc's 5.7 MB .debug_info), and the pages would stay in pprofd's
+ * RSS.  They stay in the page cache; later lookups fault back in the few
+ * they read.  Returns the bytes given back.
+ */
+uint64_t debug_cache__release_pages(void);
+
+/*
  * Writes the ELF file read from in to out with every compressed section
  * decompressed (64-bit ELF, native byte order, zlib).  Sections that the
  * program headers place (SHF_ALLOC) are left where they are; the ones after

@@ -264,6 +264,43 @@ static void test_cache_reuses_replaces_prunes(void **state)
 	close(fd);
 }
 
+/* Pages of a mapped copy go back, and what they held reads the same after. */
+static void test_release_pages(void **state)
+{
+	char *path = NULL;
+	Elf *self, *copy;
+	Elf_Scn *scn = NULL;
+	uint64_t sum1 = 0, sum2 = 0;
+	int fd, cfd;
+
+	(void)state;
+	debug_cache__configure(dir, 1 << 30);
+	fd = open_self(&self);
+	cfd = debug_cache__open(fd, self, &path);
+	assert_true(cfd >= 0);
+	copy = elf_begin(cfd, ELF_C_READ_MMAP, NULL);
+	assert_non_null(copy);
+	/* Read every section: the mapping's pages are in. */
+	for (int pass = 0; pass < 2; pass++) {
+		while ((scn = elf_nextscn(copy, scn))) {
+			Elf_Data *d = elf_getdata(scn, NULL);
+
+			for (size_t i = 0; d && d->d_buf && i < d->d_size; i += 64)
+				*(pass ? &sum2 : &sum1) += ((const unsigned char *)d->d_buf)[i];
+		}
+		if (!pass)
+			assert_true(debug_cache__release_pages() > 0);
+	}
+	assert_int_equal(sum1, sum2);
+	/* Nothing of a copy mapped: nothing to give back. */
+	elf_end(copy);
+	assert_int_equal(debug_cache__release_pages(), 0);
+	close(cfd);
+	free(path);
+	elf_end(self);
+	close(fd);
+}
+
 /* A cache directory that cannot be made: no copy, a clear error, no crash. */
 static void test_unusable_dir(void **state)
 {
@@ -289,6 +326,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nothing_compressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_reuses_replaces_prunes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable_dir, setup, teardown),
 	};
 

@@ -24,6 +24,13 @@ __u64 runq_max_ns = 0;   /* longest runnable wait since user space reset it */
 __u32 runq_max_tid = 0;
 __u64 attached_ns = 0;   /* when the programs were attached */
 
+/*
+ * Threads with a sampled wait to send (st->pending): every system call of
+ * the machine ends in on_sys_exit, and while this is 0, which it mostly is
+ * (1 wait in 60 is sampled on a switch-heavy target), it looks nothing up.
+ */
+__u32 pending_threads = 0;
+
 struct thread_state {
 	__u64 off_since;      /* left the CPU to wait at */
 	__u64 runnable_since; /* woken or preempted at */
@@ -143,16 +150,59 @@ static __always_inline bool sample_wait(__u64 delay, __u64 *weighted_delay, __u6
 	return true;
 }
 
+/* Sends the thread's pending waits with its stack: called in its context. */
+static __always_inline void send_pending(struct task_struct *task, struct thread_state *st,
+					 bool in_syscall)
+{
+	struct block_event *e = bpf_ringbuf_reserve(&block_events, sizeof(*e), 0);
+	__u32 depth = st->kernel_depth;
+
+	if (!e) {
+		count(OFFCPU_COUNTER_LOST);
+		goto out;
+	}
+	e->pid = task->tgid;
+	e->tid = task->pid;
+	e->delay_ns = st->pending_delay;
+	e->count_x1000 = st->pending_count;
+	e->in_syscall = in_syscall;
+	__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
+	if (depth > MAX_STACK_DEPTH)
+		depth = MAX_STACK_DEPTH;
+	e->kernel_depth = depth;
+	bpf_probe_read_kernel(e->kernel_pcs, sizeof(e->kernel_pcs), st->kernel_pcs);
+	capture_user_stack(task, &e->user);
+	if (!in_syscall)
+		e->user.len = 0; /* the PC only: this is not the stack it waited with */
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&block_events));
+	count(OFFCPU_COUNTER_RECORDED);
+out:
+	if (st->pending)
+		__sync_fetch_and_add(&pending_threads, -1);
+	st->pending = 0;
+	st->pending_delay = 0;
+	st->pending_count = 0;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	__u64 now = bpf_ktime_get_ns();
 	struct thread_state *st;
+	__u64 now;
 
+	if (!is_target(prev) && !is_target(next))
+		return 0;
+	now = bpf_ktime_get_ns();
 	if (is_target(prev)) {
 		st = bpf_task_storage_get(&threads, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (st) {
+			/*
+			 * A wait outside a system call (a page fault, say) has
+			 * no syscall exit to wait for: sent as it leaves the CPU.
+			 */
+			if (st->pending)
+				send_pending(prev, st, false);
 			st->seen_out = 1;
 			/* Preempted: runnable, not blocked (scheduling delay). */
 			if (preempt || prev_state == 0) {
@@ -202,71 +252,26 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		st->kernel_depth = n > 0 ? n / sizeof(__u64) : 0;
 		st->pending_delay += weighted;
 		st->pending_count += count_x1000;
+		if (!st->pending)
+			__sync_fetch_and_add(&pending_threads, 1);
 		st->pending = 1;
 	}
 	return 0;
 }
 
-/* Sends the thread's pending waits with its stack: called in its context. */
-static __always_inline void send_pending(struct task_struct *task, struct thread_state *st,
-					 bool in_syscall)
-{
-	struct block_event *e = bpf_ringbuf_reserve(&block_events, sizeof(*e), 0);
-	__u32 depth = st->kernel_depth;
-
-	if (!e) {
-		count(OFFCPU_COUNTER_LOST);
-		goto out;
-	}
-	e->pid = task->tgid;
-	e->tid = task->pid;
-	e->delay_ns = st->pending_delay;
-	e->count_x1000 = st->pending_count;
-	e->in_syscall = in_syscall;
-	__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
-	if (depth > MAX_STACK_DEPTH)
-		depth = MAX_STACK_DEPTH;
-	e->kernel_depth = depth;
-	bpf_probe_read_kernel(e->kernel_pcs, sizeof(e->kernel_pcs), st->kernel_pcs);
-	capture_user_stack(task, &e->user);
-	if (!in_syscall)
-		e->user.len = 0; /* the PC only: this is not the stack it waited with */
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&block_events));
-	count(OFFCPU_COUNTER_RECORDED);
-out:
-	st->pending = 0;
-	st->pending_delay = 0;
-	st->pending_count = 0;
-}
-
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task;
 	struct thread_state *st;
 
+	if (!pending_threads)
+		return 0;
+	task = bpf_get_current_task_btf();
 	if (!is_target(task))
 		return 0;
 	st = bpf_task_storage_get(&threads, task, 0, 0);
 	if (st && st->pending)
 		send_pending(task, st, true);
-	return 0;
-}
-
-/*
- * A wait outside a system call (a page fault, say) has no syscall exit to
- * wait for: it is sent when the thread next leaves the CPU.
- */
-SEC("tp_btf/sched_switch")
-int BPF_PROG(on_switch_flush, bool preempt, struct task_struct *prev, struct task_struct *next,
-	     unsigned int prev_state)
-{
-	struct thread_state *st;
-
-	if (!is_target(prev))
-		return 0;
-	st = bpf_task_storage_get(&threads, prev, 0, 0);
-	if (st && st->pending)
-		send_pending(prev, st, false);
 	return 0;
 }

@@ -146,7 +146,6 @@ struct alloc_tracker {
 	struct unwinder *uw;
 	int64_t rate;
 	int max_overhead; /* percent; 0: no governor */
-	int ncpus;
 	time_t started;
 
 	/* One of the two objects is loaded. */
@@ -955,13 +954,7 @@ static void calibrate(struct alloc_tracker *t)
 
 static uint64_t counter(const struct alloc_tracker *t, uint32_t which)
 {
-	uint64_t values[t->ncpus > 0 ? t->ncpus : 1], sum = 0;
-
-	if (t->counters_fd < 0 || bpf_map_lookup_elem(t->counters_fd, &which, values))
-		return 0;
-	for (int i = 0; i < t->ncpus; i++)
-		sum += values[i];
-	return sum;
+	return t->counters_fd < 0 ? 0 : bpf_counter__sum(t->counters_fd, which);
 }
 
 /* The target's CPU time (user + system), 0 when gone. */
@@ -1104,12 +1097,6 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 	t->started = time(NULL);
 	/* Tests and the bench: the two-probe way on a kernel with sessions. */
 	t->no_session = getenv("PPROFD_HEAP_NO_SESSION") != NULL;
-	t->ncpus = libbpf_num_possible_cpus();
-	if (t->ncpus <= 0) {
-		ret = -ENODEV;
-		snprintf(err, errlen, "cannot count CPUs");
-		goto fail;
-	}
 	elf_version(EV_CURRENT);
 	t->stacks = stack_table__new(4);
 	t->live = calloc(LIVE_SLOTS, sizeof(*t->live));

@@ -66,7 +66,6 @@ struct threads_collector {
 	struct unwinder *uw;
 	struct symbolizer *sym;
 	struct user_stack_copy *scratch; /* for user_frames() */
-	int ncpus;
 	/* goroutine: the threads of the last dump, by tid */
 	struct thread_info *threads;
 	size_t nthreads, cap_threads;
@@ -587,15 +586,7 @@ static int64_t threads_period(const struct collector *c)
 
 static uint64_t counter(const struct threads_collector *tc, uint32_t which)
 {
-	uint64_t *vals = calloc(tc->ncpus, sizeof(*vals)), sum = 0;
-
-	if (!vals)
-		return 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(tc->skel->maps.counters), &which, vals))
-		for (int i = 0; i < tc->ncpus; i++)
-			sum += vals[i];
-	free(vals);
-	return sum;
+	return bpf_counter__sum(bpf_map__fd(tc->skel->maps.counters), which);
 }
 
 static void threads_stats(const struct collector *c, cJSON *out)
@@ -682,12 +673,6 @@ static struct threads_collector *threads_open(const struct collector_env *env, b
 	tc->c.sample_types = creations ? threadcreate_sample_types : goroutine_sample_types;
 	tc->c.nsample_types = 1;
 	tc->c.ops = creations ? &threadcreate_ops : &goroutine_ops;
-	tc->ncpus = libbpf_num_possible_cpus();
-	if (tc->ncpus <= 0) {
-		ret = tc->ncpus ? tc->ncpus : -ENODEV;
-		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-ret));
-		goto fail;
-	}
 	tc->c.stacks = stack_table__new(1);
 	tc->scratch = malloc(sizeof(*tc->scratch));
 	if (!tc->c.stacks || !tc->scratch) {

@@ -100,4 +100,12 @@ int collector__acquire_running(struct collector *c, const struct collect_request
 			       size_t errlen);
 void collector__release_running(struct collector *c);
 
+/*
+ * One collector as /performance/stats and /debug/metrics list it: name,
+ * available, running, stacks; with details, also why it does not run, its
+ * requests and its own figures (ops->stats).  NULL when out of memory.
+ * (collectors.c)
+ */
+struct cJSON *collector__json(const struct collector *c, bool details);
+
 #endif /* PPROFD_COLLECTOR_H */

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "alloc.h"
 #include "collector.h"
 #include "collectors.h"
@@ -13,6 +15,7 @@
 #include "lock.h"
 #include "log.h"
 #include "offcpu.h"
+#include "stacks.h"
 #include "stacks.h"
 #include "threads.h"
 
@@ -176,4 +179,31 @@ int collectors__open(const struct collector_env *env, struct collector ***out, s
 	*out = all;
 	*n = count;
 	return 0;
+}
+
+struct cJSON *collector__json(const struct collector *c, bool details)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "name", c->name);
+	cJSON_AddBoolToObject(o, "available", !c->unavailable);
+	cJSON_AddBoolToObject(o, "running", c->users > 0);
+	if (details) {
+		if (c->unavailable)
+			cJSON_AddStringToObject(o, "reason", c->unavailable);
+		else if (!c->users)
+			cJSON_AddStringToObject(o, "reason",
+						c->mode == COLLECT_WINDOW
+							? "runs only while a profile is requested"
+							: "not started");
+		else
+			cJSON_AddNullToObject(o, "reason");
+		cJSON_AddNumberToObject(o, "requests", c->users);
+	}
+	cJSON_AddNumberToObject(o, "stacks", stack_table__len(c->stacks));
+	if (details && c->ops->stats)
+		c->ops->stats(c, o);
+	return o;
 }

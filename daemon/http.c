@@ -881,28 +881,8 @@ static void handle_metrics(struct http_server *srv, struct evhttp_request *req)
 			      settings__profiling_enabled(d->settings));
 
 	list = cJSON_AddArrayToObject(root, "collectors");
-	for (size_t i = 0; i < d->ncollectors; i++) {
-		const struct collector *c = d->collectors[i];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "name", c->name);
-		cJSON_AddBoolToObject(o, "available", !c->unavailable);
-		cJSON_AddBoolToObject(o, "running", c->users > 0);
-		if (c->unavailable)
-			cJSON_AddStringToObject(o, "reason", c->unavailable);
-		else if (!c->users)
-			cJSON_AddStringToObject(o, "reason",
-						c->mode == COLLECT_WINDOW
-							? "runs only while a profile is requested"
-							: "not started");
-		else
-			cJSON_AddNullToObject(o, "reason");
-		cJSON_AddNumberToObject(o, "requests", c->users);
-		cJSON_AddNumberToObject(o, "stacks", stack_table__len(c->stacks));
-		if (c->ops->stats)
-			c->ops->stats(c, o);
-		cJSON_AddItemToArray(list, o);
-	}
+	for (size_t i = 0; i < d->ncollectors; i++)
+		cJSON_AddItemToArray(list, collector__json(d->collectors[i], true));
 
 	unwinder__stats(d->uw, &us);
 	unwind = cJSON_AddObjectToObject(root, "unwind");

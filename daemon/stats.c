@@ -813,16 +813,8 @@ static void add_self(struct stats *s, cJSON *root)
 		cJSON_AddNullToObject(self, "rss_bytes");
 	}
 	list = cJSON_AddArrayToObject(self, "collectors");
-	for (size_t i = 0; i < d->ncollectors; i++) {
-		const struct collector *c = d->collectors[i];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "name", c->name);
-		cJSON_AddBoolToObject(o, "available", !c->unavailable);
-		cJSON_AddBoolToObject(o, "running", c->users > 0);
-		cJSON_AddNumberToObject(o, "stacks", stack_table__len(c->stacks));
-		cJSON_AddItemToArray(list, o);
-	}
+	for (size_t i = 0; i < d->ncollectors; i++)
+		cJSON_AddItemToArray(list, collector__json(d->collectors[i], false));
 	http = cJSON_AddObjectToObject(self, "http");
 	cJSON_AddNumberToObject(http, "responses", s->requests);
 	for (int i = 2; i <= 5; i++) {

@@ -450,6 +450,53 @@ raw_sample_stats()
 		}' <<<"$1"
 }
 
+# raw_stacks RAW: one line per sample of `go tool pprof -raw` output:
+#   COUNT <TAB> MAPPING <TAB> ;FRAME;FRAME;...; <TAB> ADDRESS
+# MAPPING and ADDRESS are those of the first frame not in the kernel (the
+# user leaf); FRAMEs are function names, leaf first, inline frames expanded
+# (innermost first); a location without any line is its address.
+raw_stacks()
+{
+	awk '
+		function fname(s) {
+			sub(/^ +/, "", s)
+			sub(/ s=-?[0-9]+(\(.*\))?$/, "", s)
+			sub(/ [^ ]*:-?[0-9]+$/, "", s)
+			return s
+		}
+		/^Samples:/ { sect = "s"; getline; next }
+		/^Locations/ { sect = "l"; next }
+		/^Mappings/ { sect = "m"; next }
+		sect == "s" && /^ *-?[0-9]+ +-?[0-9]+: / {
+			n++; cnt[n] = $1; s = $0; sub(/^[^:]*: */, "", s); stk[n] = s; next
+		}
+		sect == "l" && /^ *[0-9]+: 0x[0-9a-f]+/ {
+			cur = $1; sub(/:$/, "", cur); addr[cur] = $2
+			s = $0; sub(/^ *[0-9]+: 0x[0-9a-f]+ */, "", s)
+			if (s ~ /^M=[0-9]+/) { m = s; sub(/ .*/, "", m); lmap[cur] = substr(m, 3); sub(/^M=[0-9]+ */, "", s) }
+			sub(/^\[F\] */, "", s)
+			names[cur] = (s == "") ? $2 : fname(s)
+			next
+		}
+		sect == "l" && /^ +[^ ]/ { names[cur] = names[cur] ";" fname($0); next }
+		sect == "m" && /^[0-9]+: / { id = $1; sub(/:$/, "", id); mfile[id] = $3; next }
+		END {
+			for (i = 1; i <= n; i++) {
+				k = split(stk[i], ids, " ")
+				leafmap = ""; leafaddr = ""; frames = ";"
+				for (j = 1; j <= k; j++) {
+					f = mfile[lmap[ids[j]]]
+					if (leafmap == "" && f != "[kernel.kallsyms]") {
+						leafmap = (f == "") ? "?" : f
+						leafaddr = addr[ids[j]]
+					}
+					frames = frames names[ids[j]] ";"
+				}
+				printf "%s\t%s\t%s\t%s\n", cnt[i], leafmap, frames, leafaddr
+			}
+		}' <<<"$1"
+}
+
 # within VALUE EXPECTED TOLERANCE: |VALUE - EXPECTED| <= TOLERANCE (decimals ok).
 within()
 {

@@ -5,7 +5,8 @@
 #
 # Usage: tests/bench/bench.sh          (or: make bench, which builds first)
 #
-# Sections (BENCH_SECTIONS, default "cpu http"; each is a function section_NAME):
+# Sections (BENCH_SECTIONS, default "cpu dwarf switch goroutine http": every
+# one but heap, which is `make bench-heap`; each is a function section_NAME):
 #
 #   heap  ns per malloc+free pair of tests/workloads/heap_loop: no probes,
 #         pprofd's heap tracking at the default rate and at rate 1, a
@@ -93,7 +94,7 @@
 # charged to the target.
 #
 # Environment: OUTPUT (build directory, default build), BENCH_RUNS (default
-# 3), BENCH_SECONDS (window, default 10), BENCH_SECTIONS (default cpu),
+# 3), BENCH_SECONDS (window, default 10), BENCH_SECTIONS (see above),
 # BENCH_WARM=0 (no 2nd profiles), BENCH_KEEP=1 (keep the temp directory:
 # profiles, perf data, logs).
 # Every process this script starts is ended by PID when it exits, however it
@@ -114,7 +115,7 @@ WORKLOADS=$OUTPUT/workloads
 RUSAGE=$OUTPUT/bench/rusage
 RUNS=${BENCH_RUNS:-3}
 WINDOW=${BENCH_SECONDS:-10}
-SECTIONS=${BENCH_SECTIONS:-cpu http}
+SECTIONS=${BENCH_SECTIONS:-cpu dwarf switch goroutine http}
 case ${BENCH_WARM:-1} in
 0 | no | false) WARM= ;;
 *) WARM=1 ;;

@@ -16,13 +16,13 @@
 
 #include "config.h"
 
-enum key_type { KEY_OBJECT, KEY_INT, KEY_INT64, KEY_BOOL, KEY_STRING, KEY_ENVIRONMENT };
+enum key_type { KEY_OBJECT, KEY_INT, KEY_INT64, KEY_BOOL, KEY_STRING, KEY_PATH, KEY_ENVIRONMENT };
 
 struct config_key {
 	const char *path;   /* dotted: "cpu.hz" */
 	enum key_type type;
 	size_t offset;      /* into struct settings */
-	size_t size;        /* KEY_STRING: buffer size */
+	size_t size;        /* KEY_STRING, KEY_PATH: buffer size */
 	long long min, max; /* KEY_INT, KEY_INT64 */
 };
 
@@ -58,7 +58,7 @@ static const struct config_key config_keys[] = {
 	{ "log", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "log.access", KEY_BOOL, FIELD(access_log), 0, 0, 0 },
 	{ "symbols", KEY_OBJECT, 0, 0, 0, 0 },
-	{ "symbols.cache_dir", KEY_STRING, FIELD(symbols_cache_dir),
+	{ "symbols.cache_dir", KEY_PATH, FIELD(symbols_cache_dir),
 	  sizeof(((struct settings *)0)->symbols_cache_dir), 0, 0 },
 	{ "symbols.cache_max_mb", KEY_INT, FIELD(symbols_cache_max_mb), 0, 1, 1 << 20 },
 };
@@ -226,8 +226,14 @@ static int apply_object(struct settings *s, const cJSON *obj, const char *prefix
 			*(bool *)field = cJSON_IsTrue(item);
 			break;
 		case KEY_STRING:
+		case KEY_PATH:
 			if (!cJSON_IsString(item))
 				return key_error(err, errlen, file, text, path, "expected a string");
+			/* A daemon's working directory is no place to resolve paths from. */
+			if (key->type == KEY_PATH && item->valuestring[0] &&
+			    item->valuestring[0] != '/')
+				return key_error(err, errlen, file, text, path,
+						 "expected an absolute path, or \"\" for none");
 			if (strlen(item->valuestring) >= key->size)
 				return key_error(err, errlen, file, text, path,
 						 "longer than %zu characters", key->size - 1);

@@ -85,6 +85,10 @@ static void test_errors_name_file_line_key(void **state)
 	expect_error("{\"cpu\": 100}", "key \"cpu\": expected an object");
 	expect_error("{\"environment\": \"staging\"}", "key \"environment\": expected \"production\"");
 	expect_error("{\"listen\": 6060}", "key \"listen\": expected a string");
+	expect_error("{\"symbols\": {\"cache_dir\": \"cache\"}}",
+		     "key \"symbols.cache_dir\": expected an absolute path");
+	expect_error("{\"symbols\": {\"cache_max_mb\": 0}}",
+		     "key \"symbols.cache_max_mb\": 0 is out of range");
 	expect_error("{\n\"cpu\": {\n\"hz\": 100,,\n}}", "bad.json:3: malformed JSON");
 	expect_error("[1, 2]", "expected a JSON object");
 	expect_error("{\"listen\": \"a\"} trailing", "malformed JSON");

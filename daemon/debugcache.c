@@ -27,6 +27,9 @@
 /* A cached copy is named <build ID>.elf. */
 #define COPY_SUFFIX ".elf"
 
+/* A copy being written this long ago was left by a daemon that died. */
+#define STALE_WRITE_SECONDS 3600
+
 static struct {
 	char dir[PATH_MAX];
 	uint64_t max_bytes;
@@ -327,6 +330,13 @@ static void prune(const char *keep)
 		size_t len = strlen(de->d_name);
 		struct stat st;
 
+		/* A copy being written (".NAME.PID"), left by a daemon that died. */
+		if (de->d_name[0] == '.' && strstr(de->d_name, COPY_SUFFIX ".") &&
+		    !fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
+		    S_ISREG(st.st_mode) && st.st_mtime < time(NULL) - STALE_WRITE_SECONDS) {
+			unlinkat(dirfd(dir), de->d_name, 0);
+			continue;
+		}
 		if (len <= strlen(COPY_SUFFIX) || de->d_name[0] == '.' ||
 		    strcmp(de->d_name + len - strlen(COPY_SUFFIX), COPY_SUFFIX) ||
 		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))

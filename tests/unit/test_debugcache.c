@@ -210,6 +210,7 @@ static void test_nothing_compressed(void **state)
 static void test_cache_reuses_replaces_prunes(void **state)
 {
 	char *path = NULL, *again = NULL, stale[PATH_MAX > 4096 ? PATH_MAX : 4096];
+	char dead[PATH_MAX], fresh[PATH_MAX];
 	struct stat st1, st2;
 	struct timeval old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
 	Elf *elf;
@@ -228,6 +229,12 @@ static void test_cache_reuses_replaces_prunes(void **state)
 		assert_int_equal(write(junk, stale, 4096), 4096);
 	close(junk);
 	assert_int_equal(utimes(stale, old), 0);
+	/* Half copies: a dead daemon's, an hour old and more, and one being written. */
+	snprintf(dead, sizeof(dead), "%s/.00000000000000000000000000000000000000ee.elf.1", dir);
+	snprintf(fresh, sizeof(fresh), "%s/.00000000000000000000000000000000000000dd.elf.2", dir);
+	close(open(dead, O_RDWR | O_CREAT, 0644));
+	close(open(fresh, O_RDWR | O_CREAT, 0644));
+	assert_int_equal(utimes(dead, old), 0);
 
 	/* Made once, under a limit the stale one no longer fits under. */
 	debug_cache__configure(dir, 1);
@@ -237,6 +244,8 @@ static void test_cache_reuses_replaces_prunes(void **state)
 	assert_true(strncmp(path, dir, strlen(dir)) == 0);
 	assert_int_equal(fstat(copy, &st1), 0);
 	assert_int_not_equal(access(stale, F_OK), 0); /* pruned */
+	assert_int_not_equal(access(dead, F_OK), 0);  /* a dead daemon's half copy: removed */
+	assert_int_equal(access(fresh, F_OK), 0);     /* one being written now: kept */
 	assert_int_equal(access(path, F_OK), 0);      /* not the one just made */
 	close(copy);
 

@@ -32,7 +32,7 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -fno-omit-frame-pointer $(SANFLAGS) \
 	-I$(OUTPUT) -Ibpf -Idaemon -DPPROFD_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS += $(SANFLAGS)
-LDLIBS := -lbpf -levent -ldw -lelf -lcjson -lz -lstdc++ -lm
+LDLIBS := -lbpf -levent -ldw -lelf -lcjson -lz -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Wall -Werror
 

@@ -21,6 +21,7 @@
  * leaves the others where they are, so pointers handed out stay valid.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
@@ -44,8 +45,30 @@
 #include "perfmap.h"
 #include "symbolize.h"
 
-/* libstdc++'s demangler (the daemon links -lstdc++); returns malloc'd text. */
-char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+/*
+ * libstdc++'s demangler (returns malloc'd text), loaded on the first C++
+ * name: a C target never maps the C++ runtime into pprofd (~1 MB of RSS).
+ * NULL when libstdc++ is missing: C++ names then stay mangled.
+ */
+typedef char *(*demangle_fn)(const char *mangled, char *buf, size_t *len, int *status);
+
+static demangle_fn demangler(void)
+{
+	static demangle_fn fn;
+	static bool tried;
+	void *lib;
+
+	if (tried)
+		return fn;
+	tried = true;
+	lib = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+	if (lib)
+		*(void **)&fn = dlsym(lib, "__cxa_demangle");
+	if (!fn)
+		pr_warn("symbols: no __cxa_demangle in libstdc++.so.6 (%s): C++ names stay mangled",
+			dlerror());
+	return fn;
+}
 
 /* An address in no known mapping rereads the maps at most this often. */
 #define AUTO_RELOAD_INTERVAL_NS 1000000000ULL
@@ -1549,8 +1572,8 @@ static int frame__set_names(struct symbolizer *s, struct symbol_frame *f, const 
 	f->function = ptrmap__get(&s->demangled, f->system_name);
 	if (f->function)
 		return 0;
-	if (linkage[0] == '_' && linkage[1] == 'Z')
-		demangled = __cxa_demangle(linkage, NULL, NULL, &status);
+	if (linkage[0] == '_' && linkage[1] == 'Z' && demangler())
+		demangled = demangler()(linkage, NULL, NULL, &status);
 	err = strset__intern(&s->strs, demangled ? demangled : name ? name : linkage,
 			     &f->function);
 	free(demangled);

@@ -625,8 +625,6 @@ static void kallsyms__load(void)
 	}
 	if (in_block && kallsyms__add_block(raw, raw_len, &blob_cap))
 		kernel.n -= in_block; /* their names are lost: forget them */
-	if (kernel.n > kernel.nblocks * KSYM_BLOCK)
-		kernel.n = kernel.nblocks * KSYM_BLOCK;
 	free(raw);
 	free(line);
 	fclose(f);
@@ -919,30 +917,25 @@ static int module__open_elf(const struct module *mod, int *fd, Elf **elf, char *
 /*
  * A file whose debug sections are compressed is swapped for its uncompressed
  * copy (see debugcache.h): libdw maps it instead of decompressing it into
- * memory.  Returns the fd to use; *elf (NULL: not opened yet) and *name
- * follow.  Without a copy, the file itself.
+ * memory.  Returns the fd to use; *elf and *name follow.  Without a copy,
+ * the file itself.
  */
 static int uncompressed(int fd, Elf **elf, char **name)
 {
-	Elf *probe = *elf ? *elf : elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	char *copy_name = NULL;
-	int copy = debug_cache__open(fd, probe, &copy_name);
-	Elf *copy_elf = NULL;
+	int copy = debug_cache__open(fd, *elf, &copy_name);
+	Elf *copy_elf;
 
-	if (probe != *elf)
-		elf_end(probe);
 	if (copy < 0)
 		return fd;
-	if (*elf) {
-		copy_elf = elf_begin(copy, ELF_C_READ_MMAP, NULL);
-		if (!copy_elf) {
-			close(copy);
-			free(copy_name);
-			return fd;
-		}
-		elf_end(*elf);
-		*elf = copy_elf;
+	copy_elf = elf_begin(copy, ELF_C_READ_MMAP, NULL);
+	if (!copy_elf) {
+		close(copy);
+		free(copy_name);
+		return fd;
 	}
+	elf_end(*elf);
+	*elf = copy_elf;
 	close(fd);
 	free(*name);
 	*name = copy_name;
@@ -979,7 +972,6 @@ static int find_debuginfo_cb(Dwfl_Module *dm, void **userdata, const char *modna
 	const struct module *mod = *userdata;
 	const unsigned char *id;
 	GElf_Addr id_vaddr;
-	Elf *none = NULL;
 	int fd, idlen;
 
 	/* By build ID first, ourselves: the uncompressed copy if it has one. */
@@ -997,7 +989,22 @@ static int find_debuginfo_cb(Dwfl_Module *dm, void **userdata, const char *modna
 		fd = dwfl_standard_find_debuginfo(dm, userdata, modname, base, file_name,
 						  debuglink_file, debuglink_crc,
 						  debuginfo_file_name);
-	return fd >= 0 ? uncompressed(fd, &none, debuginfo_file_name) : fd;
+	/*
+	 * Found by .gnu_debuglink: libdwfl validated it by build ID and keeps
+	 * the file it opened for that, so no copy can stand in for it now.
+	 * One is made for the next daemon, whose lookup above finds it.
+	 */
+	if (fd >= 0 && idlen > 0) {
+		Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		char *copy_name = NULL;
+		int copy = debug_cache__open(fd, elf, &copy_name);
+
+		if (copy >= 0)
+			close(copy);
+		free(copy_name);
+		elf_end(elf);
+	}
+	return fd;
 }
 
 static const Dwfl_Callbacks dwfl_callbacks = {

@@ -2,8 +2,10 @@
 /*
  * lock.bpf.c - user-space lock contention from futex waits (pthread mutexes,
  * rwlocks and condition variables underneath): see struct lock_wake and
- * struct lock_waited in pprofd.h.  BTF tracepoints on system call entry and
- * exit, filtered to the target's futex calls.
+ * struct lock_waited in pprofd.h.  Attached only while the mutex profile is
+ * collected: to syscalls:sys_{enter,exit}_futex where tracefs is (only futex
+ * calls of the machine run them), else to the raw sys_enter / sys_exit, which
+ * every system call of the machine pays.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -31,6 +33,12 @@ const volatile __u64 block_rate_ns = 100000;
 __u64 wake_seq = 0;
 
 /*
+ * Bumped by user space each time the programs are attached: a wait that
+ * began in an earlier collection (its exit was not seen) is not this one's.
+ */
+__u32 epoch = 0;
+
+/*
  * Threads of the target in a futex wait now: every system call of the
  * machine ends in on_sys_exit, which while this is 0 looks nothing up.  (A
  * thread killed in its wait leaves it 1 too high: then only slower.)
@@ -40,6 +48,8 @@ __u32 futex_waiting = 0;
 struct wait_state {
 	__u64 uaddr;
 	__u64 since;
+	__u32 epoch;
+	__u32 pad;
 };
 
 struct {
@@ -111,31 +121,25 @@ static __always_inline void add_waiter(__u64 uaddr, __s64 delta)
 	}
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+/* A futex call of the target begins. */
+static __always_inline void futex_enter(__u64 uaddr, __u32 op)
 {
-	struct task_struct *task;
-	__u64 uaddr;
-	__u32 cmd;
-
-	if (id != NR_futex || (bpf_get_current_pid_tgid() >> 32) != target_pid)
-		return 0;
-	task = bpf_get_current_task_btf();
-	uaddr = regs->di;
-	cmd = regs->si & FUTEX_CMD_MASK;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 cmd = op & FUTEX_CMD_MASK;
 
 	if (is_wait(cmd)) {
 		struct wait_state *w = bpf_task_storage_get(&waits, task, 0,
 							    BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 		if (w) {
-			if (!w->since)
+			if (!w->since || w->epoch != epoch)
 				__sync_fetch_and_add(&futex_waiting, 1);
 			w->uaddr = uaddr;
 			w->since = bpf_ktime_get_ns();
+			w->epoch = epoch;
 			add_waiter(uaddr, 1);
 		}
-		return 0;
+		return;
 	}
 	if (is_wake(cmd)) {
 		__s64 *n = bpf_map_lookup_elem(&waiters, &uaddr);
@@ -145,12 +149,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		/* Uncontended releases do not even get here in glibc; wakes of a
 		 * futex nobody of the target waits on are not contention. */
 		if (!n || *n <= 0)
-			return 0;
+			return;
 		seq = __sync_fetch_and_add(&wake_seq, 1) + 1;
 		e = bpf_ringbuf_reserve(&lock_events, sizeof(*e), 0);
 		if (!e) {
 			count(LOCK_COUNTER_LOST);
-			return 0;
+			return;
 		}
 		e->kind = LOCK_WAKE;
 		e->tid = task->pid;
@@ -161,37 +165,40 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		bpf_map_update_elem(&last_wake, &uaddr, &seq, BPF_ANY);
 		count(LOCK_COUNTER_WAKES);
 	}
-	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+/* A system call of the target ends (only futex calls on the tracepoint path). */
+static __always_inline void futex_exit(long ret)
 {
 	struct task_struct *task;
 	struct wait_state *w;
 	struct lock_waited *e;
 	__u64 delay, rate = block_rate_ns, *seq;
 
-	if (!futex_waiting || (bpf_get_current_pid_tgid() >> 32) != target_pid)
-		return 0;
+	if (!futex_waiting)
+		return;
 	task = bpf_get_current_task_btf();
 	w = bpf_task_storage_get(&waits, task, 0, 0);
 	if (!w || !w->since)
-		return 0;
+		return;
+	if (w->epoch != epoch) { /* began while detached: neither counted nor timed */
+		w->since = 0;
+		return;
+	}
 	delay = bpf_ktime_get_ns() - w->since;
 	w->since = 0;
 	__sync_fetch_and_add(&futex_waiting, -1);
 	add_waiter(w->uaddr, -1);
 	/* Only waits a wake ended (not timeouts, not a changed value). */
 	if (ret != 0)
-		return 0;
+		return;
 	count(LOCK_COUNTER_WAITS);
 	seq = bpf_map_lookup_elem(&last_wake, &w->uaddr);
 
 	e = bpf_ringbuf_reserve(&lock_events, sizeof(*e), 0);
 	if (!e) {
 		count(LOCK_COUNTER_LOST);
-		return 0;
+		return;
 	}
 	e->kind = LOCK_WAITED;
 	e->tid = task->pid;
@@ -205,8 +212,46 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		e->count_x1000 = rate * 1000 / delay;
 	} else {
 		bpf_ringbuf_discard(e, 0);
-		return 0;
+		return;
 	}
 	bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events));
+}
+
+static __always_inline bool in_target(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == target_pid;
+}
+
+/* The fallback where tracefs is not: every system call of the machine. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id == NR_futex && in_target())
+		futex_enter(regs->di, regs->si);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (futex_waiting && in_target())
+		futex_exit(ret);
+	return 0;
+}
+
+/* Where tracefs is: futex calls only. */
+SEC("tracepoint/syscalls/sys_enter_futex")
+int on_futex_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	if (in_target())
+		futex_enter(ctx->args[0], ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_futex")
+int on_futex_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	if (futex_waiting && in_target())
+		futex_exit(ctx->ret);
 	return 0;
 }

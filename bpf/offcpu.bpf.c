@@ -3,7 +3,16 @@
  * offcpu.bpf.c - where the target's threads wait: the block profile (time
  * off the CPU by stack, see struct block_event), the longest runnable wait
  * (scheduling delay: preempted or woken, not yet running), and, while
- * tracing, the scheduler timeline.  BTF tracepoints: no tracefs needed.
+ * tracing, the scheduler timeline.
+ *
+ * At rest only on_switch is attached (a BTF tracepoint: no tracefs needed):
+ * for threads not the target's it returns after two loads, for the target's
+ * it reads the runnable wait the scheduler itself keeps (sched_info).  The
+ * rest is attached on request: the wakeup programs while tracing; while the
+ * block profile is collected (block_since != 0) the programs at system call
+ * exit, which take the user stack of a sampled wait, on the
+ * syscalls:sys_exit_<name> tracepoints of the blocking calls where tracefs
+ * is, else on the raw sys_exit, which every system call of the machine pays.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -22,24 +31,24 @@ const volatile __u64 block_rate_ns = 100000;
 __u32 tracing = 0;       /* send the scheduler timeline */
 __u64 runq_max_ns = 0;   /* longest runnable wait since user space reset it */
 __u32 runq_max_tid = 0;
-__u64 attached_ns = 0;   /* when the programs were attached */
+__u64 attached_ns = 0;   /* when on_switch was attached */
+__u64 block_since = 0;   /* the block profile is collected since; 0: it is not */
 
 /*
- * Threads with a sampled wait to send (st->pending): every system call of
- * the machine ends in on_sys_exit, and while this is 0, which it mostly is
- * (1 wait in 60 is sampled on a switch-heavy target), it looks nothing up.
+ * Threads with a sampled wait to send (st->pending): while this is 0, which
+ * it mostly is (1 wait in 60 is sampled on a switch-heavy target), the
+ * system call exit programs look nothing up.
  */
 __u32 pending_threads = 0;
 
+/* A thread of the target's. */
 struct thread_state {
-	__u64 off_since;      /* left the CPU to wait at */
-	__u64 runnable_since; /* woken or preempted at */
+	__u64 off_since;      /* left the CPU to wait at; 0: preempted, or running */
 	__u64 pending_delay;  /* a sampled wait, to send at syscall exit */
 	__u64 pending_count;
+	__u64 pending_since;  /* the block_since the pending wait belongs to */
 	__u32 kernel_depth;
 	__u32 pending;
-	__u32 seen_out;       /* switched out since the attach */
-	__u32 pad;
 	__u64 kernel_pcs[MAX_STACK_DEPTH];
 };
 
@@ -102,15 +111,7 @@ static __always_inline void timeline(__u32 kind, struct task_struct *t, __u32 st
 	bpf_ringbuf_submit(e, ringbuf_wakeup(&sched_events));
 }
 
-static __always_inline void runnable(struct task_struct *t)
-{
-	struct thread_state *st = bpf_task_storage_get(&threads, t, 0,
-						       BPF_LOCAL_STORAGE_GET_F_CREATE);
-
-	if (st && !st->runnable_since)
-		st->runnable_since = bpf_ktime_get_ns();
-}
-
+/* Attached while tracing: wakeup flows for the timeline. */
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(on_wakeup, struct task_struct *p)
 {
@@ -118,17 +119,8 @@ int BPF_PROG(on_wakeup, struct task_struct *p)
 
 	if (!is_target(p))
 		return 0;
-	runnable(p);
 	cur = bpf_get_current_task_btf();
 	timeline(SCHED_WAKEUP, p, 0, is_target(cur) ? cur->pid : 0);
-	return 0;
-}
-
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(on_wakeup_new, struct task_struct *p)
-{
-	if (is_target(p))
-		runnable(p);
 	return 0;
 }
 
@@ -154,9 +146,12 @@ static __always_inline bool sample_wait(__u64 delay, __u64 *weighted_delay, __u6
 static __always_inline void send_pending(struct task_struct *task, struct thread_state *st,
 					 bool in_syscall)
 {
-	struct block_event *e = bpf_ringbuf_reserve(&block_events, sizeof(*e), 0);
+	struct block_event *e;
 	__u32 depth = st->kernel_depth;
 
+	if (st->pending_since != block_since) /* its profile is over */
+		goto out;
+	e = bpf_ringbuf_reserve(&block_events, sizeof(*e), 0);
 	if (!e) {
 		count(OFFCPU_COUNTER_LOST);
 		goto out;
@@ -171,9 +166,12 @@ static __always_inline void send_pending(struct task_struct *task, struct thread
 		depth = MAX_STACK_DEPTH;
 	e->kernel_depth = depth;
 	bpf_probe_read_kernel(e->kernel_pcs, sizeof(e->kernel_pcs), st->kernel_pcs);
-	capture_user_stack(task, &e->user);
-	if (!in_syscall)
-		e->user.len = 0; /* the PC only: this is not the stack it waited with */
+	if (in_syscall) {
+		capture_user_stack(task, &e->user);
+	} else {
+		capture_user_regs(task, &e->user); /* the PC only: not the stack it waited with */
+		count(OFFCPU_COUNTER_NO_SYSCALL_EXIT);
+	}
 	bpf_ringbuf_submit(e, ringbuf_wakeup(&block_events));
 	count(OFFCPU_COUNTER_RECORDED);
 out:
@@ -184,94 +182,142 @@ out:
 	st->pending_count = 0;
 }
 
+/*
+ * The runnable wait that ends as next runs: the scheduler stamps a task
+ * when it is queued (woken, or preempted) and clears the stamp after this
+ * tracepoint, as it adds the wait to run_delay.
+ */
+static __always_inline __u64 runnable_wait(struct task_struct *next)
+{
+	__u64 queued = next->sched_info.last_queued, wait;
+
+	if (!queued)
+		return ~0ULL;
+	/* Its runqueue's clock, the one sched_info's times are on. */
+	wait = next->se.cfs_rq->rq->clock - queued;
+	if ((__s64)wait < 0)
+		return 0;
+	if (wait > runq_max_ns) {
+		runq_max_ns = wait;
+		runq_max_tid = next->pid;
+	}
+	return wait;
+}
+
+/*
+ * The target's thread prev leaves the CPU: when, if it waits, is kept even
+ * while the block profile is not collected, so that a wait ending in a
+ * profile's window counts whole, as in Go's.
+ */
+static __always_inline void block_out(struct task_struct *prev, bool waits)
+{
+	struct thread_state *st = bpf_task_storage_get(&threads, prev, 0,
+						       BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!st)
+		return;
+	/*
+	 * A wait outside a system call (a page fault, say) has no syscall
+	 * exit to wait for: sent as it leaves the CPU.
+	 */
+	if (st->pending)
+		send_pending(prev, st, false);
+	st->off_since = waits ? bpf_ktime_get_ns() : 0; /* preempted: runnable, not blocked */
+}
+
+/*
+ * While the block profile is collected: the target's thread next runs
+ * again, after queued_ago ns runnable (~0: it was not queued).
+ */
+static __always_inline void block_in(struct task_struct *next, __u64 queued_ago)
+{
+	struct thread_state *st = bpf_task_storage_get(&threads, next, 0, 0);
+	__u64 since, delay, weighted, count_x1000, now = bpf_ktime_get_ns();
+	long n;
+
+	if (st) {
+		since = st->off_since;
+		st->off_since = 0;
+	} else {
+		/*
+		 * Not seen leaving the CPU since the attach: if it was woken
+		 * since, it waited from before; the wait counts from the attach.
+		 */
+		since = queued_ago < now - attached_ns ? attached_ns : 0;
+		st = bpf_task_storage_get(&threads, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!st)
+			return;
+	}
+	if (!since)
+		return;
+	delay = now - since;
+	count(OFFCPU_COUNTER_WAITS);
+	if (!sample_wait(delay, &weighted, &count_x1000))
+		return;
+	/* The kernel stack it waited in; the user stack at syscall exit. */
+	n = bpf_get_task_stack(next, st->kernel_pcs, sizeof(st->kernel_pcs), 0);
+	st->kernel_depth = n > 0 ? n / sizeof(__u64) : 0;
+	if (st->pending_since != block_since) { /* left from an earlier profile */
+		st->pending_delay = 0;
+		st->pending_count = 0;
+	}
+	st->pending_delay += weighted;
+	st->pending_count += count_x1000;
+	st->pending_since = block_since;
+	if (!st->pending)
+		__sync_fetch_and_add(&pending_threads, 1);
+	st->pending = 1;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	struct thread_state *st;
-	__u64 now;
+	__u64 queued_ago;
 
 	if (!is_target(prev) && !is_target(next))
 		return 0;
-	now = bpf_ktime_get_ns();
 	if (is_target(prev)) {
-		st = bpf_task_storage_get(&threads, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (st) {
-			/*
-			 * A wait outside a system call (a page fault, say) has
-			 * no syscall exit to wait for: sent as it leaves the CPU.
-			 */
-			if (st->pending)
-				send_pending(prev, st, false);
-			st->seen_out = 1;
-			/* Preempted: runnable, not blocked (scheduling delay). */
-			if (preempt || prev_state == 0) {
-				if (!st->runnable_since)
-					st->runnable_since = now;
-			} else {
-				st->off_since = now;
-			}
-		}
+		block_out(prev, !preempt && prev_state != 0);
 		timeline(SCHED_SWITCH_OUT, prev, preempt ? 0 : prev_state, 0);
 	}
 	if (!is_target(next))
 		return 0;
 	timeline(SCHED_SWITCH_IN, next, 0, 0);
-	st = bpf_task_storage_get(&threads, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
-		return 0;
-	if (!st->seen_out) {
-		/*
-		 * First seen switching in: it has been off the CPU since before
-		 * the attach.  If it waited (was woken, not preempted), count
-		 * the wait from the attach: a lower bound.
-		 */
-		st->seen_out = 1;
-		if (attached_ns && st->runnable_since)
-			st->off_since = attached_ns;
-	}
-	if (st->runnable_since) {
-		__u64 wait = now - st->runnable_since;
-
-		st->runnable_since = 0;
-		if (wait > runq_max_ns) {
-			runq_max_ns = wait;
-			runq_max_tid = next->pid;
-		}
-	}
-	if (st->off_since) {
-		__u64 delay = now - st->off_since, weighted, count_x1000;
-		long n;
-
-		st->off_since = 0;
-		count(OFFCPU_COUNTER_WAITS);
-		if (!sample_wait(delay, &weighted, &count_x1000))
-			return 0;
-		/* The kernel stack it waited in; the user stack at syscall exit. */
-		n = bpf_get_task_stack(next, st->kernel_pcs, sizeof(st->kernel_pcs), 0);
-		st->kernel_depth = n > 0 ? n / sizeof(__u64) : 0;
-		st->pending_delay += weighted;
-		st->pending_count += count_x1000;
-		if (!st->pending)
-			__sync_fetch_and_add(&pending_threads, 1);
-		st->pending = 1;
-	}
+	queued_ago = runnable_wait(next);
+	if (block_since)
+		block_in(next, queued_ago);
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+/* At the exit of a system call: sends the thread's sampled wait. */
+static __always_inline void on_exit(void)
 {
 	struct task_struct *task;
 	struct thread_state *st;
 
 	if (!pending_threads)
-		return 0;
+		return;
 	task = bpf_get_current_task_btf();
 	if (!is_target(task))
-		return 0;
+		return;
 	st = bpf_task_storage_get(&threads, task, 0, 0);
 	if (st && st->pending)
 		send_pending(task, st, true);
+}
+
+/* The fallback where tracefs is not: every system call of the machine. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	on_exit();
+	return 0;
+}
+
+/* Attached by user space to syscalls:sys_exit_<name> of each blocking call. */
+SEC("tracepoint/syscalls/sys_exit_futex")
+int on_syscall_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	on_exit();
 	return 0;
 }

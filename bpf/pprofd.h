@@ -200,6 +200,9 @@ enum offcpu_counter {
 	OFFCPU_COUNTER_RECORDED,   /* waits sent to user space */
 	OFFCPU_COUNTER_LOST,       /* dropped: ring buffer full */
 	OFFCPU_COUNTER_SCHED_LOST, /* timeline events dropped */
+	/* recorded without the user stack: the wait did not end in a probed
+	 * system call (a page fault, or a call not in block_syscalls) */
+	OFFCPU_COUNTER_NO_SYSCALL_EXIT,
 	OFFCPU_COUNTER_MAX,
 };
 

@@ -16,18 +16,27 @@
  * call: the branch not taken is compiled out, so a non-sleepable program
  * never names bpf_copy_from_user_task().
  */
-static __always_inline __u32 capture_stack(struct task_struct *task,
-					   struct user_stack_copy *out, const bool other_task)
+/* The user registers alone (no stack: len 0).  Returns sp. */
+static __always_inline __u64 capture_user_regs(struct task_struct *task,
+					       struct user_stack_copy *out)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	__u64 sp = regs->sp, start = sp & ~(__u64)(STACK_COPY_CHUNK - 1);
-	__u32 len = 0;
+	__u64 sp = regs->sp;
 
 	out->ip = regs->ip;
 	out->sp = sp;
 	out->bp = regs->bp;
-	out->start = start;
+	out->start = sp & ~(__u64)(STACK_COPY_CHUNK - 1);
 	out->len = 0;
+	return sp;
+}
+
+static __always_inline __u32 capture_stack(struct task_struct *task,
+					   struct user_stack_copy *out, const bool other_task)
+{
+	__u64 sp = capture_user_regs(task, out), start = out->start;
+	__u32 len = 0;
+
 	if (!sp)
 		return 0;
 #pragma unroll

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -183,4 +184,12 @@ uint64_t bpf_counter__sum(int map_fd, uint32_t key)
 			sum += vals[i];
 	free(vals);
 	return sum;
+}
+
+uint64_t bpf_ktime__now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }

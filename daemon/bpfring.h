@@ -68,4 +68,7 @@ void ring_watch__close(struct ring_watch *w);
 /* The sum over CPUs of entry key of a BPF_MAP_TYPE_PERCPU_ARRAY of __u64. */
 uint64_t bpf_counter__sum(int map_fd, uint32_t key);
 
+/* Now on BPF's clock (bpf_ktime_get_ns(): CLOCK_MONOTONIC), in ns. */
+uint64_t bpf_ktime__now(void);
+
 #endif /* PPROFD_BPFRING_H */

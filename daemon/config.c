@@ -36,8 +36,14 @@ static const struct config_key config_keys[] = {
 	{ "profile", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "profile.max_seconds", KEY_INT, FIELD(profile_max_seconds), 0, 1, 86400 },
 	{ "profile.default_seconds", KEY_INT, FIELD(profile_default_seconds), 0, 1, 86400 },
+	{ "profile.on_demand_seconds", KEY_INT, FIELD(profile_on_demand_seconds), 0, 1, 86400 },
 	{ "block", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "block.rate_ns", KEY_INT, FIELD(block_rate_ns), 0, 1, 1000000000 },
+	{ "block.always_on", KEY_BOOL, FIELD(block_always_on), 0, 0, 0 },
+	{ "mutex", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "mutex.always_on", KEY_BOOL, FIELD(mutex_always_on), 0, 0, 0 },
+	{ "probes", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "probes.mount_tracefs", KEY_BOOL, FIELD(probes_mount_tracefs), 0, 0, 0 },
 	{ "health", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "health.max_threads", KEY_INT, FIELD(health_max_threads), 0, 1, 4194304 },
 	{ "health.max_heap_bytes", KEY_INT64, FIELD(health_max_heap_bytes), 0, 1,
@@ -71,7 +77,9 @@ void settings__defaults(struct settings *s)
 	s->cpu_hz = 100;
 	s->profile_max_seconds = 300;
 	s->profile_default_seconds = 30;
+	s->profile_on_demand_seconds = 5;
 	s->block_rate_ns = 100000;
+	s->probes_mount_tracefs = true;
 	s->max_header_bytes = 8192;
 	s->max_body_bytes = 1 << 20;
 	s->request_timeout_seconds = 30;

@@ -60,11 +60,35 @@ struct settings {
 	int profile_default_seconds;
 
 	/*
+	 * "profile.on_demand_seconds": the window of a /debug/pprof/block or
+	 * /mutex request without ?seconds= while that profile is collected
+	 * only on request (5).
+	 */
+	int profile_on_demand_seconds;
+
+	/*
 	 * "block.rate_ns": waits at least this long are each recorded in the
 	 * block profile; shorter ones are sampled in proportion (Go's
 	 * SetBlockProfileRate; 1 records every wait).
 	 */
 	int block_rate_ns;
+
+	/*
+	 * "block.always_on", "mutex.always_on": collect from attach, so that a
+	 * request without ?seconds= gets the cumulative profile, as Go's once
+	 * SetBlockProfileRate / SetMutexProfileFraction is called (false: their
+	 * system call probes, which run for every process of the machine, are
+	 * attached only while a request collects).
+	 */
+	bool block_always_on;
+	bool mutex_always_on;
+
+	/*
+	 * "probes.mount_tracefs": mount tracefs at /sys/kernel/tracing when it
+	 * is not, for the syscalls:* tracepoints (true).  Without them the
+	 * block and mutex probes fall back to the raw sys_enter/sys_exit.
+	 */
+	bool probes_mount_tracefs;
 
 	/* /performance/health thresholds: over a max is critical, above 80%
 	 * of it a warning. */

@@ -69,6 +69,7 @@ struct pending_profile {
 	struct event *watch; /* is the client still there? */
 	struct timespec wall_start, mono_start;
 	char filename[64];
+	long debug; /* ?debug=N text of the window, 0: the profile */
 	struct pending_profile *next;
 };
 
@@ -295,6 +296,29 @@ static void send_profile(struct http_server *srv, struct evhttp_request *req,
 	send_body(srv, req, "application/octet-stream", filename, data, len);
 }
 
+static void send_text(struct http_server *srv, struct evhttp_request *req, char *text,
+		      size_t len)
+{
+	send_body(srv, req, "text/plain; charset=utf-8", NULL, text, len);
+}
+
+/* The ?debug=N text of c's table (since a snapshot, NULL: all of it). */
+static void send_profile_text(struct http_server *srv, struct evhttp_request *req,
+			      struct collector *c, const struct stack_snapshot *since, long debug)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int ret = c->ops->text ? c->ops->text(c, since, srv->d->sym, debug, &text, &len)
+			       : profile__text(c, since, srv->d->sym, debug, &text, &len);
+
+	if (ret) {
+		free(text);
+		send_error(srv, req, 500, "could not write the profile: %s", strerror(-ret));
+	} else {
+		send_text(srv, req, text, len);
+	}
+}
+
 /* --- profiles over a window ---------------------------------------------- */
 
 static void pending_unlink(struct pending_profile *p)
@@ -338,14 +362,19 @@ static void finish_profile(struct pending_profile *p)
 	int ret;
 
 	p->c->ops->drain(p->c);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	window.time_nanos = p->wall_start.tv_sec * 1000000000LL + p->wall_start.tv_nsec;
-	window.duration_nanos = ns_between(&p->mono_start, &now);
-	ret = profile__encode(p->c, p->since, srv->d->sym, &window, &data, &len);
 	/* Stop listening for the close before the reply can free the request. */
 	if (p->conn)
 		evhttp_connection_set_closecb(p->conn, NULL, NULL);
 	p->conn = NULL;
+	if (p->debug) {
+		send_profile_text(srv, req, p->c, p->since, p->debug);
+		pending_free(p);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	window.time_nanos = p->wall_start.tv_sec * 1000000000LL + p->wall_start.tv_nsec;
+	window.duration_nanos = ns_between(&p->mono_start, &now);
+	ret = profile__encode(p->c, p->since, srv->d->sym, &window, &data, &len);
 	if (ret) {
 		send_error(srv, req, 500, "could not encode the profile: %s", strerror(-ret));
 		free(data);
@@ -404,7 +433,7 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 
 static void start_profile(struct http_server *srv, struct evhttp_request *req,
 			  struct collector *c, long seconds, const struct collect_request *cr,
-			  const char *filename)
+			  const char *filename, long debug)
 {
 	struct pending_profile *p = calloc(1, sizeof(*p));
 	struct timeval tv = { .tv_sec = seconds };
@@ -436,6 +465,7 @@ static void start_profile(struct http_server *srv, struct evhttp_request *req,
 	p->srv = srv;
 	p->req = req;
 	p->c = c;
+	p->debug = debug;
 	snprintf(p->filename, sizeof(p->filename), "%s", filename);
 	c->ops->drain(c);
 	p->since = stack_table__snapshot(c->stacks);
@@ -490,13 +520,7 @@ static void handle_cpu_profile(struct http_server *srv, struct evhttp_request *r
 		send_error(srv, req, 503, "the CPU collector is not available");
 		return;
 	}
-	start_profile(srv, req, c, seconds, &cr, "profile");
-}
-
-static void send_text(struct http_server *srv, struct evhttp_request *req, char *text,
-		      size_t len)
-{
-	send_body(srv, req, "text/plain; charset=utf-8", NULL, text, len);
+	start_profile(srv, req, c, seconds, &cr, "profile", 0);
 }
 
 /*
@@ -538,7 +562,17 @@ static void handle_named_profile(struct http_server *srv, struct evhttp_request 
 	}
 	if (seconds_ret == 0) { /* ?seconds=N: a delta */
 		snprintf(filename, sizeof(filename), "%s-delta", c->name);
-		start_profile(srv, req, c, seconds, &cr, filename);
+		start_profile(srv, req, c, seconds, &cr, filename, 0);
+		return;
+	}
+	if (c->mode == COLLECT_WINDOW) {
+		/*
+		 * Collected only on request (block, mutex without *.always_on):
+		 * there is no cumulative profile, so a request without seconds
+		 * gets a short window, as `go tool pprof URL` and curl expect
+		 * an answer, not an error.
+		 */
+		start_profile(srv, req, c, st->profile_on_demand_seconds, &cr, c->name, debug);
 		return;
 	}
 
@@ -549,15 +583,7 @@ static void handle_named_profile(struct http_server *srv, struct evhttp_request 
 	}
 	c->ops->drain(c);
 	if (debug) {
-		char *text = NULL;
-		size_t len = 0;
-
-		ret = c->ops->text ? c->ops->text(c, NULL, srv->d->sym, debug, &text, &len)
-				   : profile__text(c, NULL, srv->d->sym, debug, &text, &len);
-		if (ret)
-			send_error(srv, req, 500, "could not write the profile: %s", strerror(-ret));
-		else
-			send_text(srv, req, text, len);
+		send_profile_text(srv, req, c, NULL, debug);
 	} else {
 		struct profile_window window = { 0 };
 		struct timespec now;
@@ -997,8 +1023,7 @@ static void handle_pprof(struct http_server *srv, struct evhttp_request *req, co
 	else if (!strcmp(name, "trace"))
 		handle_trace(srv, req, query);
 	/* /debug/pprof/threads: the goroutine profile under its native name. */
-	else if ((c = daemon__collector(srv->d, strcmp(name, "threads") ? name : "goroutine")) &&
-		 c->mode != COLLECT_WINDOW)
+	else if ((c = daemon__collector(srv->d, strcmp(name, "threads") ? name : "goroutine")))
 		handle_named_profile(srv, req, c, query);
 	else
 		send_error(srv, req, 404, "Unknown profile");

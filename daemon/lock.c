@@ -24,6 +24,7 @@
 #include "log.h"
 #include "pprofd.h"
 #include "stacks.h"
+#include "sysprobe.h"
 #include "unwind.h"
 
 /* Wakes kept for their waits: a wait names a wake at most this far back. */
@@ -44,7 +45,12 @@ struct lock_collector {
 	struct unwinder *uw;
 	struct wake *wakes;
 	uint64_t waker_unknown; /* waits whose wake was not seen or is gone */
+	bool use_tracepoints;   /* syscalls:sys_{enter,exit}_futex, else the raw ones */
+	const char *probes_how; /* which, and why (static) */
+	struct syscall_links links; /* attached while collecting */
 };
+
+static const char *const futex_syscall[] = { "futex" };
 
 static const struct sample_type lock_sample_types[] = {
 	{ "contentions", "count" },
@@ -103,6 +109,63 @@ static void lock_drain(struct collector *c)
 	ring_watch__consume(&((struct lock_collector *)c)->ring);
 }
 
+/* The first user: futex calls are probed, from a clean slate. */
+static int lock_start(struct lock_collector *lc, char *err, size_t errlen)
+{
+	int waiters = bpf_map__fd(lc->skel->maps.waiters), ret;
+	__u64 key;
+
+	/* Waits begun in an earlier collection were left half-counted. */
+	while (!bpf_map_get_next_key(waiters, NULL, &key))
+		bpf_map_delete_elem(waiters, &key);
+	lc->skel->bss->futex_waiting = 0;
+	lc->skel->bss->epoch++;
+	if (lc->use_tracepoints) {
+		ret = syscall_links__attach(&lc->links, lc->skel->progs.on_futex_enter,
+					    "sys_enter_", futex_syscall, 1, err, errlen);
+		if (ret > 0)
+			ret = syscall_links__attach(&lc->links, lc->skel->progs.on_futex_exit,
+						    "sys_exit_", futex_syscall, 1, err, errlen);
+	} else {
+		ret = syscall_links__attach_raw(&lc->links, lc->skel->progs.on_sys_enter, err,
+						errlen);
+		if (!ret)
+			ret = syscall_links__attach_raw(&lc->links, lc->skel->progs.on_sys_exit,
+							err, errlen);
+	}
+	if (ret < 0) {
+		syscall_links__detach(&lc->links);
+		return ret;
+	}
+	return 0;
+}
+
+static int lock_acquire(struct collector *c, const struct collect_request *req, char *err,
+			size_t errlen)
+{
+	int ret;
+
+	(void)req;
+	if (!c->users) {
+		ret = lock_start((struct lock_collector *)c, err, errlen);
+		if (ret)
+			return ret;
+	}
+	c->users++;
+	return 0;
+}
+
+/* The last user left: nothing per system call any more. */
+static void lock_release(struct collector *c)
+{
+	struct lock_collector *lc = (struct lock_collector *)c;
+
+	if (!c->users || --c->users)
+		return;
+	syscall_links__detach(&lc->links);
+	ring_watch__consume(&lc->ring);
+}
+
 static int64_t lock_period(const struct collector *c)
 {
 	(void)c;
@@ -117,6 +180,9 @@ static void lock_stats(const struct collector *c, cJSON *out)
 	cJSON_AddNumberToObject(out, "contended_wakes", bpf_counter__sum(bpf_map__fd(lc->skel->maps.counters), LOCK_COUNTER_WAKES));
 	cJSON_AddNumberToObject(out, "events_lost", bpf_counter__sum(bpf_map__fd(lc->skel->maps.counters), LOCK_COUNTER_LOST));
 	cJSON_AddNumberToObject(out, "waker_unknown", lc->waker_unknown);
+	cJSON_AddBoolToObject(out, "always_on", c->mode == COLLECT_CUMULATIVE);
+	cJSON_AddStringToObject(out, "syscall_probes", lc->probes_how);
+	cJSON_AddNumberToObject(out, "syscall_probes_attached", lc->links.n);
 }
 
 static void lock_free(struct collector *c)
@@ -125,6 +191,7 @@ static void lock_free(struct collector *c)
 
 	if (!lc)
 		return;
+	syscall_links__detach(&lc->links);
 	ring_watch__close(&lc->ring);
 	lock_bpf__destroy(lc->skel);
 	for (size_t i = 0; lc->wakes && i < WAKE_RING; i++)
@@ -135,8 +202,8 @@ static void lock_free(struct collector *c)
 }
 
 static const struct collector_ops lock_ops = {
-	.acquire = collector__acquire_running,
-	.release = collector__release_running,
+	.acquire = lock_acquire,
+	.release = lock_release,
 	.drain = lock_drain,
 	.period = lock_period,
 	.stats = lock_stats,
@@ -157,7 +224,11 @@ struct collector *lock_collector__new(const struct collector_env *env, int *erro
 	lc->c.name = "mutex";
 	lc->c.description = "Stack traces of holders of contended locks: each waiter's delay "
 			    "is charged to the stack that released the lock (futex waits).";
-	lc->c.mode = COLLECT_CUMULATIVE;
+	/* On request only, unless the config keeps it on (Go: once the fraction is set). */
+	lc->c.mode = env->settings->mutex_always_on ? COLLECT_CUMULATIVE : COLLECT_WINDOW;
+	if (lc->c.mode == COLLECT_WINDOW)
+		lc->c.comment = "Collected during the request's window only (mutex.always_on is "
+				"off); waits begun before it are not counted.";
 	lc->c.sample_types = lock_sample_types;
 	lc->c.nsample_types = 2;
 	lc->c.period_type = (struct sample_type){ "contentions", "count" };
@@ -178,11 +249,15 @@ struct collector *lock_collector__new(const struct collector_env *env, int *erro
 	}
 	lc->skel->rodata->target_pid = env->pid;
 	lc->skel->rodata->block_rate_ns = env->settings->block_rate_ns;
+	lc->use_tracepoints = sysprobe__tracepoints(env->settings->probes_mount_tracefs,
+						    &lc->probes_how);
+	bpf_program__set_autoload(lc->skel->progs.on_sys_enter, !lc->use_tracepoints);
+	bpf_program__set_autoload(lc->skel->progs.on_sys_exit, !lc->use_tracepoints);
+	bpf_program__set_autoload(lc->skel->progs.on_futex_enter, lc->use_tracepoints);
+	bpf_program__set_autoload(lc->skel->progs.on_futex_exit, lc->use_tracepoints);
 	ret = lock_bpf__load(lc->skel);
-	if (!ret)
-		ret = lock_bpf__attach(lc->skel);
 	if (ret) {
-		snprintf(err, errlen, "loading the futex tracepoint programs: %s", strerror(-ret));
+		snprintf(err, errlen, "loading the futex programs: %s", strerror(-ret));
 		goto fail;
 	}
 	ret = ring_watch__open(&lc->ring, env->base, bpf_map__fd(lc->skel->maps.lock_events),
@@ -191,7 +266,12 @@ struct collector *lock_collector__new(const struct collector_env *env, int *erro
 		snprintf(err, errlen, "watching the lock event ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
-	lc->c.users = 1; /* from attach */
+	if (lc->c.mode == COLLECT_CUMULATIVE) {
+		/* From attach: the daemon's hold is never released. */
+		ret = lock_acquire(&lc->c, NULL, err, errlen);
+		if (ret)
+			goto fail;
+	}
 	return &lc->c;
 fail:
 	*error = ret;

@@ -25,7 +25,24 @@
 #include "offcpu.skel.h"
 #include "pprofd.h"
 #include "stacks.h"
+#include "sysprobe.h"
 #include "unwind.h"
+
+/*
+ * The system calls a thread blocks in, whose exit takes the user stack of a
+ * sampled wait.  Not read/write and their kin: they are the hottest calls of
+ * every process on the machine, and a probe on them would cost each of them
+ * while the profile is collected (make bench, section rest); a wait in one
+ * of them is recorded with its kernel stack and the user PC
+ * (waits_without_syscall_exit in /debug/metrics).
+ */
+static const char *const blocking_syscalls[] = {
+	"futex", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select",
+	"pselect6", "nanosleep", "clock_nanosleep", "accept", "accept4", "connect",
+	"recvfrom", "recvmsg", "recvmmsg", "wait4", "waitid", "msgrcv", "semop", "semtimedop",
+	"rt_sigtimedwait", "rt_sigsuspend", "pause", "io_getevents", "io_pgetevents",
+	"io_uring_enter", "flock", "fsync", "fdatasync", "sync_file_range", "futex_waitv",
+};
 
 struct offcpu_collector {
 	struct collector c; /* first: container_of by cast */
@@ -33,6 +50,9 @@ struct offcpu_collector {
 	struct ring_watch ring;
 	struct unwinder *uw;
 	uint64_t events;
+	bool use_tracepoints;     /* syscalls:sys_exit_<name>, else the raw sys_exit */
+	const char *probes_how;   /* which, and why (static) */
+	struct syscall_links exits; /* attached while collecting */
 	/* The timeline, while on. */
 	struct ring_watch timeline;
 	sched_event_fn timeline_fn;
@@ -72,6 +92,55 @@ static void offcpu_drain(struct collector *c)
 	ring_watch__consume(&((struct offcpu_collector *)c)->ring);
 }
 
+/* The first user: the system call exits are probed, waits are timed. */
+static int offcpu_start(struct offcpu_collector *oc, char *err, size_t errlen)
+{
+	int ret;
+
+	if (oc->use_tracepoints)
+		ret = syscall_links__attach(&oc->exits, oc->skel->progs.on_syscall_exit,
+					    "sys_exit_", blocking_syscalls,
+					    sizeof(blocking_syscalls) / sizeof(blocking_syscalls[0]),
+					    err, errlen);
+	else
+		ret = syscall_links__attach_raw(&oc->exits, oc->skel->progs.on_sys_exit, err,
+						errlen);
+	if (ret < 0)
+		return ret;
+	oc->skel->bss->block_since = bpf_ktime__now();
+	return 0;
+}
+
+/* The last user left: nothing per system call any more. */
+static void offcpu_stop(struct offcpu_collector *oc)
+{
+	oc->skel->bss->block_since = 0;
+	syscall_links__detach(&oc->exits);
+	ring_watch__consume(&oc->ring);
+}
+
+static int offcpu_acquire(struct collector *c, const struct collect_request *req, char *err,
+			  size_t errlen)
+{
+	struct offcpu_collector *oc = (struct offcpu_collector *)c;
+	int ret;
+
+	(void)req;
+	if (!c->users) {
+		ret = offcpu_start(oc, err, errlen);
+		if (ret)
+			return ret;
+	}
+	c->users++;
+	return 0;
+}
+
+static void offcpu_release(struct collector *c)
+{
+	if (c->users && !--c->users)
+		offcpu_stop((struct offcpu_collector *)c);
+}
+
 static int64_t offcpu_period(const struct collector *c)
 {
 	(void)c;
@@ -88,6 +157,12 @@ static void offcpu_stats(const struct collector *c, cJSON *out)
 	cJSON_AddNumberToObject(out, "waits_lost", bpf_counter__sum(bpf_map__fd(oc->skel->maps.counters), OFFCPU_COUNTER_LOST));
 	cJSON_AddNumberToObject(out, "timeline_events_lost",
 				bpf_counter__sum(bpf_map__fd(oc->skel->maps.counters), OFFCPU_COUNTER_SCHED_LOST));
+	cJSON_AddNumberToObject(out, "waits_without_syscall_exit",
+				bpf_counter__sum(bpf_map__fd(oc->skel->maps.counters),
+						 OFFCPU_COUNTER_NO_SYSCALL_EXIT));
+	cJSON_AddBoolToObject(out, "always_on", c->mode == COLLECT_CUMULATIVE);
+	cJSON_AddStringToObject(out, "syscall_probes", oc->probes_how);
+	cJSON_AddNumberToObject(out, "syscall_probes_attached", oc->exits.n);
 }
 
 static int on_sched_event(void *ctx, void *data, size_t size)
@@ -102,6 +177,8 @@ static int on_sched_event(void *ctx, void *data, size_t size)
 static void timeline_off(struct offcpu_collector *oc)
 {
 	oc->skel->bss->tracing = 0;
+	bpf_link__destroy(oc->skel->links.on_wakeup);
+	oc->skel->links.on_wakeup = NULL;
 	ring_watch__consume(&oc->timeline);
 	ring_watch__close(&oc->timeline);
 	oc->timeline_fn = NULL;
@@ -115,6 +192,7 @@ static void offcpu_free(struct collector *c)
 		return;
 	if (oc->skel)
 		timeline_off(oc);
+	syscall_links__detach(&oc->exits);
 	ring_watch__close(&oc->ring);
 	offcpu_bpf__destroy(oc->skel); /* detaches every program */
 	stack_table__free(c->stacks);
@@ -122,8 +200,8 @@ static void offcpu_free(struct collector *c)
 }
 
 static const struct collector_ops offcpu_ops = {
-	.acquire = collector__acquire_running,
-	.release = collector__release_running,
+	.acquire = offcpu_acquire,
+	.release = offcpu_release,
 	.drain = offcpu_drain,
 	.period = offcpu_period,
 	.stats = offcpu_stats,
@@ -144,7 +222,11 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
 	oc->c.name = "block";
 	oc->c.description = "Stack traces that led to blocking: time the target's threads spent "
 			    "off the CPU waiting (not preempted), by stack.";
-	oc->c.mode = COLLECT_CUMULATIVE;
+	/* On request only, unless the config keeps it on (Go: once the rate is set). */
+	oc->c.mode = env->settings->block_always_on ? COLLECT_CUMULATIVE : COLLECT_WINDOW;
+	if (oc->c.mode == COLLECT_WINDOW)
+		oc->c.comment = "Collected during the request's window only (block.always_on is "
+				"off); waits in progress at its start count from then.";
 	oc->c.sample_types = block_sample_types;
 	oc->c.nsample_types = 2;
 	oc->c.period_type = (struct sample_type){ "contentions", "count" };
@@ -156,6 +238,8 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	oc->use_tracepoints = sysprobe__tracepoints(env->settings->probes_mount_tracefs,
+						    &oc->probes_how);
 	oc->skel = offcpu_bpf__open();
 	if (!oc->skel) {
 		ret = -errno;
@@ -164,31 +248,34 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
 	}
 	oc->skel->rodata->target_pid = env->pid;
 	oc->skel->rodata->block_rate_ns = env->settings->block_rate_ns;
+	bpf_program__set_autoload(oc->skel->progs.on_sys_exit, !oc->use_tracepoints);
+	bpf_program__set_autoload(oc->skel->progs.on_syscall_exit, oc->use_tracepoints);
 	ret = offcpu_bpf__load(oc->skel);
 	if (ret) {
 		snprintf(err, errlen, "loading the off-CPU BPF programs: %s", strerror(-ret));
 		goto fail;
 	}
-	ret = offcpu_bpf__attach(oc->skel);
-	if (ret) {
-		snprintf(err, errlen, "attaching the scheduler tracepoints: %s", strerror(-ret));
+	/* From attach: the health checks' scheduling delay. */
+	oc->skel->links.on_switch = bpf_program__attach(oc->skel->progs.on_switch);
+	if (!oc->skel->links.on_switch) {
+		ret = -errno;
+		snprintf(err, errlen, "attaching the sched_switch tracepoint: %s", strerror(errno));
 		goto fail;
 	}
-	{
-		struct timespec now;
-
-		/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		oc->skel->bss->attached_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
-	}
+	oc->skel->bss->attached_ns = bpf_ktime__now();
 	ret = ring_watch__open(&oc->ring, env->base, bpf_map__fd(oc->skel->maps.block_events),
 			       on_block_event, oc);
 	if (ret) {
 		snprintf(err, errlen, "watching the block event ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
-	oc->c.users = 1; /* from attach */
 	oc->base = env->base;
+	if (oc->c.mode == COLLECT_CUMULATIVE) {
+		/* From attach: the daemon's hold is never released. */
+		ret = offcpu_acquire(&oc->c, NULL, err, errlen);
+		if (ret)
+			goto fail;
+	}
 	return &oc->c;
 fail:
 	*error = ret;
@@ -224,6 +311,13 @@ int offcpu_collector__timeline(struct collector *c, sched_event_fn fn, void *ctx
 			       on_sched_event, oc);
 	if (ret)
 		return ret;
+	/* Wakeups matter only to the timeline: attached while it is on. */
+	oc->skel->links.on_wakeup = bpf_program__attach(oc->skel->progs.on_wakeup);
+	if (!oc->skel->links.on_wakeup) {
+		ret = -errno;
+		ring_watch__close(&oc->timeline);
+		return ret;
+	}
 	/* Events still in the ring from an earlier trace belong to nobody. */
 	ring_watch__consume(&oc->timeline);
 	oc->timeline_fn = fn;

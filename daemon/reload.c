@@ -57,6 +57,9 @@ int reload__run(struct reload *r)
 
 	RESTART(listen, "listen");
 	RESTART(block_rate_ns, "block.rate_ns");
+	RESTART(block_always_on, "block.always_on");
+	RESTART(mutex_always_on, "mutex.always_on");
+	RESTART(probes_mount_tracefs, "probes.mount_tracefs");
 	RESTART(heap_sample_rate, "heap.sample_rate");
 	RESTART(heap_max_overhead_percent, "heap.max_overhead_percent");
 	RESTART(symbols_cache_dir, "symbols.cache_dir");
@@ -66,6 +69,7 @@ int reload__run(struct reload *r)
 	APPLY(cpu_hz, "cpu.hz");
 	APPLY(profile_max_seconds, "profile.max_seconds");
 	APPLY(profile_default_seconds, "profile.default_seconds");
+	APPLY(profile_on_demand_seconds, "profile.on_demand_seconds");
 	APPLY(health_max_threads, "health.max_threads");
 	APPLY(health_max_heap_bytes, "health.max_heap_bytes");
 	APPLY(health_pause_warn_ms, "health.pause_warn_ms");

@@ -11,6 +11,7 @@
 
 #include <linux/types.h>
 
+#include "bpfring.h"
 #include "collector.h"
 #include "cpu.h"
 #include "daemon.h"
@@ -41,14 +42,6 @@ struct trace {
 };
 
 static bool busy; /* one trace at a time: one timeline */
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void on_sched_event(void *ctx, const void *data, size_t size)
 {
@@ -94,7 +87,7 @@ static void trace__stop(struct trace *t)
 	cpu_collector__set_sample_hook(t->cpu, NULL, NULL);
 	t->cpu->ops->release(t->cpu);
 	offcpu_collector__timeline(t->offcpu, NULL, NULL); /* consumes what is left */
-	t->end_ns = monotonic_ns();
+	t->end_ns = bpf_ktime__now();
 	t->running = false;
 	busy = false;
 }
@@ -147,7 +140,7 @@ struct trace *trace__start(struct daemon *d, int hz, int *error, char *err, size
 		*error = ret;
 		return NULL;
 	}
-	t->start_ns = monotonic_ns();
+	t->start_ns = bpf_ktime__now();
 	ret = offcpu_collector__timeline(t->offcpu, on_sched_event, t);
 	if (ret) {
 		t->cpu->ops->release(t->cpu);

@@ -92,15 +92,6 @@ struct collector {
 };
 
 /*
- * acquire/release of a collector that collects from attach (its
- * constructor holds one user for the daemon): requests only count
- * themselves; the daemon's hold is never released.
- */
-int collector__acquire_running(struct collector *c, const struct collect_request *req, char *err,
-			       size_t errlen);
-void collector__release_running(struct collector *c);
-
-/*
  * One collector as /performance/stats and /debug/metrics list it: name,
  * available, running, stacks; with details, also why it does not run, its
  * requests and its own figures (ops->stats).  NULL when out of memory.

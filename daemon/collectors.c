@@ -16,7 +16,6 @@
 #include "log.h"
 #include "offcpu.h"
 #include "stacks.h"
-#include "stacks.h"
 #include "threads.h"
 
 struct collector_row {
@@ -47,22 +46,6 @@ static const struct collector_row rows[] = {
 	{ "allocs", "A sampling of all past memory allocations.", allocs_collector__new, false,
 	  false },
 };
-
-int collector__acquire_running(struct collector *c, const struct collect_request *req, char *err,
-			       size_t errlen)
-{
-	(void)req;
-	(void)err;
-	(void)errlen;
-	c->users++;
-	return 0;
-}
-
-void collector__release_running(struct collector *c)
-{
-	if (c->users > 1)
-		c->users--;
-}
 
 /* What stands in the table for a collector that cannot run. */
 struct unavailable_collector {

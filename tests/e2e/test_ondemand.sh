@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_ondemand.sh - nothing per system call while nobody asks: the block and
+# mutex collectors attach their system call programs only while a request
+# collects, on the syscalls:* tracepoints where tracefs is mounted, on the
+# raw sys_enter/sys_exit where it is not; block.always_on / mutex.always_on
+# keep them on from attach (Go's cumulative profiles).  On the contention
+# workload (waiter: 5 s waits on a condition variable; holder-1/2: a mutex
+# held 5 ms in turn).
+#
+# Which programs the daemon has attached is read independently of its own
+# /debug/metrics: the BPF links among its open files (/proc/PID/fdinfo) and
+# the names of their programs (bpftool).
+
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+require_daemon
+need bpftool jq unshare || { fail "tools for this test"; done_testing; }
+
+# attached_programs PID: the names of the BPF programs that PID's links
+# attach, sorted, one a line.
+attached_programs()
+{
+	local f id
+	for f in /proc/"$1"/fdinfo/*; do
+		grep -q '^link_type:' "$f" 2>/dev/null || continue
+		id=$(awk '$1 == "prog_id:" { print $2 }' "$f")
+		[ -n "$id" ] && bpftool prog show id "$id" -j 2>/dev/null | jq -r '.name // empty'
+	done | sort
+}
+
+# count_of NAME LIST: how many lines of LIST are NAME.
+count_of()
+{
+	grep -cx "$1" <<<"$2"
+}
+
+metric()
+{
+	curl -s "$DAEMON_URL/debug/metrics" | jq -r ".collectors[] | select(.name == \"$1\") | .$2"
+}
+
+# wait_running NAME...: until each collector runs (a request reached it), up to 10 s.
+wait_running()
+{
+	local c
+	for _ in $(seq 100); do
+		for c in "$@"; do
+			[ "$(metric "$c" running)" = true ] || continue 2
+		done
+		return 0
+	done
+	return 1
+}
+
+start_workload contention || fail "start contention"
+pid=$WORKLOAD_PID
+
+# ---------------------------------------------------------------- syscall tracepoints
+if ! start_daemon "$pid"; then
+	fail "start pprofd --pid $pid"
+	done_testing
+fi
+URL=$DAEMON_URL/debug/pprof
+sleep 1 # start-up steps done
+
+progs=$(attached_programs "$DAEMON_PID")
+diag "at rest: $(tr '\n' ' ' <<<"$progs")"
+check_eq "at rest: sched_switch attached" 1 "$(count_of on_switch "$progs")"
+check_eq "at rest: no system call program attached" 0 \
+	"$(grep -cE '^on_(sys_|syscall_|futex_)' <<<"$progs")"
+check_eq "at rest: no wakeup program (only while tracing)" 0 "$(count_of on_wakeup "$progs")"
+check_eq "at rest: block not running" false "$(metric block running)"
+check_eq "at rest: mutex not running" false "$(metric mutex running)"
+check_eq "at rest: block reason" "runs only while a profile is requested" "$(metric block reason)"
+how=$(metric block syscall_probes)
+if [[ $how == "syscall tracepoints"* ]]; then
+	ok "block probes: $how"
+else
+	fail "block probes: syscall tracepoints (pprofd mounts tracefs)" "$how"
+fi
+
+# Both collecting: probes on the blocking calls only.
+FETCH_TIMEOUT=30 fetch "$URL/block?seconds=8" "$E2E_TMP/block.prof" >"$E2E_TMP/block.code" &
+b=$!
+FETCH_TIMEOUT=30 fetch "$URL/mutex?seconds=8" "$E2E_TMP/mutex.prof" >"$E2E_TMP/mutex.code" &
+m=$!
+wait_running block mutex || diag "block and mutex did not start running within 10 s"
+progs=$(attached_programs "$DAEMON_PID")
+exits=$(count_of on_syscall_exit "$progs")
+diag "collecting: $exits syscall exit tracepoints, $(tr '\n' ' ' <<<"$progs" | sed 's/on_syscall_exit //g')"
+if [ "$exits" -ge 10 ] && [ "$exits" = "$(metric block syscall_probes_attached)" ]; then
+	ok "collecting: block on $exits syscalls:sys_exit_* tracepoints (as /debug/metrics says)"
+else
+	fail "collecting: block on >= 10 syscalls:sys_exit_* tracepoints" \
+		"$exits attached; metrics say $(metric block syscall_probes_attached)"
+fi
+check_eq "collecting: mutex on sys_enter_futex" 1 "$(count_of on_futex_enter "$progs")"
+check_eq "collecting: mutex on sys_exit_futex" 1 "$(count_of on_futex_exit "$progs")"
+check_eq "collecting: no raw sys_enter/sys_exit" 0 "$(grep -cE '^on_sys_(enter|exit)$' <<<"$progs")"
+check_eq "collecting: block running" true "$(metric block running)"
+wait "$b" "$m"
+check_eq "block?seconds=8: 200" 200 "$(cat "$E2E_TMP/block.code")"
+check_eq "mutex?seconds=8: 200" 200 "$(cat "$E2E_TMP/mutex.code")"
+sleep 0.5
+progs=$(attached_programs "$DAEMON_PID")
+check_eq "after the windows: no system call program attached" 0 \
+	"$(grep -cE '^on_(sys_|syscall_|futex_)' <<<"$progs")"
+check_eq "after the windows: block not running" false "$(metric block running)"
+
+# The holders' mutex hand-offs are seen in the window (~100 a second).
+n=$(pprof_top "$E2E_TMP/mutex.prof" -sample_index=contentions | awk '$NF == "hold_lock" { print $4; exit }')
+if [ "${n:-0}" -ge 50 ]; then
+	ok "mutex window: $n contentions charged to hold_lock"
+else
+	fail "mutex window: >= 50 contentions charged to hold_lock" "$(pprof_top "$E2E_TMP/mutex.prof")"
+fi
+
+# No ?seconds=: a window of profile.on_demand_seconds (5), said in the comment.
+t0=$EPOCHREALTIME
+code=$(FETCH_TIMEOUT=30 fetch "$URL/block" "$E2E_TMP/block-default.prof")
+t1=$EPOCHREALTIME
+check_eq "block (no seconds): 200" 200 "$code"
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+if awk -v s="$secs" 'BEGIN { exit !(s >= 4.9 && s < 15) }'; then
+	ok "block (no seconds): answered after the ${secs} s window"
+else
+	fail "block (no seconds): answered after a 5 s window" "took $secs s"
+fi
+raw=$(pprof_top "$E2E_TMP/block-default.prof")
+if grep -q "Collected during the request's window only (block.always_on is off)" <<<"$raw"; then
+	ok "block (no seconds): the comment says it is a window"
+else
+	fail "block (no seconds): the comment says it is a window" "$(head -5 <<<"$raw")"
+fi
+# A waiter's 5 s wait in progress at the start counts from then: the waiter
+# has at most 5 s + scheduling of delay in a 5 s window.
+ms=$(pprof_top "$E2E_TMP/block-default.prof" -tagfocus=thread=waiter -sample_index=delay -unit=ms |
+	awk '$NF == "wait_for_signal" { v = $4; sub(/ms$/, "", v); print v; exit }')
+if awk -v v="${ms:-0}" 'BEGIN { exit !(v > 0 && v <= 5600) }'; then
+	ok "block (no seconds): waiter ${ms} ms of delay in the 5 s window"
+else
+	fail "block (no seconds): waiter 0 < delay <= 5600 ms in the 5 s window" "${ms:-none}"
+fi
+text=$(curl -s --max-time 30 "$URL/mutex?debug=1")
+if grep -q '^--- mutex:' <<<"$text" && grep -qE '^#.*hold_lock' <<<"$text"; then
+	ok "mutex?debug=1 (no seconds): Go's text of a window"
+else
+	fail "mutex?debug=1 (no seconds): Go's text of a window" "$(head -10 <<<"$text")"
+fi
+check_daemon_alive "on-demand profiles"
+stop "$DAEMON_PID"
+
+# ---------------------------------------------------------------- always on
+conf=$E2E_TMP/always.json
+printf '{ "block": { "always_on": true }, "mutex": { "always_on": true } }\n' >"$conf"
+if start_daemon "$pid" --config "$conf"; then
+	URL=$DAEMON_URL/debug/pprof
+	sleep 1
+	progs=$(attached_programs "$DAEMON_PID")
+	check_eq "always_on: block running from attach" true "$(metric block running)"
+	check_eq "always_on: mutex running from attach" true "$(metric mutex running)"
+	if [ "$(count_of on_syscall_exit "$progs")" -ge 10 ] && [ "$(count_of on_futex_enter "$progs")" = 1 ]; then
+		ok "always_on: system call tracepoints attached from attach"
+	else
+		fail "always_on: system call tracepoints attached from attach" "$(tr '\n' ' ' <<<"$progs")"
+	fi
+	sleep 5.5 # waits begun before the attach have ended
+	t0=$EPOCHREALTIME
+	code=$(FETCH_TIMEOUT=30 fetch "$URL/block" "$E2E_TMP/block-cum.prof")
+	t1=$EPOCHREALTIME
+	check_eq "always_on: block (no seconds): 200" 200 "$code"
+	if awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 3) }'; then
+		ok "always_on: block (no seconds) is the cumulative profile, answered at once"
+	else
+		fail "always_on: block (no seconds) answered at once" "from $t0 to $t1"
+	fi
+	if ! pprof_top "$E2E_TMP/block-cum.prof" | grep -q "Collected during the request's window"; then
+		ok "always_on: no window comment"
+	else
+		fail "always_on: no window comment"
+	fi
+	stop "$DAEMON_PID"
+else
+	fail "start pprofd --config $conf"
+fi
+
+# ---------------------------------------------------------------- no tracefs
+# A host without tracefs, where pprofd may not mount it: a mount namespace
+# of its own with tracefs (and debugfs) unmounted, probes.mount_tracefs off.
+conf=$E2E_TMP/nomount.json
+printf '{ "probes": { "mount_tracefs": false } }\n' >"$conf"
+wrapper=$E2E_TMP/pprofd-no-tracefs
+cat >"$wrapper" <<EOF
+#!/bin/sh
+umount /sys/kernel/tracing 2>/dev/null
+umount /sys/kernel/debug/tracing 2>/dev/null
+umount /sys/kernel/debug 2>/dev/null
+[ -e /sys/kernel/tracing/events/syscalls ] && { echo "tracefs still there" >&2; exit 99; }
+exec "$PPROFD" "\$@"
+EOF
+chmod +x "$wrapper"
+real_pprofd=$PPROFD
+# start_daemon runs "$PPROFD" as one word: a script that does all.
+cat >"$E2E_TMP/pprofd-ns" <<EOF
+#!/bin/sh
+exec unshare -m --propagation private "$wrapper" "\$@"
+EOF
+chmod +x "$E2E_TMP/pprofd-ns"
+PPROFD=$E2E_TMP/pprofd-ns
+if start_daemon "$pid" --config "$conf"; then
+	PPROFD=$real_pprofd
+	URL=$DAEMON_URL/debug/pprof
+	sleep 1
+	how=$(metric block syscall_probes)
+	if [[ $how == "raw sys_enter/sys_exit"* ]] && [[ $how == *"mount_tracefs is off"* ]]; then
+		ok "no tracefs: falls back, and /debug/metrics says why: $how"
+	else
+		fail "no tracefs: /debug/metrics says raw sys_enter/sys_exit and why" "$how"
+	fi
+	if grep -q "system call probes: raw sys_enter/sys_exit" "$DAEMON_LOG"; then
+		ok "no tracefs: the log says so"
+	else
+		fail "no tracefs: the log says so" "$(tail -5 "$DAEMON_LOG")"
+	fi
+	progs=$(attached_programs "$DAEMON_PID")
+	check_eq "no tracefs, at rest: no system call program attached" 0 \
+		"$(grep -cE '^on_(sys_|syscall_|futex_)' <<<"$progs")"
+	FETCH_TIMEOUT=30 fetch "$URL/mutex?seconds=6" "$E2E_TMP/mutex-raw.prof" >"$E2E_TMP/mutex.code" &
+	m=$!
+	FETCH_TIMEOUT=30 fetch "$URL/block?seconds=6" "$E2E_TMP/block-raw.prof" >"$E2E_TMP/block.code" &
+	b=$!
+	wait_running block mutex || diag "block and mutex did not start running within 10 s"
+	progs=$(attached_programs "$DAEMON_PID")
+	diag "no tracefs, collecting: $(tr '\n' ' ' <<<"$progs")"
+	check_eq "no tracefs, collecting: raw sys_enter (mutex)" 1 "$(count_of on_sys_enter "$progs")"
+	check_eq "no tracefs, collecting: raw sys_exit (block, mutex)" 2 "$(count_of on_sys_exit "$progs")"
+	wait "$b" "$m"
+	check_eq "no tracefs: block?seconds=6: 200" 200 "$(cat "$E2E_TMP/block.code")"
+	check_eq "no tracefs: mutex?seconds=6: 200" 200 "$(cat "$E2E_TMP/mutex.code")"
+	ms=$(pprof_top "$E2E_TMP/block-raw.prof" -tagfocus=thread=waiter -sample_index=delay -unit=ms |
+		awk '$NF == "wait_for_signal" { v = $4; sub(/ms$/, "", v); print v; exit }')
+	if awk -v v="${ms:-0}" 'BEGIN { exit !(v >= 1000 && v <= 6600) }'; then
+		ok "no tracefs: the waiter's wait in the block profile (${ms} ms)"
+	else
+		fail "no tracefs: the waiter's wait in the block profile (1000..6600 ms)" "${ms:-none}"
+	fi
+	n=$(pprof_top "$E2E_TMP/mutex-raw.prof" -sample_index=contentions | awk '$NF == "hold_lock" { print $4; exit }')
+	if [ "${n:-0}" -ge 50 ]; then
+		ok "no tracefs: $n contentions charged to hold_lock"
+	else
+		fail "no tracefs: >= 50 contentions charged to hold_lock" "$(pprof_top "$E2E_TMP/mutex-raw.prof")"
+	fi
+	check_daemon_alive "the raw path"
+	stop "$DAEMON_PID"
+else
+	PPROFD=$real_pprofd
+	fail "start pprofd in a mount namespace without tracefs"
+fi
+done_testing

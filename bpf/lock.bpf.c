@@ -2,10 +2,15 @@
 /*
  * lock.bpf.c - user-space lock contention from futex waits (pthread mutexes,
  * rwlocks and condition variables underneath): see struct lock_wake and
- * struct lock_waited in pprofd.h.  Attached only while the mutex profile is
- * collected: to syscalls:sys_{enter,exit}_futex where tracefs is (only futex
- * calls of the machine run them), else to the raw sys_enter / sys_exit, which
- * every system call of the machine pays.
+ * struct lock_waited in pprofd.h.
+ *
+ * From the scheduler, not from system calls, so that no system call of the
+ * machine pays for it: a target thread that leaves the CPU inside a futex
+ * wait (its saved registers say futex, a wait operation, and the address)
+ * waits on that futex; the target thread whose futex wake (or unlock) of
+ * that address wakes it (sched_waking runs in the waker's context) released
+ * the lock, and its stack is taken there; the wait ends when the waiter runs
+ * again.  Attached only while the mutex profile is collected.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -34,20 +39,15 @@ __u64 wake_seq = 0;
 
 /*
  * Bumped by user space each time the programs are attached: a wait that
- * began in an earlier collection (its exit was not seen) is not this one's.
+ * began in an earlier collection (its end was not seen) is not this one's.
  */
 __u32 epoch = 0;
 
-/*
- * Threads of the target in a futex wait now: every system call of the
- * machine ends in on_sys_exit, which while this is 0 looks nothing up.  (A
- * thread killed in its wait leaves it 1 too high: then only slower.)
- */
-__u32 futex_waiting = 0;
-
+/* A target thread waiting in a futex now. */
 struct wait_state {
 	__u64 uaddr;
-	__u64 since;
+	__u64 since;    /* 0: not waiting */
+	__u64 wake_seq; /* the wake that ended it, 0 while none */
 	__u32 epoch;
 	__u32 pad;
 };
@@ -58,22 +58,6 @@ struct {
 	__type(key, int);
 	__type(value, struct wait_state);
 } waits SEC(".maps");
-
-/* Futex address -> threads of the target waiting on it now. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __s64);
-} waiters SEC(".maps");
-
-/* Futex address -> the sequence number of its last wake with waiters. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u64);
-} last_wake SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -95,6 +79,11 @@ static __always_inline void count(__u32 which)
 		*v += 1;
 }
 
+static __always_inline bool is_target(struct task_struct *t)
+{
+	return t->tgid == target_pid;
+}
+
 static __always_inline bool is_wait(__u32 cmd)
 {
 	return cmd == FUTEX_WAIT_ || cmd == FUTEX_WAIT_BITSET_ || cmd == FUTEX_LOCK_PI_ ||
@@ -108,101 +97,54 @@ static __always_inline bool is_wake(__u32 cmd)
 	       cmd == FUTEX_CMP_REQUEUE_PI_;
 }
 
-static __always_inline void add_waiter(__u64 uaddr, __s64 delta)
+/* The registers t entered the kernel with, if it is in a futex call. */
+static __always_inline struct pt_regs *in_futex(struct task_struct *t)
 {
-	__s64 *n = bpf_map_lookup_elem(&waiters, &uaddr), one = 1;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
 
-	if (n) {
-		__sync_fetch_and_add(n, delta);
-		if (*n <= 0)
-			bpf_map_delete_elem(&waiters, &uaddr);
-	} else if (delta > 0) {
-		bpf_map_update_elem(&waiters, &uaddr, &one, BPF_NOEXIST);
-	}
+	return regs->orig_ax == NR_futex ? regs : NULL;
 }
 
-/* A futex call of the target begins. */
-static __always_inline void futex_enter(__u64 uaddr, __u32 op)
+/* The target's thread prev leaves the CPU to wait: in a futex wait? */
+static __always_inline void wait_begins(struct task_struct *prev)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 cmd = op & FUTEX_CMD_MASK;
-
-	if (is_wait(cmd)) {
-		struct wait_state *w = bpf_task_storage_get(&waits, task, 0,
-							    BPF_LOCAL_STORAGE_GET_F_CREATE);
-
-		if (w) {
-			if (!w->since || w->epoch != epoch)
-				__sync_fetch_and_add(&futex_waiting, 1);
-			w->uaddr = uaddr;
-			w->since = bpf_ktime_get_ns();
-			w->epoch = epoch;
-			add_waiter(uaddr, 1);
-		}
-		return;
-	}
-	if (is_wake(cmd)) {
-		__s64 *n = bpf_map_lookup_elem(&waiters, &uaddr);
-		struct lock_wake *e;
-		__u64 seq;
-
-		/* Uncontended releases do not even get here in glibc; wakes of a
-		 * futex nobody of the target waits on are not contention. */
-		if (!n || *n <= 0)
-			return;
-		seq = __sync_fetch_and_add(&wake_seq, 1) + 1;
-		e = bpf_ringbuf_reserve(&lock_events, sizeof(*e), 0);
-		if (!e) {
-			count(LOCK_COUNTER_LOST);
-			return;
-		}
-		e->kind = LOCK_WAKE;
-		e->tid = task->pid;
-		e->wake_seq = seq;
-		__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
-		capture_user_stack(task, &e->user);
-		bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events));
-		bpf_map_update_elem(&last_wake, &uaddr, &seq, BPF_ANY);
-		count(LOCK_COUNTER_WAKES);
-	}
-}
-
-/* A system call of the target ends (only futex calls on the tracepoint path). */
-static __always_inline void futex_exit(long ret)
-{
-	struct task_struct *task;
+	struct pt_regs *regs = in_futex(prev);
 	struct wait_state *w;
-	struct lock_waited *e;
-	__u64 delay, rate = block_rate_ns, *seq;
 
-	if (!futex_waiting)
+	if (!regs || !is_wait(regs->si & FUTEX_CMD_MASK))
 		return;
-	task = bpf_get_current_task_btf();
-	w = bpf_task_storage_get(&waits, task, 0, 0);
+	w = bpf_task_storage_get(&waits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!w)
+		return;
+	w->uaddr = regs->di;
+	w->since = bpf_ktime_get_ns();
+	w->wake_seq = 0;
+	w->epoch = epoch;
+}
+
+/* The target's thread next runs again: the end of its futex wait, if woken by a wake. */
+static __always_inline void wait_ends(struct task_struct *next)
+{
+	struct wait_state *w = bpf_task_storage_get(&waits, next, 0, 0);
+	__u64 delay, rate = block_rate_ns;
+	struct lock_waited *e;
+
 	if (!w || !w->since)
 		return;
-	if (w->epoch != epoch) { /* began while detached: neither counted nor timed */
-		w->since = 0;
-		return;
-	}
 	delay = bpf_ktime_get_ns() - w->since;
 	w->since = 0;
-	__sync_fetch_and_add(&futex_waiting, -1);
-	add_waiter(w->uaddr, -1);
-	/* Only waits a wake ended (not timeouts, not a changed value). */
-	if (ret != 0)
+	/* Only waits a wake of this collection ended (not timeouts, not signals). */
+	if (!w->wake_seq || w->epoch != epoch)
 		return;
 	count(LOCK_COUNTER_WAITS);
-	seq = bpf_map_lookup_elem(&last_wake, &w->uaddr);
-
 	e = bpf_ringbuf_reserve(&lock_events, sizeof(*e), 0);
 	if (!e) {
 		count(LOCK_COUNTER_LOST);
 		return;
 	}
 	e->kind = LOCK_WAITED;
-	e->tid = task->pid;
-	e->wake_seq = seq ? *seq : 0;
+	e->tid = next->pid;
+	e->wake_seq = w->wake_seq;
 	/* Go's sampling, as for the block profile. */
 	if (delay >= rate || rate <= 1) {
 		e->delay_ns = delay;
@@ -217,41 +159,57 @@ static __always_inline void futex_exit(long ret)
 	bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events));
 }
 
-static __always_inline bool in_target(void)
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
 {
-	return (bpf_get_current_pid_tgid() >> 32) == target_pid;
-}
-
-/* The fallback where tracefs is not: every system call of the machine. */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
-{
-	if (id == NR_futex && in_target())
-		futex_enter(regs->di, regs->si);
+	if (is_target(prev) && !preempt && prev_state != 0)
+		wait_begins(prev);
+	if (is_target(next))
+		wait_ends(next);
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+/*
+ * p is being woken, in the waker's context: by a target thread's futex wake
+ * of the address p waits on (uaddr, or uaddr2 of a wake-op or requeue)?
+ * Interrupts (a timeout) run here too, over whatever thread they
+ * interrupted: the address has to match.
+ */
+SEC("tp_btf/sched_waking")
+int BPF_PROG(on_waking, struct task_struct *p)
 {
-	if (futex_waiting && in_target())
-		futex_exit(ret);
-	return 0;
-}
+	struct task_struct *waker;
+	struct wait_state *w;
+	struct lock_wake *e;
+	struct pt_regs *regs;
+	__u64 seq;
 
-/* Where tracefs is: futex calls only. */
-SEC("tracepoint/syscalls/sys_enter_futex")
-int on_futex_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	if (in_target())
-		futex_enter(ctx->args[0], ctx->args[1]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_futex")
-int on_futex_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	if (futex_waiting && in_target())
-		futex_exit(ctx->ret);
+	if (!is_target(p))
+		return 0;
+	w = bpf_task_storage_get(&waits, p, 0, 0);
+	if (!w || !w->since || w->wake_seq || w->epoch != epoch)
+		return 0;
+	waker = bpf_get_current_task_btf();
+	if (!is_target(waker))
+		return 0;
+	regs = in_futex(waker);
+	if (!regs || !is_wake(regs->si & FUTEX_CMD_MASK) ||
+	    (regs->di != w->uaddr && regs->r8 != w->uaddr))
+		return 0;
+	seq = __sync_fetch_and_add(&wake_seq, 1) + 1;
+	w->wake_seq = seq;
+	e = bpf_ringbuf_reserve(&lock_events, sizeof(*e), 0);
+	if (!e) {
+		count(LOCK_COUNTER_LOST);
+		return 0;
+	}
+	e->kind = LOCK_WAKE;
+	e->tid = waker->pid;
+	e->wake_seq = seq;
+	__builtin_memcpy(e->comm, waker->comm, sizeof(e->comm));
+	capture_user_stack(waker, &e->user);
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events));
+	count(LOCK_COUNTER_WAKES);
 	return 0;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * lock.c - see lock.h.  Wakes arrive before the waits they end (the waker
- * enters the kernel first): their unwound stacks wait in a small ring,
+ * lock.c - see lock.h.  Wakes arrive before the waits they end (the waiter
+ * runs only after it is woken): their unwound stacks wait in a small ring,
  * indexed by sequence number, for the waits that name them.
  */
 #include <errno.h>
@@ -24,7 +24,6 @@
 #include "log.h"
 #include "pprofd.h"
 #include "stacks.h"
-#include "sysprobe.h"
 #include "unwind.h"
 
 /* Wakes kept for their waits: a wait names a wake at most this far back. */
@@ -45,12 +44,7 @@ struct lock_collector {
 	struct unwinder *uw;
 	struct wake *wakes;
 	uint64_t waker_unknown; /* waits whose wake was not seen or is gone */
-	bool use_tracepoints;   /* syscalls:sys_{enter,exit}_futex, else the raw ones */
-	const char *probes_how; /* which, and why (static) */
-	struct syscall_links links; /* attached while collecting */
 };
-
-static const char *const futex_syscall[] = { "futex" };
 
 static const struct sample_type lock_sample_types[] = {
 	{ "contentions", "count" },
@@ -109,35 +103,36 @@ static void lock_drain(struct collector *c)
 	ring_watch__consume(&((struct lock_collector *)c)->ring);
 }
 
-/* The first user: futex calls are probed, from a clean slate. */
+/* The first user: the scheduler programs are attached. */
 static int lock_start(struct lock_collector *lc, char *err, size_t errlen)
 {
-	int waiters = bpf_map__fd(lc->skel->maps.waiters), ret;
-	__u64 key;
+	struct lock_bpf *skel = lc->skel;
 
-	/* Waits begun in an earlier collection were left half-counted. */
-	while (!bpf_map_get_next_key(waiters, NULL, &key))
-		bpf_map_delete_elem(waiters, &key);
-	lc->skel->bss->futex_waiting = 0;
-	lc->skel->bss->epoch++;
-	if (lc->use_tracepoints) {
-		ret = syscall_links__attach(&lc->links, lc->skel->progs.on_futex_enter,
-					    "sys_enter_", futex_syscall, 1, err, errlen);
-		if (ret > 0)
-			ret = syscall_links__attach(&lc->links, lc->skel->progs.on_futex_exit,
-						    "sys_exit_", futex_syscall, 1, err, errlen);
-	} else {
-		ret = syscall_links__attach_raw(&lc->links, lc->skel->progs.on_sys_enter, err,
-						errlen);
-		if (!ret)
-			ret = syscall_links__attach_raw(&lc->links, lc->skel->progs.on_sys_exit,
-							err, errlen);
-	}
-	if (ret < 0) {
-		syscall_links__detach(&lc->links);
+	/* Waits begun in an earlier collection are not this one's. */
+	skel->bss->epoch++;
+	skel->links.on_switch = bpf_program__attach(skel->progs.on_switch);
+	skel->links.on_waking = skel->links.on_switch ? bpf_program__attach(skel->progs.on_waking)
+						      : NULL;
+	if (!skel->links.on_waking) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "attaching the mutex profile's scheduler tracepoints: %s",
+			 strerror(errno));
+		bpf_link__destroy(skel->links.on_switch);
+		skel->links.on_switch = NULL;
 		return ret;
 	}
 	return 0;
+}
+
+/* The last user left: nothing runs for the mutex profile any more. */
+static void lock_stop(struct lock_collector *lc)
+{
+	bpf_link__destroy(lc->skel->links.on_waking);
+	lc->skel->links.on_waking = NULL;
+	bpf_link__destroy(lc->skel->links.on_switch);
+	lc->skel->links.on_switch = NULL;
+	ring_watch__consume(&lc->ring);
 }
 
 static int lock_acquire(struct collector *c, const struct collect_request *req, char *err,
@@ -155,15 +150,10 @@ static int lock_acquire(struct collector *c, const struct collect_request *req, 
 	return 0;
 }
 
-/* The last user left: nothing per system call any more. */
 static void lock_release(struct collector *c)
 {
-	struct lock_collector *lc = (struct lock_collector *)c;
-
-	if (!c->users || --c->users)
-		return;
-	syscall_links__detach(&lc->links);
-	ring_watch__consume(&lc->ring);
+	if (c->users && !--c->users)
+		lock_stop((struct lock_collector *)c);
 }
 
 static int64_t lock_period(const struct collector *c)
@@ -181,8 +171,6 @@ static void lock_stats(const struct collector *c, cJSON *out)
 	cJSON_AddNumberToObject(out, "events_lost", bpf_counter__sum(bpf_map__fd(lc->skel->maps.counters), LOCK_COUNTER_LOST));
 	cJSON_AddNumberToObject(out, "waker_unknown", lc->waker_unknown);
 	cJSON_AddBoolToObject(out, "always_on", c->mode == COLLECT_CUMULATIVE);
-	cJSON_AddStringToObject(out, "syscall_probes", lc->probes_how);
-	cJSON_AddNumberToObject(out, "syscall_probes_attached", lc->links.n);
 }
 
 static void lock_free(struct collector *c)
@@ -191,7 +179,6 @@ static void lock_free(struct collector *c)
 
 	if (!lc)
 		return;
-	syscall_links__detach(&lc->links);
 	ring_watch__close(&lc->ring);
 	lock_bpf__destroy(lc->skel);
 	for (size_t i = 0; lc->wakes && i < WAKE_RING; i++)
@@ -249,12 +236,6 @@ struct collector *lock_collector__new(const struct collector_env *env, int *erro
 	}
 	lc->skel->rodata->target_pid = env->pid;
 	lc->skel->rodata->block_rate_ns = env->settings->block_rate_ns;
-	lc->use_tracepoints = sysprobe__tracepoints(env->settings->probes_mount_tracefs,
-						    &lc->probes_how);
-	bpf_program__set_autoload(lc->skel->progs.on_sys_enter, !lc->use_tracepoints);
-	bpf_program__set_autoload(lc->skel->progs.on_sys_exit, !lc->use_tracepoints);
-	bpf_program__set_autoload(lc->skel->progs.on_futex_enter, lc->use_tracepoints);
-	bpf_program__set_autoload(lc->skel->progs.on_futex_exit, lc->use_tracepoints);
 	ret = lock_bpf__load(lc->skel);
 	if (ret) {
 		snprintf(err, errlen, "loading the futex programs: %s", strerror(-ret));

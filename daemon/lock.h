@@ -2,7 +2,8 @@
 /*
  * lock.h - the mutex collector (/debug/pprof/mutex): futex contention of
  * the target, each waiter's delay charged to the stack that released the
- * lock (bpf/lock.bpf.c), as Go's mutex profile.
+ * lock (bpf/lock.bpf.c, from the scheduler: no system call probe), as Go's
+ * mutex profile.
  */
 #ifndef PPROFD_LOCK_H
 #define PPROFD_LOCK_H

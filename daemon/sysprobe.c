@@ -39,23 +39,23 @@ bool sysprobe__tracepoints(bool mount_it, const char **how)
 	} else if (!mount_it) {
 		usable = 0;
 		snprintf(why, sizeof(why),
-			 "raw sys_enter/sys_exit: tracefs is not mounted and probes.mount_tracefs is "
-			 "off (every system call of the machine pays while block or mutex is "
+			 "raw sys_exit: tracefs is not mounted and probes.mount_tracefs is "
+			 "off (every system call of the machine pays while the block profile is "
 			 "collected; mount tracefs at " TRACEFS " to avoid it)");
 	} else if (mount("tracefs", TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) &&
 		   errno != EBUSY) {
 		usable = 0;
 		snprintf(why, sizeof(why),
-			 "raw sys_enter/sys_exit: mounting tracefs at " TRACEFS " failed: %s (every "
-			 "system call of the machine pays while block or mutex is collected; mount "
-			 "it to avoid that)",
+			 "raw sys_exit: mounting tracefs at " TRACEFS " failed: %s (every "
+			 "system call of the machine pays while the block profile is collected; "
+			 "mount it to avoid that)",
 			 strerror(errno));
 	} else if (!has_syscall_events(TRACEFS)) {
 		usable = 0;
 		snprintf(why, sizeof(why),
-			 "raw sys_enter/sys_exit: tracefs at " TRACEFS " has no syscalls events "
+			 "raw sys_exit: tracefs at " TRACEFS " has no syscalls events "
 			 "(CONFIG_FTRACE_SYSCALLS off?): every system call of the machine pays "
-			 "while block or mutex is collected");
+			 "while the block profile is collected");
 	} else {
 		snprintf(why, sizeof(why),
 			 "syscall tracepoints (tracefs mounted by pprofd at " TRACEFS ")");

@@ -9,6 +9,8 @@
  * <name> tracepoints run their program only for that call, so where tracefs
  * is mounted (or pprofd may mount it at /sys/kernel/tracing) those are used;
  * the raw tracepoints are the fallback, said in /debug/metrics and the log.
+ * (The block collector's exits; the mutex collector needs none: it reads
+ * futex waits and wakes from the scheduler.)
  */
 #ifndef PPROFD_SYSPROBE_H
 #define PPROFD_SYSPROBE_H

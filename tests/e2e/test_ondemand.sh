@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# test_ondemand.sh - nothing per system call while nobody asks: the block and
-# mutex collectors attach their system call programs only while a request
+# test_ondemand.sh - nothing per system call while nobody asks: the block
+# collector attaches its system call exit programs only while a request
 # collects, on the syscalls:* tracepoints where tracefs is mounted, on the
-# raw sys_enter/sys_exit where it is not; block.always_on / mutex.always_on
-# keep them on from attach (Go's cumulative profiles).  On the contention
+# raw sys_exit where it is not; the mutex collector, which reads futex waits
+# and wakes from the scheduler, attaches sched_switch/sched_waking only while
+# a request collects; block.always_on / mutex.always_on keep them on from
+# attach (Go's cumulative profiles).  On the contention
 # workload (waiter: 5 s waits on a condition variable; holder-1/2: a mutex
 # held 5 ms in turn).
 #
@@ -72,6 +74,7 @@ check_eq "at rest: sched_switch attached" 1 "$(count_of on_switch "$progs")"
 check_eq "at rest: no system call program attached" 0 \
 	"$(grep -cE '^on_(sys_|syscall_|futex_)' <<<"$progs")"
 check_eq "at rest: no wakeup program (only while tracing)" 0 "$(count_of on_wakeup "$progs")"
+check_eq "at rest: no waking program (only while mutex collects)" 0 "$(count_of on_waking "$progs")"
 check_eq "at rest: block not running" false "$(metric block running)"
 check_eq "at rest: mutex not running" false "$(metric mutex running)"
 check_eq "at rest: block reason" "runs only while a profile is requested" "$(metric block reason)"
@@ -97,9 +100,10 @@ else
 	fail "collecting: block on >= 10 syscalls:sys_exit_* tracepoints" \
 		"$exits attached; metrics say $(metric block syscall_probes_attached)"
 fi
-check_eq "collecting: mutex on sys_enter_futex" 1 "$(count_of on_futex_enter "$progs")"
-check_eq "collecting: mutex on sys_exit_futex" 1 "$(count_of on_futex_exit "$progs")"
-check_eq "collecting: no raw sys_enter/sys_exit" 0 "$(grep -cE '^on_sys_(enter|exit)$' <<<"$progs")"
+check_eq "collecting: mutex on sched_waking" 1 "$(count_of on_waking "$progs")"
+check_eq "collecting: mutex's sched_switch beside block's" 2 "$(count_of on_switch "$progs")"
+check_eq "collecting: no raw sys_enter/sys_exit, no sys_enter_*" 0 \
+	"$(grep -cE '^on_sys_(enter|exit)$|^on_futex' <<<"$progs")"
 check_eq "collecting: block running" true "$(metric block running)"
 wait "$b" "$m"
 check_eq "block?seconds=8: 200" 200 "$(cat "$E2E_TMP/block.code")"
@@ -108,6 +112,8 @@ sleep 0.5
 progs=$(attached_programs "$DAEMON_PID")
 check_eq "after the windows: no system call program attached" 0 \
 	"$(grep -cE '^on_(sys_|syscall_|futex_)' <<<"$progs")"
+check_eq "after the windows: sched_switch alone again, no waking" "1 0" \
+	"$(count_of on_switch "$progs") $(count_of on_waking "$progs")"
 check_eq "after the windows: block not running" false "$(metric block running)"
 
 # The holders' mutex hand-offs are seen in the window (~100 a second).
@@ -162,8 +168,8 @@ if start_daemon "$pid" --config "$conf"; then
 	progs=$(attached_programs "$DAEMON_PID")
 	check_eq "always_on: block running from attach" true "$(metric block running)"
 	check_eq "always_on: mutex running from attach" true "$(metric mutex running)"
-	if [ "$(count_of on_syscall_exit "$progs")" -ge 10 ] && [ "$(count_of on_futex_enter "$progs")" = 1 ]; then
-		ok "always_on: system call tracepoints attached from attach"
+	if [ "$(count_of on_syscall_exit "$progs")" -ge 10 ] && [ "$(count_of on_waking "$progs")" = 1 ]; then
+		ok "always_on: block's syscall tracepoints and mutex's sched_waking attached from attach"
 	else
 		fail "always_on: system call tracepoints attached from attach" "$(tr '\n' ' ' <<<"$progs")"
 	fi
@@ -215,12 +221,12 @@ if start_daemon "$pid" --config "$conf"; then
 	URL=$DAEMON_URL/debug/pprof
 	sleep 1
 	how=$(metric block syscall_probes)
-	if [[ $how == "raw sys_enter/sys_exit"* ]] && [[ $how == *"mount_tracefs is off"* ]]; then
+	if [[ $how == "raw sys_exit"* ]] && [[ $how == *"mount_tracefs is off"* ]]; then
 		ok "no tracefs: falls back, and /debug/metrics says why: $how"
 	else
-		fail "no tracefs: /debug/metrics says raw sys_enter/sys_exit and why" "$how"
+		fail "no tracefs: /debug/metrics says raw sys_exit and why" "$how"
 	fi
-	if grep -q "system call probes: raw sys_enter/sys_exit" "$DAEMON_LOG"; then
+	if grep -q "system call probes: raw sys_exit" "$DAEMON_LOG"; then
 		ok "no tracefs: the log says so"
 	else
 		fail "no tracefs: the log says so" "$(tail -5 "$DAEMON_LOG")"
@@ -235,8 +241,8 @@ if start_daemon "$pid" --config "$conf"; then
 	wait_running block mutex || diag "block and mutex did not start running within 10 s"
 	progs=$(attached_programs "$DAEMON_PID")
 	diag "no tracefs, collecting: $(tr '\n' ' ' <<<"$progs")"
-	check_eq "no tracefs, collecting: raw sys_enter (mutex)" 1 "$(count_of on_sys_enter "$progs")"
-	check_eq "no tracefs, collecting: raw sys_exit (block, mutex)" 2 "$(count_of on_sys_exit "$progs")"
+	check_eq "no tracefs, collecting: raw sys_exit (block)" 1 "$(count_of on_sys_exit "$progs")"
+	check_eq "no tracefs, collecting: no raw sys_enter" 0 "$(count_of on_sys_enter "$progs")"
 	wait "$b" "$m"
 	check_eq "no tracefs: block?seconds=6: 200" 200 "$(cat "$E2E_TMP/block.code")"
 	check_eq "no tracefs: mutex?seconds=6: 200" 200 "$(cat "$E2E_TMP/mutex.code")"

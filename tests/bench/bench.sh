@@ -5,8 +5,17 @@
 #
 # Usage: tests/bench/bench.sh          (or: make bench, which builds first)
 #
-# Sections (BENCH_SECTIONS, default "cpu dwarf switch goroutine http": every
-# one but heap, which is `make bench-heap`; each is a function section_NAME):
+# Sections (BENCH_SECTIONS, default "rest cpu dwarf switch goroutine http":
+# every one but heap, which is `make bench-heap`; each is a function
+# section_NAME):
+#
+#   rest  what an attached daemon costs while nobody asks, and while block
+#         and mutex profiles are collected, each against no daemon in the
+#         same round: the CPU time of a syscall-bound neighbour that is not
+#         the target (dd bs=1, BENCH_REST_SYSCALLS system calls, default 2M;
+#         the daemon on an idle sleep), of a Go server (Debian's
+#         prometheus) answering BENCH_REST_REQUESTS (300) requests of its
+#         /metrics, and of switcher per context switch (as switch).
 #
 #   heap  ns per malloc+free pair of tests/workloads/heap_loop: no probes,
 #         pprofd's heap tracking at the default rate and at rate 1, a
@@ -36,8 +45,8 @@
 #   switch
 #         ns per context switch of tests/workloads/switcher (two threads on
 #         one CPU ping-ponging through pipes, BENCH_SWITCH_ROUNDS round trips,
-#         default 300000), alone and with a daemon attached (its block and
-#         mutex collectors run from the attach), the difference per round,
+#         default 300000), alone, with a daemon attached at rest, and with
+#         one collecting block and mutex profiles; the difference per round,
 #         and the daemon's CPU during the loop.
 #
 #   http  requests/s and p99 latency of /performance/health and /performance/stats
@@ -115,7 +124,7 @@ WORKLOADS=$OUTPUT/workloads
 RUSAGE=$OUTPUT/bench/rusage
 RUNS=${BENCH_RUNS:-3}
 WINDOW=${BENCH_SECONDS:-10}
-SECTIONS=${BENCH_SECTIONS:-cpu dwarf switch goroutine http}
+SECTIONS=${BENCH_SECTIONS:-rest cpu dwarf switch goroutine http}
 case ${BENCH_WARM:-1} in
 0 | no | false) WARM= ;;
 *) WARM=1 ;;
@@ -1076,17 +1085,79 @@ section_dwarf()
 # (two threads on one CPU ping-ponging through pipes) with and without a
 # daemon on it.
 SWITCH_ROUNDS=${BENCH_SWITCH_ROUNDS:-300000}
+REST_SYSCALLS=${BENCH_REST_SYSCALLS:-2000000}
+REST_REQUESTS=${BENCH_REST_REQUESTS:-300}
+SYSCALL_PROBES="(none collected)"
 
 # block_metric FIELD: the block collector's FIELD in /debug/metrics ("-").
-block_metric()
+# collector_metric NAME FIELD: a field of collector NAME in /debug/metrics.
+collector_metric()
 {
 	local v
 	v=$(curl -s --max-time 5 "$DAEMON_URL/debug/metrics" 2>/dev/null |
-		jq -r ".collectors[] | select(.name == \"block\") | .$1" 2>/dev/null)
+		jq -r ".collectors[] | select(.name == \"$1\") | .$2" 2>/dev/null)
 	echo "${v:--}"
 }
 
-# switch_run CONFIG (none|pprofd): one run of switcher; its ns per switch.
+block_metric()
+{
+	collector_metric block "$1"
+}
+
+# collect_start: asks the daemon of $DAEMON_URL for a block and a mutex
+# profile of a long window and waits until both collectors run (their system
+# call probes attached); collect_stop hangs up, which ends the window.
+collect_start()
+{
+	curl -s -o /dev/null --max-time 600 "$DAEMON_URL/debug/pprof/block?seconds=300" &
+	COLLECT_PIDS=$!
+	track "$COLLECT_PIDS"
+	curl -s -o /dev/null --max-time 600 "$DAEMON_URL/debug/pprof/mutex?seconds=300" &
+	COLLECT_PIDS="$COLLECT_PIDS $!"
+	track "$!"
+	for _ in $(seq 100); do
+		[ "$(collector_metric block running)" = true ] &&
+			[ "$(collector_metric mutex running)" = true ] && return 0
+		sleep 0.1
+	done
+	log "block and mutex did not start collecting: $(block_metric reason)"
+	return 1
+}
+
+collect_stop()
+{
+	local p
+	for p in $COLLECT_PIDS; do
+		stop "$p"
+	done
+	COLLECT_PIDS=
+}
+
+# pprofd_on CONFIG TARGET_PID: for CONFIG rest or collecting, a daemon on
+# the target (collecting: with block and mutex profiles being taken);
+# nothing for none.  pprofd_off ends it.
+pprofd_on()
+{
+	[ "$1" = none ] && return 0
+	start_pprofd "$2" || return 1
+	sleep 0.5 # start-up work done
+	if [ "$1" = collecting ] && ! collect_start; then
+		pprofd_off "$1"
+		return 1
+	fi
+	[ "$1" = collecting ] && SYSCALL_PROBES="$(block_metric syscall_probes)"
+	return 0
+}
+
+pprofd_off()
+{
+	[ "$1" = none ] && return 0
+	[ "$1" = collecting ] && collect_stop
+	stop "$DAEMON_PID"
+}
+
+# switch_run CONFIG (none|rest|collecting): one run of switcher; its ns per
+# switch.
 switch_run()
 {
 	local config=$1 logf ns cpu_ns switches c0 c1 t0 t1 w0 r0 w1 r1
@@ -1098,18 +1169,11 @@ switch_run()
 		grep -q waiting "$logf" 2>/dev/null && break
 		sleep 0.02
 	done
-	if [ "$config" = pprofd ]; then
-		if ! start_pprofd "$TARGET_PID"; then
-			stop "$TARGET_PID"
-			return 1
-		fi
-		if [ "$(block_metric running)" != true ]; then
-			log "switch: the block collector is not running: $(block_metric reason)"
-			stop "$DAEMON_PID"
-			stop "$TARGET_PID"
-			return 1
-		fi
-		sleep 0.2 # start-up done
+	if ! pprofd_on "$config" "$TARGET_PID"; then
+		stop "$TARGET_PID"
+		return 1
+	fi
+	if [ "$config" != none ]; then
 		w0=$(block_metric waits_timed)
 		r0=$(block_metric waits_recorded)
 		c0=$(ticks "$DAEMON_PID")
@@ -1122,7 +1186,7 @@ switch_run()
 		sleep 0.05
 	done
 	t1=$EPOCHREALTIME
-	if [ "$config" = pprofd ]; then
+	if [ "$config" != none ]; then
 		c1=$(ticks "$DAEMON_PID")
 		w1=$(block_metric waits_timed)
 		r1=$(block_metric waits_recorded)
@@ -1134,72 +1198,247 @@ switch_run()
 	switches=$(awk '/^switches/ { print $2 }' "$logf")
 	if [ -z "$ns" ] || [ -z "$switches" ]; then
 		log "switch: $config: no result: $(tail -2 "$logf")"
-		[ "$config" != pprofd ] || stop "$DAEMON_PID"
+		pprofd_off "$config"
 		return 1
 	fi
 	put "switch.$config" ns "$ns"
 	put "switch.$config" cpu_ns "$cpu_ns"
 	put "switch.$config" switches "$switches"
 	put "switch.$config" secs "$(calc "$t1 - $t0")"
-	if [ "$config" = pprofd ]; then
-		put switch.pprofd daemon_pct "$(calc "100 * ($c1 - $c0) / $CLK_TCK / ($t1 - $t0)")"
-		put switch.pprofd daemon_ns "$(calc "1e9 * ($c1 - $c0) / $CLK_TCK / $switches")"
-		[ "$w0" = - ] || [ "$w1" = - ] || put switch.pprofd waits "$((w1 - w0))"
-		[ "$r0" = - ] || [ "$r1" = - ] || put switch.pprofd recorded "$((r1 - r0))"
-		stop "$DAEMON_PID"
+	if [ "$config" != none ]; then
+		put "switch.$config" daemon_pct "$(calc "100 * ($c1 - $c0) / $CLK_TCK / ($t1 - $t0)")"
+		put "switch.$config" daemon_ns "$(calc "1e9 * ($c1 - $c0) / $CLK_TCK / $switches")"
+		[ "$w0" = - ] || [ "$w1" = - ] || put "switch.$config" waits "$((w1 - w0))"
+		[ "$r0" = - ] || [ "$r1" = - ] || put "switch.$config" recorded "$((r1 - r0))"
+		pprofd_off "$config"
 	fi
 	log "switch: $config run $RUN: $ns ns per switch ($cpu_ns CPU ns), $switches switches"
 }
 
+# added_per_round SECTION METRIC CONFIG: puts SECTION.CONFIG-added METRIC,
+# CONFIG's value minus none's within round $RUN, and SECTION.CONFIG-ratio.
+added_per_round()
+{
+	local a b
+	a=$(awk -F'\t' -v c="$1.$3" -v m="$2" -v r="$RUN" '$1 == c && $2 == m && $3 == r { print $4 }' "$RESULTS")
+	b=$(awk -F'\t' -v c="$1.none" -v m="$2" -v r="$RUN" '$1 == c && $2 == m && $3 == r { print $4 }' "$RESULTS")
+	[ -n "$a" ] && [ -n "$b" ] || return 0
+	put "$1.$3-added" "$2" "$(calc "$a - $b")"
+	awk -v b="$b" 'BEGIN { exit !(b > 0) }' && put "$1.$3-ratio" "$2" "$(calc "100 * ($a - $b) / $b")"
+}
+
 section_switch()
 {
-	local order config m a b
+	local order config m
 	command -v jq >/dev/null 2>&1 || die "missing jq (make deps)"
 	[ -x "$WORKLOADS/switcher" ] || die "missing $WORKLOADS/switcher (make workloads)"
 	log "switch: switcher, $SWITCH_ROUNDS round trips a run; $RUNS rounds"
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
-		if ((RUN % 2)); then order="none pprofd"; else order="pprofd none"; fi
+		if ((RUN % 2)); then order="none rest collecting"; else order="collecting rest none"; fi
 		for config in $order; do
 			log "switch: round $RUN/$RUNS: $config"
 			switch_run "$config" || log "switch: $config: no result this round"
 		done
-		# Added per switch, within the round.
 		for m in ns cpu_ns; do
-			a=$(awk -F'\t' -v m="$m" -v r="$RUN" '$1 == "switch.pprofd" && $2 == m && $3 == r { print $4 }' "$RESULTS")
-			b=$(awk -F'\t' -v m="$m" -v r="$RUN" '$1 == "switch.none" && $2 == m && $3 == r { print $4 }' "$RESULTS")
-			[ -n "$a" ] && [ -n "$b" ] && put switch.added "$m" "$(calc "$a - $b")"
+			added_per_round switch "$m" rest
+			added_per_round switch "$m" collecting
 		done
 	done
 
 	echo
 	echo "context switches of switcher (2 threads on one CPU, ping-pong through pipes," \
 		"$SWITCH_ROUNDS round trips): medians of $RUNS runs"
-	echo "  pprofd: a fresh daemon on it (block and mutex collectors attached), the loop" \
-		"started once it answers"
+	echo "  rest: a fresh daemon on it, nothing requested; collecting: block and mutex" \
+		"profiles being taken; the loop starts once the daemon answers"
 	echo "  ns/switch: wall time of the loop / the threads' context switches;" \
 		"CPU ns: the target's CPU time / the same"
 	echo
-	printf '  %-28s %10s %10s %10s %9s\n' config ns/switch "CPU ns" switches "run s"
-	for config in none pprofd; do
-		printf '  %-28s %10s %10s %10s %9s\n' \
-			"$([ $config = none ] && echo "no daemon" || echo "pprofd attached")" \
+	printf '  %-34s %10s %10s %10s %9s\n' config ns/switch "CPU ns" switches "run s"
+	for config in none rest collecting; do
+		printf '  %-34s %10s %10s %10s %9s\n' \
+			"$(case $config in none) echo "no daemon" ;; rest) echo "pprofd at rest" ;;
+				*) echo "pprofd collecting block+mutex" ;; esac)" \
 			"$(med "switch.$config" ns 0)" "$(med "switch.$config" cpu_ns 0)" \
 			"$(med "switch.$config" switches 0)" "$(med "switch.$config" secs 2)"
 	done
-	printf '  %-28s %10s %10s\n' "added (per-round difference)" \
-		"$(med switch.added ns 0)" "$(med switch.added cpu_ns 0)"
+	for config in rest collecting; do
+		printf '  %-34s %10s %10s\n' "added, $config (per-round diff.)" \
+			"$(med "switch.$config-added" ns 0)" "$(med "switch.$config-added" cpu_ns 0)"
+	done
 	echo
-	echo "  daemon during the run: $(med switch.pprofd daemon_pct 2) % of a core," \
-		"$(med switch.pprofd daemon_ns 0) ns of daemon CPU per target switch;" \
-		"block waits timed $(med switch.pprofd waits 0), recorded (sampled) $(med switch.pprofd recorded 0)"
+	for config in rest collecting; do
+		echo "  daemon, $config: $(med "switch.$config" daemon_pct 2) % of a core," \
+			"$(med "switch.$config" daemon_ns 0) ns of daemon CPU per target switch;" \
+			"block waits timed $(med "switch.$config" waits 0)," \
+			"recorded (sampled) $(med "switch.$config" recorded 0)"
+	done
 	echo
 	echo "goals (medians of the per-round differences pprofd - none):"
-	goal "added per context switch" "$(med switch.added ns 0)" "<=" 1000 ns
-	goal "added CPU per context switch" "$(med switch.added cpu_ns 0)" "<=" 1000 ns
+	goal "added per context switch, at rest" "$(med switch.rest-added ns 0)" "<=" 300 ns
+	goal "added CPU per switch, at rest" "$(med switch.rest-added cpu_ns 0)" "<=" 300 ns
+	goal "added per switch, collecting" "$(med switch.collecting-added ns 0)" "<=" 1000 ns
 	echo
 	echo "every run (ns/switch | CPU ns/switch):"
-	for config in none pprofd added; do
-		printf '  %-8s %-30s | %s\n' "$config" "$(runs "switch.$config" ns)" \
+	for config in none rest collecting rest-added collecting-added; do
+		printf '  %-16s %-30s | %s\n' "$config" "$(runs "switch.$config" ns)" \
+			"$(runs "switch.$config" cpu_ns)"
+	done
+}
+
+# schedstat_ns PID: CPU time of every thread of PID, in ns (the first field
+# of /proc/PID/task/*/schedstat: finer than /proc/PID/stat's ticks).
+schedstat_ns()
+{
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ n += $1 } END { printf "%.0f\n", n }'
+}
+
+# bpf_ns PID: the run time, in ns, of every BPF program PID has attached
+# (its links in /proc/PID/fdinfo), as kernel.bpf_stats_enabled counts it:
+# the programs themselves, not the dispatch to them.
+bpf_ns()
+{
+	local f id total=0 t
+	# One program may be attached by many links (a tracepoint each).
+	for id in $(for f in /proc/"$1"/fdinfo/*; do
+		awk '$1 == "link_type:" { l = 1 } $1 == "prog_id:" { p = $2 } END { if (l) print p }' "$f" 2>/dev/null
+	done | sort -u); do
+		t=$(bpftool prog show id "$id" -j 2>/dev/null | jq -r '.run_time_ns // 0')
+		total=$((total + ${t:-0}))
+	done
+	echo "$total"
+}
+
+# foreign_syscall_probes: raw sys_enter/sys_exit links on the machine that
+# are not ours (another profiler, another pprofd): they slow every system
+# call of every process, so a round with them measures them too.
+foreign_syscall_probes()
+{
+	local n
+	n=$(bpftool link show -j 2>/dev/null |
+		jq '[.[] | select(.type == "raw_tracepoint" and (.tp_name == "sys_enter" or .tp_name == "sys_exit"))] | length')
+	echo "${n:-0}"
+}
+
+# neighbour_run CONFIG: dd's CPU time for BENCH_REST_SYSCALLS system calls
+# (bs=1: a read and a write per byte), a process pprofd does not profile,
+# while a daemon is attached to an idle process (sleep) at rest or
+# collecting.
+neighbour_run()
+{
+	local config=$1 idle out n
+	sleep 3600 &
+	idle=$!
+	track "$idle"
+	if ! pprofd_on "$config" "$idle"; then
+		stop "$idle"
+		return 1
+	fi
+	out=$BENCH_TMP/dd.$config.$RUN
+	n=$(foreign_syscall_probes)
+	[ "$n" = 0 ] || put rest.disturbed rounds "$n"
+	[ "$n" = 0 ] || log "rest: $n raw system call probes of another process are attached: this round measures them too"
+	"$RUSAGE" "$out" dd if=/dev/zero of=/dev/null bs=1 count=$((REST_SYSCALLS / 2)) 2>/dev/null
+	pprofd_off "$config"
+	stop "$idle"
+	# UTIME_US STIME_US MAXRSS STATUS on the second line.
+	put "rest.dd.$config" cpu_ms "$(awk 'NR == 2 { printf "%.1f", ($1 + $2) / 1000 }' "$out")"
+	log "rest: dd, $config, run $RUN: $(awk 'NR == 2 { printf "%.1f", ($1 + $2) / 1000 }' "$out") ms of CPU"
+}
+
+# goserver_run CONFIG PID PORT: the CPU time the Go server PID takes to
+# answer BENCH_REST_REQUESTS requests of its own /metrics, one connection,
+# one after the other, with pprofd at CONFIG on it.
+goserver_run()
+{
+	local config=$1 pid=$2 url=http://127.0.0.1:$3/metrics c0 c1 b0 b1
+	pprofd_on "$config" "$pid" || return 1
+	[ "$config" = none ] || b0=$(bpf_ns "$DAEMON_PID")
+	c0=$(schedstat_ns "$pid")
+	curl -s "$url?[1-$REST_REQUESTS]" >/dev/null
+	c1=$(schedstat_ns "$pid")
+	[ "$config" = none ] || b1=$(bpf_ns "$DAEMON_PID")
+	pprofd_off "$config"
+	put "rest.go.$config" cpu_ms "$(calc "($c1 - $c0) / 1e6")"
+	[ "$config" = none ] || put "rest.go.$config" bpf_pct "$(calc "100 * ($b1 - $b0) / ($c1 - $c0)")"
+	log "rest: Go server, $config, run $RUN: $(calc "($c1 - $c0) / 1e6") ms of CPU"
+}
+
+# rest: what an attached pprofd costs when nobody asks (and while block and
+# mutex profiles are taken): (1) a syscall-bound neighbour (dd bs=1, not the
+# target), (2) a Go server (Debian's prometheus, stripped) answering a fixed
+# batch of requests, (3) a C target (switcher: CPU per context switch).
+# Each against no daemon, in the same round, order alternating.
+section_rest()
+{
+	local order config port gopid tsdb stats
+	command -v prometheus >/dev/null 2>&1 || die "missing prometheus (make deps)"
+	command -v bpftool >/dev/null 2>&1 || die "missing bpftool (make deps)"
+	stats=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -qw kernel.bpf_stats_enabled=1
+	log "rest: $RUNS rounds; dd $REST_SYSCALLS system calls, $REST_REQUESTS requests"
+	port=$((20000 + RANDOM % 30000))
+	tsdb=$BENCH_TMP/tsdb
+	printf 'global:\n  scrape_interval: 1h\n' >"$BENCH_TMP/prometheus.yml"
+	prometheus --config.file="$BENCH_TMP/prometheus.yml" --storage.tsdb.path="$tsdb" \
+		--web.listen-address="127.0.0.1:$port" >"$BENCH_TMP/prometheus.log" 2>&1 &
+	gopid=$!
+	track "$gopid"
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/-/ready" && break
+		sleep 0.1
+	done
+	curl -s "http://127.0.0.1:$port/metrics?[1-50]" >/dev/null # warm-up
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		if ((RUN % 2)); then order="none rest collecting"; else order="collecting rest none"; fi
+		for config in $order; do
+			neighbour_run "$config" || log "rest: dd: $config: no result this round"
+			goserver_run "$config" "$gopid" "$port" ||
+				log "rest: Go server: $config: no result this round"
+			switch_run "$config" || log "rest: switcher: $config: no result this round"
+		done
+		for config in rest collecting; do
+			added_per_round rest.dd cpu_ms "$config"
+			added_per_round rest.go cpu_ms "$config"
+			added_per_round switch cpu_ns "$config"
+		done
+	done
+	stop "$gopid"
+	sysctl -qw kernel.bpf_stats_enabled="$stats"
+
+	echo
+	echo "== rest: what an attached pprofd costs, at rest and while block + mutex are" \
+		"collected; medians of $RUNS rounds, each against no daemon in the same round"
+	echo "  probes: $SYSCALL_PROBES"
+	printf '  %-44s %10s %10s %10s\n' "" "no daemon" "at rest" "collecting"
+	printf '  %-44s %10s %10s %10s\n' "dd bs=1, $REST_SYSCALLS syscalls, not the target (CPU ms)" \
+		"$(med rest.dd.none cpu_ms 1)" "$(med rest.dd.rest cpu_ms 1)" "$(med rest.dd.collecting cpu_ms 1)"
+	printf '  %-44s %10s %10s %10s\n' "  added (median of per-round %)" "" \
+		"$(med rest.dd.rest-ratio cpu_ms 1)%" "$(med rest.dd.collecting-ratio cpu_ms 1)%"
+	printf '  %-44s %10s %10s %10s\n' "Go server (prometheus), $REST_REQUESTS reqs (CPU ms)" \
+		"$(med rest.go.none cpu_ms 1)" "$(med rest.go.rest cpu_ms 1)" "$(med rest.go.collecting cpu_ms 1)"
+	printf '  %-44s %10s %10s %10s\n' "  added (median of per-round %)" "" \
+		"$(med rest.go.rest-ratio cpu_ms 1)%" "$(med rest.go.collecting-ratio cpu_ms 1)%"
+	printf '  %-44s %10s %10s %10s\n' "  pprofd's BPF programs, % of its CPU" "" \
+		"$(med rest.go.rest bpf_pct 2)%" "$(med rest.go.collecting bpf_pct 2)%"
+	printf '  %-44s %10s %10s %10s\n' "switcher, CPU ns per context switch" \
+		"$(med switch.none cpu_ns 0)" "$(med switch.rest cpu_ns 0)" "$(med switch.collecting cpu_ns 0)"
+	printf '  %-44s %10s %10s %10s\n' "  added (median of per-round %)" "" \
+		"$(med switch.rest-ratio cpu_ns 1)%" "$(med switch.collecting-ratio cpu_ns 1)%"
+	echo
+	[ -z "$(values rest.disturbed rounds)" ] ||
+		echo "  WARNING: $(values rest.disturbed rounds | wc -l) dd runs had another process's raw system call probes attached"
+	echo
+	echo "goals:"
+	goal "neighbour, pprofd at rest" "$(med rest.dd.rest-ratio cpu_ms 1)" "<=" 2 %
+	goal "neighbour, collecting block+mutex" "$(med rest.dd.collecting-ratio cpu_ms 1)" "<=" 5 %
+	goal "Go server CPU, pprofd at rest" "$(med rest.go.rest-ratio cpu_ms 1)" "<=" 1 %
+	goal "Go server CPU, collecting" "$(med rest.go.collecting-ratio cpu_ms 1)" "<=" 5 %
+	goal "switcher CPU, collecting" "$(med switch.collecting-ratio cpu_ns 1)" "<=" 5 %
+	goal "added CPU per switch, at rest" "$(med switch.rest-added cpu_ns 0)" "<=" 300 ns
+	echo "every run:"
+	for config in none rest collecting rest-ratio collecting-ratio; do
+		printf '  %-18s dd %-26s | go %-26s | switch %s\n' "$config" \
+			"$(runs "rest.dd.$config" cpu_ms)" "$(runs "rest.go.$config" cpu_ms)" \
 			"$(runs "switch.$config" cpu_ns)"
 	done
 }

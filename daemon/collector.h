@@ -92,6 +92,16 @@ struct collector {
 };
 
 /*
+ * acquire/release of a collector whose probes run only while it has users:
+ * the first user's acquire calls start (its error is the acquire's), the
+ * last user's release calls stop.  (collectors.c)
+ */
+int collector__acquire_first(struct collector *c, int (*start)(struct collector *c, char *err,
+								 size_t errlen),
+			     char *err, size_t errlen);
+void collector__release_last(struct collector *c, void (*stop)(struct collector *c));
+
+/*
  * One collector as /performance/stats and /debug/metrics list it: name,
  * available, running, stacks; with details, also why it does not run, its
  * requests and its own figures (ops->stats).  NULL when out of memory.

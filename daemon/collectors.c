@@ -47,6 +47,27 @@ static const struct collector_row rows[] = {
 	  false },
 };
 
+int collector__acquire_first(struct collector *c, int (*start)(struct collector *c, char *err,
+								 size_t errlen),
+			     char *err, size_t errlen)
+{
+	int ret;
+
+	if (!c->users) {
+		ret = start(c, err, errlen);
+		if (ret)
+			return ret;
+	}
+	c->users++;
+	return 0;
+}
+
+void collector__release_last(struct collector *c, void (*stop)(struct collector *c))
+{
+	if (c->users && !--c->users)
+		stop(c);
+}
+
 /* What stands in the table for a collector that cannot run. */
 struct unavailable_collector {
 	struct collector c;

@@ -104,9 +104,9 @@ static void lock_drain(struct collector *c)
 }
 
 /* The first user: the scheduler programs are attached. */
-static int lock_start(struct lock_collector *lc, char *err, size_t errlen)
+static int lock_start(struct collector *c, char *err, size_t errlen)
 {
-	struct lock_bpf *skel = lc->skel;
+	struct lock_bpf *skel = ((struct lock_collector *)c)->skel;
 
 	/* Waits begun in an earlier collection are not this one's. */
 	skel->bss->epoch++;
@@ -126,8 +126,10 @@ static int lock_start(struct lock_collector *lc, char *err, size_t errlen)
 }
 
 /* The last user left: nothing runs for the mutex profile any more. */
-static void lock_stop(struct lock_collector *lc)
+static void lock_stop(struct collector *c)
 {
+	struct lock_collector *lc = (struct lock_collector *)c;
+
 	bpf_link__destroy(lc->skel->links.on_waking);
 	lc->skel->links.on_waking = NULL;
 	bpf_link__destroy(lc->skel->links.on_switch);
@@ -138,22 +140,13 @@ static void lock_stop(struct lock_collector *lc)
 static int lock_acquire(struct collector *c, const struct collect_request *req, char *err,
 			size_t errlen)
 {
-	int ret;
-
 	(void)req;
-	if (!c->users) {
-		ret = lock_start((struct lock_collector *)c, err, errlen);
-		if (ret)
-			return ret;
-	}
-	c->users++;
-	return 0;
+	return collector__acquire_first(c, lock_start, err, errlen);
 }
 
 static void lock_release(struct collector *c)
 {
-	if (c->users && !--c->users)
-		lock_stop((struct lock_collector *)c);
+	collector__release_last(c, lock_stop);
 }
 
 static int64_t lock_period(const struct collector *c)

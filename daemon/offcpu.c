@@ -93,8 +93,9 @@ static void offcpu_drain(struct collector *c)
 }
 
 /* The first user: the system call exits are probed, waits are timed. */
-static int offcpu_start(struct offcpu_collector *oc, char *err, size_t errlen)
+static int offcpu_start(struct collector *c, char *err, size_t errlen)
 {
+	struct offcpu_collector *oc = (struct offcpu_collector *)c;
 	int ret;
 
 	if (oc->use_tracepoints)
@@ -112,8 +113,10 @@ static int offcpu_start(struct offcpu_collector *oc, char *err, size_t errlen)
 }
 
 /* The last user left: nothing per system call any more. */
-static void offcpu_stop(struct offcpu_collector *oc)
+static void offcpu_stop(struct collector *c)
 {
+	struct offcpu_collector *oc = (struct offcpu_collector *)c;
+
 	oc->skel->bss->block_since = 0;
 	syscall_links__detach(&oc->exits);
 	ring_watch__consume(&oc->ring);
@@ -122,23 +125,13 @@ static void offcpu_stop(struct offcpu_collector *oc)
 static int offcpu_acquire(struct collector *c, const struct collect_request *req, char *err,
 			  size_t errlen)
 {
-	struct offcpu_collector *oc = (struct offcpu_collector *)c;
-	int ret;
-
 	(void)req;
-	if (!c->users) {
-		ret = offcpu_start(oc, err, errlen);
-		if (ret)
-			return ret;
-	}
-	c->users++;
-	return 0;
+	return collector__acquire_first(c, offcpu_start, err, errlen);
 }
 
 static void offcpu_release(struct collector *c)
 {
-	if (c->users && !--c->users)
-		offcpu_stop((struct offcpu_collector *)c);
+	collector__release_last(c, offcpu_stop);
 }
 
 static int64_t offcpu_period(const struct collector *c)

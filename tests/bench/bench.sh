@@ -272,6 +272,16 @@ sleep_until()
 	sleep "$d"
 }
 
+# wait_http URL: until URL answers (up to 15 s); false if it never does.
+wait_http()
+{
+	for _ in $(seq 150); do
+		curl -s -o /dev/null --max-time 1 "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # calc EXPRESSION: awk arithmetic, printed with up to 3 decimals.
 calc()
 {
@@ -1383,10 +1393,7 @@ section_rest()
 		--web.listen-address="127.0.0.1:$port" >"$BENCH_TMP/prometheus.log" 2>&1 &
 	gopid=$!
 	track "$gopid"
-	for _ in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/-/ready" && break
-		sleep 0.1
-	done
+	wait_http "http://127.0.0.1:$port/-/ready" || die "prometheus did not start: $(tail -3 "$BENCH_TMP/prometheus.log")"
 	curl -s "http://127.0.0.1:$port/metrics?[1-50]" >/dev/null # warm-up
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		if ((RUN % 2)); then order="none rest collecting"; else order="collecting rest none"; fi
@@ -1459,10 +1466,7 @@ section_http()
 	"$PPROFD" --pid "$TARGET_PID" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
 	DAEMON_PID=$!
 	track "$DAEMON_PID"
-	for _ in $(seq 150); do
-		curl -s -o /dev/null "$url/performance/health" && break
-		sleep 0.1
-	done
+	wait_http "$url/performance/health" || die "pprofd did not start on $url"
 	log "http: target grow, PID $TARGET_PID; pprofd $DAEMON_PID on $url; $RUNS rounds of ${WINDOW} s per endpoint"
 	# Warm-up: first requests load symbols, grow buffers.
 	wrk -t2 -c64 -d2s "$url/performance/health" >/dev/null 2>&1

@@ -57,6 +57,21 @@ wait_running()
 	return 1
 }
 
+# collect_both SECONDS NAME: block and mutex profiles of SECONDS in the
+# background (into NAME-block.prof, NAME-mutex.prof; the status codes in
+# .code files), until both collectors run; COLLECTING holds the curl PIDs.
+collect_both()
+{
+	local p
+	COLLECTING=
+	for p in block mutex; do
+		FETCH_TIMEOUT=30 fetch "$URL/$p?seconds=$1" "$E2E_TMP/$2-$p.prof" \
+			>"$E2E_TMP/$2-$p.code" &
+		COLLECTING="$COLLECTING $!"
+	done
+	wait_running block mutex || diag "block and mutex did not start running within 10 s"
+}
+
 start_workload contention || fail "start contention"
 pid=$WORKLOAD_PID
 
@@ -86,11 +101,7 @@ else
 fi
 
 # Both collecting: probes on the blocking calls only.
-FETCH_TIMEOUT=30 fetch "$URL/block?seconds=8" "$E2E_TMP/block.prof" >"$E2E_TMP/block.code" &
-b=$!
-FETCH_TIMEOUT=30 fetch "$URL/mutex?seconds=8" "$E2E_TMP/mutex.prof" >"$E2E_TMP/mutex.code" &
-m=$!
-wait_running block mutex || diag "block and mutex did not start running within 10 s"
+collect_both 8 tp
 progs=$(attached_programs "$DAEMON_PID")
 exits=$(count_of on_syscall_exit "$progs")
 diag "collecting: $exits syscall exit tracepoints, $(tr '\n' ' ' <<<"$progs" | sed 's/on_syscall_exit //g')"
@@ -105,9 +116,10 @@ check_eq "collecting: mutex's sched_switch beside block's" 2 "$(count_of on_swit
 check_eq "collecting: no raw sys_enter/sys_exit, no sys_enter_*" 0 \
 	"$(grep -cE '^on_sys_(enter|exit)$|^on_futex' <<<"$progs")"
 check_eq "collecting: block running" true "$(metric block running)"
-wait "$b" "$m"
-check_eq "block?seconds=8: 200" 200 "$(cat "$E2E_TMP/block.code")"
-check_eq "mutex?seconds=8: 200" 200 "$(cat "$E2E_TMP/mutex.code")"
+# shellcheck disable=SC2086 # PIDs
+wait $COLLECTING
+check_eq "block?seconds=8: 200" 200 "$(cat "$E2E_TMP/tp-block.code")"
+check_eq "mutex?seconds=8: 200" 200 "$(cat "$E2E_TMP/tp-mutex.code")"
 sleep 0.5
 progs=$(attached_programs "$DAEMON_PID")
 check_eq "after the windows: no system call program attached" 0 \
@@ -117,11 +129,11 @@ check_eq "after the windows: sched_switch alone again, no waking" "1 0" \
 check_eq "after the windows: block not running" false "$(metric block running)"
 
 # The holders' mutex hand-offs are seen in the window (~100 a second).
-n=$(pprof_top "$E2E_TMP/mutex.prof" -sample_index=contentions | awk '$NF == "hold_lock" { print $4; exit }')
+n=$(pprof_top "$E2E_TMP/tp-mutex.prof" -sample_index=contentions | awk '$NF == "hold_lock" { print $4; exit }')
 if [ "${n:-0}" -ge 50 ]; then
 	ok "mutex window: $n contentions charged to hold_lock"
 else
-	fail "mutex window: >= 50 contentions charged to hold_lock" "$(pprof_top "$E2E_TMP/mutex.prof")"
+	fail "mutex window: >= 50 contentions charged to hold_lock" "$(pprof_top "$E2E_TMP/tp-mutex.prof")"
 fi
 
 # No ?seconds=: a window of profile.on_demand_seconds (5), said in the comment.
@@ -234,30 +246,27 @@ if start_daemon "$pid" --config "$conf"; then
 	progs=$(attached_programs "$DAEMON_PID")
 	check_eq "no tracefs, at rest: no system call program attached" 0 \
 		"$(grep -cE '^on_(sys_|syscall_|futex_)' <<<"$progs")"
-	FETCH_TIMEOUT=30 fetch "$URL/mutex?seconds=6" "$E2E_TMP/mutex-raw.prof" >"$E2E_TMP/mutex.code" &
-	m=$!
-	FETCH_TIMEOUT=30 fetch "$URL/block?seconds=6" "$E2E_TMP/block-raw.prof" >"$E2E_TMP/block.code" &
-	b=$!
-	wait_running block mutex || diag "block and mutex did not start running within 10 s"
+	collect_both 6 raw
 	progs=$(attached_programs "$DAEMON_PID")
 	diag "no tracefs, collecting: $(tr '\n' ' ' <<<"$progs")"
 	check_eq "no tracefs, collecting: raw sys_exit (block)" 1 "$(count_of on_sys_exit "$progs")"
 	check_eq "no tracefs, collecting: no raw sys_enter" 0 "$(count_of on_sys_enter "$progs")"
-	wait "$b" "$m"
-	check_eq "no tracefs: block?seconds=6: 200" 200 "$(cat "$E2E_TMP/block.code")"
-	check_eq "no tracefs: mutex?seconds=6: 200" 200 "$(cat "$E2E_TMP/mutex.code")"
-	ms=$(pprof_top "$E2E_TMP/block-raw.prof" -tagfocus=thread=waiter -sample_index=delay -unit=ms |
+	# shellcheck disable=SC2086 # PIDs
+	wait $COLLECTING
+	check_eq "no tracefs: block?seconds=6: 200" 200 "$(cat "$E2E_TMP/raw-block.code")"
+	check_eq "no tracefs: mutex?seconds=6: 200" 200 "$(cat "$E2E_TMP/raw-mutex.code")"
+	ms=$(pprof_top "$E2E_TMP/raw-block.prof" -tagfocus=thread=waiter -sample_index=delay -unit=ms |
 		awk '$NF == "wait_for_signal" { v = $4; sub(/ms$/, "", v); print v; exit }')
 	if awk -v v="${ms:-0}" 'BEGIN { exit !(v >= 1000 && v <= 6600) }'; then
 		ok "no tracefs: the waiter's wait in the block profile (${ms} ms)"
 	else
 		fail "no tracefs: the waiter's wait in the block profile (1000..6600 ms)" "${ms:-none}"
 	fi
-	n=$(pprof_top "$E2E_TMP/mutex-raw.prof" -sample_index=contentions | awk '$NF == "hold_lock" { print $4; exit }')
+	n=$(pprof_top "$E2E_TMP/raw-mutex.prof" -sample_index=contentions | awk '$NF == "hold_lock" { print $4; exit }')
 	if [ "${n:-0}" -ge 50 ]; then
 		ok "no tracefs: $n contentions charged to hold_lock"
 	else
-		fail "no tracefs: >= 50 contentions charged to hold_lock" "$(pprof_top "$E2E_TMP/mutex-raw.prof")"
+		fail "no tracefs: >= 50 contentions charged to hold_lock" "$(pprof_top "$E2E_TMP/raw-mutex.prof")"
 	fi
 	check_daemon_alive "the raw path"
 	stop "$DAEMON_PID"

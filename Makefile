@@ -98,6 +98,11 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(DAEMON_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
+# test_gopclntab builds tests/unit/gofixture with go itself and reads esbuild
+# (tests/fetch-esbuild.sh, run by test-unit and check) when it is there.
+$(OUTPUT)/tests/test_gopclntab: override CFLAGS += -DSRC_DIR='"$(abspath .)"' \
+	-DOUTPUT_DIR='"$(abspath $(OUTPUT))"'
+
 # test_debugcache is its own fixture: an ELF file with compressed DWARF.
 $(OUTPUT)/tests/test_debugcache: override CFLAGS += -gz=zlib
 
@@ -142,12 +147,15 @@ run: deps
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all workloads $(UNIT_BINS)
+	$(Q)OUTPUT=$(OUTPUT) tests/fetch-esbuild.sh
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh all
 
 test-unit: $(UNIT_BINS)
+	$(Q)OUTPUT=$(OUTPUT) tests/fetch-esbuild.sh
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh unit
 
 test-e2e: all workloads
+	$(Q)OUTPUT=$(OUTPUT) tests/fetch-esbuild.sh
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh e2e
 
 bench: deps

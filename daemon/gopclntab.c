@@ -1127,9 +1127,13 @@ static int name_cmp(const void *a, const void *b)
 
 	func_read(t, *(const uint32_t *)a, &fa);
 	func_read(t, *(const uint32_t *)b, &fb);
+	int c;
+
 	na = func_name(t, fa.nameoff);
 	nb = func_name(t, fb.nameoff);
-	return strcmp(na ? na : "", nb ? nb : "");
+	c = strcmp(na ? na : "", nb ? nb : "");
+	/* Equal names (an assembly function and its ABI wrapper): address order. */
+	return c ? c : (fa.idx > fb.idx) - (fa.idx < fb.idx);
 }
 
 /* The index by name, built on the first name lookup. */
@@ -1183,6 +1187,18 @@ int gopclntab__func_by_name(const struct gopclntab *t, const char *name, uint64_
 		func_read(t, ix->funcs[mid], &fn);
 		n = func_name(t, fn.nameoff);
 		c = strcmp(n ? n : "", name);
+		if (!c && mid > lo) {
+			/* The first of equal names. */
+			struct func prev;
+			const char *pn;
+
+			func_read(t, ix->funcs[mid - 1], &prev);
+			pn = func_name(t, prev.nameoff);
+			if (pn && !strcmp(pn, name)) {
+				hi = mid;
+				continue;
+			}
+		}
 		if (!c) {
 			if (entry)
 				*entry = fn.entry + t->bias;

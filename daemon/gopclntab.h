@@ -107,7 +107,9 @@ int gopclntab__func_at(const struct gopclntab *t, uint64_t pc, struct gofunc_inf
 
 /*
  * Entry and end of the function called exactly name ("runtime.allgadd").
- * 0, or -ENOENT.  A name lookup is a binary search of an index built at open.
+ * When two share the name (an assembly function and its ABI wrapper), the
+ * one at the lower address.  0, -ENOENT, or -ENOMEM.  The index by name is
+ * built on the first call (the only lookup that writes into the object).
  */
 int gopclntab__func_by_name(const struct gopclntab *t, const char *name, uint64_t *entry,
 			    uint64_t *end);

@@ -50,6 +50,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOAD_BINS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(WORKLOAD_SRCS))
 GO_WORKLOADS := $(patsubst tests/workloads/%/main.go,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*/main.go))
+# Each Go workload also built as Debian ships Go programs: -s -w, no symbols, no DWARF.
+GO_WORKLOADS += $(addsuffix -stripped,$(GO_WORKLOADS))
 
 ifeq ($(V),1)
 Q :=
@@ -123,6 +125,11 @@ $(OUTPUT)/workloads/%: tests/workloads/%/main.go | $(OUTPUT)/workloads
 	$(call msg,GO,$@)
 	$(Q)cd tests/workloads/$* && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
 		GO111MODULE=off $(GO) build -o $(abspath $@) .
+
+$(OUTPUT)/workloads/%-stripped: tests/workloads/%/main.go | $(OUTPUT)/workloads
+	$(call msg,GO,$@)
+	$(Q)cd tests/workloads/$* && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
+		GO111MODULE=off $(GO) build -ldflags='-s -w' -o $(abspath $@) .
 
 # C++ workloads: tests/workloads/X.cc, same flags, with $(CXX).
 CXX_WORKLOADS := $(patsubst tests/workloads/%.cc,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.cc))

@@ -1050,6 +1050,17 @@ int gopclntab__lookup(const struct gopclntab *t, uint64_t pc, struct gofunc_fram
 	outer = func_name(t, fn.nameoff);
 	if (!outer)
 		return 0;
+	/*
+	 * Past the end of the function's line table: the padding after it,
+	 * or code the Go linker knows nothing of (C objects of a cgo binary
+	 * placed between Go functions): not this function.
+	 */
+	{
+		int32_t ln;
+
+		if (fn.pcln && pcvalue(t, &fn, fn.pcln, pc, &ln))
+			return 0;
+	}
 	tree = inline_tree(t, &fn, &tree_avail);
 	rec = t->layout == 120 ? 16 : 20;
 	cur = pc;
@@ -1114,6 +1125,32 @@ int gopclntab__sp_delta(const struct gopclntab *t, uint64_t pc, int32_t *delta)
 		return -ENOENT;
 	if (pcvalue(t, &fn, fn.pcsp, pc - t->bias, delta) || *delta < 0)
 		return -ENOENT;
+	return 0;
+}
+
+int gopclntab__unwind_rule(const struct gopclntab *t, uint64_t pc, struct gounwind_rule *rule)
+{
+	struct gofunc_info fi;
+
+	if (gopclntab__func_at(t, pc, &fi))
+		return -ENOENT;
+	memset(rule, 0, sizeof(*rule));
+	rule->has_sp_delta = !gopclntab__sp_delta(t, pc, &rule->sp_delta);
+	rule->outermost = fi.topframe;
+	switch (fi.kind) {
+	case GOFUNC_MORESTACK:
+	case GOFUNC_SYSTEMSTACK:
+	case GOFUNC_MCALL:
+	case GOFUNC_ASMCGOCALL:
+	case GOFUNC_CGOCALLBACK:
+	case GOFUNC_GOGO:
+	case GOFUNC_SIGTRAMP:
+		rule->stack_switch = true;
+		break;
+	default:
+		rule->stack_switch = fi.spwrite && !rule->outermost;
+		break;
+	}
 	return 0;
 }
 

@@ -97,7 +97,8 @@ bool gopclntab__present(Elf *elf);
  * The frames at pc, innermost (inlined callee) first, at most max of them.
  * pc is the instruction's address (for a caller frame, return address - 1).
  * Returns how many frames were written, 0 when pc is in no function of the
- * table, or a negative errno (-EINVAL: max is 0).
+ * table (or past the end of its line table: padding, or C code of a cgo
+ * binary between Go functions), or a negative errno (-EINVAL: max is 0).
  */
 int gopclntab__lookup(const struct gopclntab *t, uint64_t pc, struct gofunc_frame *frames,
 		      size_t max);
@@ -121,6 +122,19 @@ int gopclntab__func_by_name(const struct gopclntab *t, const char *name, uint64_
  * when pc is in no function or its pcsp table has no entry for it.
  */
 int gopclntab__sp_delta(const struct gopclntab *t, uint64_t pc, int32_t *delta);
+
+/* What an unwinder needs at pc. */
+struct gounwind_rule {
+	bool has_sp_delta;
+	int32_t sp_delta;  /* as gopclntab__sp_delta() */
+	bool outermost;    /* goexit, mstart, rt0_go, or a TOPFRAME function: the stack ends */
+	bool stack_switch; /* systemstack, mcall, morestack, asmcgocall, gogo, cgocallback,
+			    * sigtramp, or another SPWRITE function: its caller is on
+			    * another stack (or in a signal frame) */
+};
+
+/* 0, or -ENOENT when pc is in no function. */
+int gopclntab__unwind_rule(const struct gopclntab *t, uint64_t pc, struct gounwind_rule *rule);
 
 /* Lowest and highest+1 text address the table covers (runtime addresses). */
 void gopclntab__text_range(const struct gopclntab *t, uint64_t *lo, uint64_t *hi);

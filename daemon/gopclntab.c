@@ -76,6 +76,11 @@ struct gopclntab {
 	void *map;	/* to munmap, or NULL */
 	size_t map_len;
 	void *copy;	/* to free, or NULL */
+	/* The segment of moduledata.gofunc when not the table's (a PIE's .rodata). */
+	const uint8_t *fseg;
+	uint64_t fseg_vaddr, fseg_size;
+	void *fmap, *fcopy;
+	size_t fmap_len;
 	uint64_t bias;
 
 	int layout;	/* 116, 118, 120 */
@@ -546,10 +551,15 @@ static const uint8_t *inline_tree(const struct gopclntab *t, const struct func *
 			return NULL;
 		addr = t->gofunc + off;
 	}
-	if (addr < t->seg_vaddr || addr - t->seg_vaddr >= t->seg_size)
-		return NULL;
-	*avail = t->seg_size - (addr - t->seg_vaddr);
-	return t->seg + (addr - t->seg_vaddr);
+	if (addr >= t->seg_vaddr && addr - t->seg_vaddr < t->seg_size) {
+		*avail = t->seg_size - (addr - t->seg_vaddr);
+		return t->seg + (addr - t->seg_vaddr);
+	}
+	if (t->fseg && addr >= t->fseg_vaddr && addr - t->fseg_vaddr < t->fseg_size) {
+		*avail = t->fseg_size - (addr - t->fseg_vaddr);
+		return t->fseg + (addr - t->fseg_vaddr);
+	}
+	return NULL;
 }
 
 /* --- kinds, by name ----------------------------------------------------------- */
@@ -831,44 +841,169 @@ bool gopclntab__present(Elf *elf)
 }
 
 /*
+ * R_X86_64_RELATIVE relocations of a PIE, by the address they write: the
+ * moduledata's words are 0 in the file there, the value is the addend.
+ */
+struct reloc {
+	uint64_t offset, addend;
+};
+
+struct relocs {
+	struct reloc *r;
+	size_t n;
+};
+
+static int reloc_cmp(const void *a, const void *b)
+{
+	const struct reloc *x = a, *y = b;
+
+	return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+static void relocs_read(Elf *elf, struct relocs *out)
+{
+	Elf_Scn *scn = NULL;
+	size_t cap = 0;
+
+	out->r = NULL;
+	out->n = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr mem, *sh = gelf_getshdr(scn, &mem);
+		Elf_Data *data;
+		size_t i, cnt;
+
+		if (!sh || sh->sh_type != SHT_RELA || !sh->sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		cnt = sh->sh_size / sh->sh_entsize;
+		for (i = 0; i < cnt; i++) {
+			GElf_Rela rela;
+
+			if (!gelf_getrela(data, (int)i, &rela) ||
+			    GELF_R_TYPE(rela.r_info) != R_X86_64_RELATIVE)
+				continue;
+			if (out->n == cap) {
+				size_t ncap = cap ? cap * 2 : 1024;
+				struct reloc *r = realloc(out->r, ncap * sizeof(*r));
+
+				if (!r)
+					return;
+				out->r = r;
+				cap = ncap;
+			}
+			out->r[out->n].offset = rela.r_offset;
+			out->r[out->n].addend = (uint64_t)rela.r_addend;
+			out->n++;
+		}
+	}
+	if (out->n)
+		qsort(out->r, out->n, sizeof(*out->r), reloc_cmp);
+}
+
+/* The word at ELF address vaddr as loaded: the file's, or a relocation's addend. */
+static bool word_at(const struct gopclntab *t, const uint8_t *raw, size_t rawsize,
+		    const struct seg *segs, size_t nsegs, const struct relocs *rel, uint64_t vaddr,
+		    uint64_t *out)
+{
+	const struct seg *s = seg_of(segs, nsegs, vaddr);
+	struct reloc key = { .offset = vaddr }, *hit;
+
+	if (rel->n && (hit = bsearch(&key, rel->r, rel->n, sizeof(*rel->r), reloc_cmp))) {
+		*out = hit->addend;
+		return true;
+	}
+	if (!s || !in_bounds(vaddr - s->vaddr, t->ptrsize, s->filesz) ||
+	    !in_bounds(s->offset + (vaddr - s->vaddr), t->ptrsize, rawsize))
+		return false;
+	*out = rdword(t, raw + s->offset + (vaddr - s->vaddr));
+	return true;
+}
+
+/*
  * The moduledata (1.18+) starts with the header's address and the
  * funcnametab slice {ptr, len, cap}; its word 22 is text, and gofunc is word
  * 38 (1.18-1.19) or 40 (1.20+: covctrs added).  Go 1.26 writes textStart 0
  * in the header: entries are offsets from moduledata.text then.  Found in
- * the writable segments (.noptrdata, or .go.module since 1.26).  0, or
- * -ENOENT; *gofunc is 0 when it lies outside the table's segment.
+ * the writable segments (.noptrdata, or .go.module since 1.26), or in a PIE
+ * through the relocations that fill it.  0, or -ENOENT.
  */
-static int find_moduledata(const struct gopclntab *t, const uint8_t *raw, size_t rawsize,
-			   const struct seg *segs, size_t nsegs, uint64_t *text, uint64_t *gofunc)
+static int moduledata_at(const struct gopclntab *t, const uint8_t *raw, size_t rawsize,
+			 const struct seg *segs, size_t nsegs, const struct relocs *rel,
+			 uint64_t md, uint64_t *text, uint64_t *gofunc)
 {
 	unsigned idx = t->layout == 118 ? 38 : 40, w = t->ptrsize;
+	uint64_t v0, v1, tx, gf;
+
+	if (!word_at(t, raw, rawsize, segs, nsegs, rel, md, &v0) || v0 != t->hdr_vaddr ||
+	    !word_at(t, raw, rawsize, segs, nsegs, rel, md + w, &v1) ||
+	    v1 != t->hdr_vaddr + t->funcname_off ||
+	    !word_at(t, raw, rawsize, segs, nsegs, rel, md + 22 * w, &tx) ||
+	    (t->text_start && tx != t->text_start) ||
+	    !word_at(t, raw, rawsize, segs, nsegs, rel, md + idx * w, &gf))
+		return -ENOENT;
+	*text = tx;
+	*gofunc = gf;
+	return 0;
+}
+
+static int find_moduledata(const struct gopclntab *t, Elf *elf, const uint8_t *raw,
+			   size_t rawsize, const struct seg *segs, size_t nsegs, uint64_t *text,
+			   uint64_t *gofunc)
+{
+	unsigned w = t->ptrsize;
+	struct relocs rel = { 0 };
 	uint64_t i, o;
+	int err = -ENOENT;
 
 	for (i = 0; i < nsegs; i++) {
 		const struct seg *s = &segs[i];
 
 		if (!(s->flags & PF_W) || !in_bounds(s->offset, s->filesz, rawsize))
 			continue;
-		for (o = 0; o + (idx + 1) * w <= s->filesz; o += w) {
-			const uint8_t *p = raw + s->offset + o;
-			uint64_t tx, gf;
-
-			if (rdword(t, p) != t->hdr_vaddr ||
-			    rdword(t, p + w) != t->hdr_vaddr + t->funcname_off)
-				continue;
-			tx = rdword(t, p + 22 * w);
-			if (t->text_start && tx != t->text_start)
-				continue;
-			gf = rdword(t, p + idx * w);
-			*text = tx;
-			*gofunc = gf >= t->seg_vaddr && gf - t->seg_vaddr < t->seg_size ? gf : 0;
-			return 0;
-		}
+		for (o = 0; o + 2 * w <= s->filesz; o += w)
+			if (rdword(t, raw + s->offset + o) == t->hdr_vaddr &&
+			    !moduledata_at(t, raw, rawsize, segs, nsegs, &rel, s->vaddr + o, text,
+					   gofunc))
+				return 0;
 	}
-	return -ENOENT;
+	/* A PIE: the words are written by relocations at load time. */
+	relocs_read(elf, &rel);
+	for (i = 0; i < rel.n && err; i++)
+		if (rel.r[i].addend == t->hdr_vaddr)
+			err = moduledata_at(t, raw, rawsize, segs, nsegs, &rel, rel.r[i].offset,
+					    text, gofunc);
+	free(rel.r);
+	return err;
 }
 
 /* --- open / free ------------------------------------------------------------------ */
+
+/* The bytes of segment sg: mmap'd from fd, or copied out of raw. */
+static int seg_bytes(const struct seg *sg, int fd, const uint8_t *raw, const uint8_t **bytes,
+		     void **map, size_t *map_len, void **copy)
+{
+	if (fd >= 0) {
+		long page = sysconf(_SC_PAGESIZE);
+		uint64_t start = sg->offset & ~((uint64_t)page - 1);
+
+		*map_len = sg->offset - start + sg->filesz;
+		*map = mmap(NULL, *map_len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
+		if (*map == MAP_FAILED) {
+			*map = NULL;
+			return -errno;
+		}
+		*bytes = (const uint8_t *)*map + (sg->offset - start);
+		return 0;
+	}
+	*copy = malloc(sg->filesz);
+	if (!*copy)
+		return -ENOMEM;
+	memcpy(*copy, raw + sg->offset, sg->filesz);
+	*bytes = *copy;
+	return 0;
+}
 
 static struct gopclntab *open_elf(Elf *elf, int fd, uint64_t bias, char *err, size_t errlen)
 {
@@ -912,28 +1047,11 @@ static struct gopclntab *open_elf(Elf *elf, int fd, uint64_t bias, char *err, si
 	t->bias = bias;
 	t->seg_vaddr = tseg->vaddr;
 	t->seg_size = tseg->filesz;
-	if (fd >= 0) {
-		long page = sysconf(_SC_PAGESIZE);
-		uint64_t start = tseg->offset & ~((uint64_t)page - 1);
-
-		t->map_len = tseg->offset - start + tseg->filesz;
-		t->map = mmap(NULL, t->map_len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
-		if (t->map == MAP_FAILED) {
-			t->map = NULL;
-			e = errno;
-			set_err(err, errlen, "mmap: %s", strerror(e));
-			errno = e;
-			goto fail;
-		}
-		t->seg = (const uint8_t *)t->map + (tseg->offset - start);
-	} else {
-		t->copy = malloc(tseg->filesz);
-		if (!t->copy) {
-			errno = ENOMEM;
-			goto fail;
-		}
-		memcpy(t->copy, raw + tseg->offset, tseg->filesz);
-		t->seg = t->copy;
+	e = seg_bytes(tseg, fd, raw, &t->seg, &t->map, &t->map_len, &t->copy);
+	if (e) {
+		set_err(err, errlen, "reading the table's segment: %s", strerror(-e));
+		errno = -e;
+		goto fail;
 	}
 	t->hdr_vaddr = hdr;
 	e = parse_header(t, t->seg + (hdr - t->seg_vaddr), t->seg_size - (hdr - t->seg_vaddr), err,
@@ -945,10 +1063,22 @@ static struct gopclntab *open_elf(Elf *elf, int fd, uint64_t bias, char *err, si
 	if (t->layout != 116) {
 		uint64_t text = 0;
 
-		if (find_moduledata(t, raw, rawsize, segs, nsegs, &text, &t->gofunc))
+		if (find_moduledata(t, elf, raw, rawsize, segs, nsegs, &text, &t->gofunc))
 			text = 0;
 		if (!t->text_start)
 			t->text_start = text;
+		if (t->gofunc && (t->gofunc < t->seg_vaddr || t->gofunc - t->seg_vaddr >= t->seg_size)) {
+			/* A PIE: the table in .data.rel.ro, go:func.* in .rodata. */
+			const struct seg *fs = seg_of(segs, nsegs, t->gofunc);
+
+			if (!fs || !in_bounds(fs->offset, fs->filesz, rawsize) ||
+			    seg_bytes(fs, fd, raw, &t->fseg, &t->fmap, &t->fmap_len, &t->fcopy)) {
+				t->gofunc = 0; /* no inline frames */
+			} else {
+				t->fseg_vaddr = fs->vaddr;
+				t->fseg_size = fs->filesz;
+			}
+		}
 		if (!t->text_start) {
 			set_err(err, errlen, "pclntab: no text start in the header and no moduledata");
 			errno = ENOTSUP;
@@ -1025,6 +1155,9 @@ void gopclntab__free(struct gopclntab *t)
 	if (t->map)
 		munmap(t->map, t->map_len);
 	free(t->copy);
+	if (t->fmap)
+		munmap(t->fmap, t->fmap_len);
+	free(t->fcopy);
 	if (t->names)
 		free(t->names->funcs);
 	free(t->names);

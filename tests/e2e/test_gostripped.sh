@@ -7,9 +7,9 @@
 #
 # goserver (Debian's Go) is built both ways; each runs under HTTP load (wrk
 # on "/", so net/http, the scheduler and the GC are in the stacks too; two
-# connections, LOAD_CONNECTIONS to change: at 8 the threads switch so often
-# that pprofd's cpu-clock samples put 6 points more than Go's own in
-# runtime.epollwait, a property of the CPU collector, not of the names) while
+# connections, LOAD_CONNECTIONS to change: at 8, measured once, pprofd put
+# 7.6% of the samples in runtime.epollwait and Go's own profile 1.3-3.3%,
+# a difference of the CPU samplers not yet explained, both name it) while
 # its own /debug/pprof/profile and pprofd's are taken over the same 5 s.
 # Read with -symbolize=none and PPROF_BINARY_PATH pointing nowhere (lib.sh):
 # only what pprofd put in the profile counts.

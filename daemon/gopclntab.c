@@ -780,6 +780,27 @@ int gobuildinfo__version(Elf *elf, char *buf, size_t len)
 	return err;
 }
 
+int gobuildinfo__parse(const char *v, int *major, int *minor, int *patch)
+{
+	int ma = 0, mi = 0, pa = 0, n = 0;
+
+	if (!v)
+		return -EINVAL;
+	if (!strncmp(v, "devel ", 6))
+		v += 6;
+	if (sscanf(v, "go%d.%d%n", &ma, &mi, &n) != 2 || ma < 1 || mi < 0)
+		return -EINVAL;
+	if (v[n] == '.' && sscanf(v + n, ".%d", &pa) != 1)
+		pa = 0;
+	if (major)
+		*major = ma;
+	if (minor)
+		*minor = mi;
+	if (patch)
+		*patch = pa;
+	return 0;
+}
+
 /* --- locating the table ----------------------------------------------------------- */
 
 /* Is there a plausible header at p (avail bytes)? */

@@ -163,6 +163,12 @@ const char *gopclntab__go_version(const struct gopclntab *t);
  */
 int gobuildinfo__version(Elf *elf, char *buf, size_t len);
 
+/*
+ * "go1.21.4" -> 1, 21, 4; "go1.22" or "go1.22rc1" -> 1, 22, 0; "devel
+ * go1.23-abcdef ..." -> 1, 23, 0.  0, or -EINVAL when v names no version.
+ */
+int gobuildinfo__parse(const char *v, int *major, int *minor, int *patch);
+
 /* "goexit", "mstart"...: the kind's name, for messages and tests. */
 const char *gofunc_kind__name(enum gofunc_kind kind);
 

@@ -577,6 +577,24 @@ static void test_hostile(void **state)
 	free(image);
 }
 
+static void test_version_parse(void **state)
+{
+	int ma, mi, pa;
+
+	(void)state;
+	assert_int_equal(gobuildinfo__parse("go1.19.8", &ma, &mi, &pa), 0);
+	assert_true(ma == 1 && mi == 19 && pa == 8);
+	assert_int_equal(gobuildinfo__parse("go1.22rc1", &ma, &mi, &pa), 0);
+	assert_true(ma == 1 && mi == 22 && pa == 0);
+	assert_int_equal(gobuildinfo__parse("go1.26.5 X:boringcrypto", &ma, &mi, &pa), 0);
+	assert_true(mi == 26 && pa == 5);
+	assert_int_equal(gobuildinfo__parse("devel go1.23-abc123 Tue", &ma, &mi, &pa), 0);
+	assert_true(mi == 23 && pa == 0);
+	assert_int_equal(gobuildinfo__parse("", &ma, &mi, &pa), -EINVAL);
+	assert_int_equal(gobuildinfo__parse("gox", &ma, &mi, &pa), -EINVAL);
+	assert_int_equal(gobuildinfo__parse(NULL, &ma, &mi, &pa), -EINVAL);
+}
+
 /* A binary of a much newer Go, prebuilt (npm's @esbuild/linux-x64). */
 static void test_newer_go(void **state)
 {
@@ -631,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_bias),
 		cmocka_unit_test(test_not_go),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_version_parse),
 		cmocka_unit_test(test_newer_go),
 	};
 

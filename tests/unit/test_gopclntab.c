@@ -70,7 +70,8 @@ static int build_fixture(void **state)
 		     "go build -buildmode=pie -ldflags='-s -w' -o %s .",
 		     SRC_DIR, OUTPUT_DIR, unstripped, stripped, pie);
 	if (!built)
-		fprintf(stderr, "# go build of tests/unit/gofixture failed (is golang-go installed?)\n");
+		fprintf(stderr,
+			"# go build of tests/unit/gofixture failed (is golang-go installed?)\n");
 	elf_version(EV_CURRENT);
 	return 0;
 }
@@ -192,7 +193,8 @@ static void test_every_nm_function(void **state)
 		size_t len;
 		int at = 0;
 
-		/* "  462060 T main.outer": the name is the rest of the line (it may hold spaces). */
+		/* "  462060 T main.outer": the name is the rest of the line (it may hold spaces).
+		 */
 		if (sscanf(line, "%" SCNx64 " %c %n", &addr, &kind, &at) != 2 || !at)
 			continue;
 		snprintf(name, sizeof(name), "%s", line + at);
@@ -225,8 +227,8 @@ static void test_every_nm_function(void **state)
 			if (strchr(name, '[') && !gopclntab__func_at(t, addr, &fi))
 				continue; /* found by address under its pclntab name */
 			if (wrong++ < 10)
-				print_message("# %s: nm 0x%" PRIx64 ", by name 0x%" PRIx64 "\n", name,
-					      addr, entry);
+				print_message("# %s: nm 0x%" PRIx64 ", by name 0x%" PRIx64 "\n",
+					      name, addr, entry);
 		}
 	}
 	pclose(f);
@@ -381,10 +383,10 @@ static void test_sp_delta_and_kinds(void **state)
 		const char *name;
 		enum gofunc_kind kind;
 	} want[] = {
-		{ "runtime.goexit", GOFUNC_GOEXIT },	   { "runtime.main", GOFUNC_RUNTIME_MAIN },
-		{ "runtime.mstart", GOFUNC_MSTART },	   { "runtime.systemstack", GOFUNC_SYSTEMSTACK },
-		{ "runtime.mcall", GOFUNC_MCALL },	   { "runtime.morestack", GOFUNC_MORESTACK },
-		{ "runtime.rt0_go", GOFUNC_RT0_GO },	   { "main.main", GOFUNC_NORMAL },
+	    {"runtime.goexit", GOFUNC_GOEXIT}, {"runtime.main", GOFUNC_RUNTIME_MAIN},
+	    {"runtime.mstart", GOFUNC_MSTART}, {"runtime.systemstack", GOFUNC_SYSTEMSTACK},
+	    {"runtime.mcall", GOFUNC_MCALL},   {"runtime.morestack", GOFUNC_MORESTACK},
+	    {"runtime.rt0_go", GOFUNC_RT0_GO}, {"main.main", GOFUNC_NORMAL},
 	};
 	struct gopclntab *t;
 	struct gofunc_info fi;
@@ -443,7 +445,8 @@ static void test_pie(void **state)
 	assert_int_equal(end - entry, end2 - e2);
 	for (pc = entry; pc < end && !seen; pc++)
 		seen = gopclntab__lookup(t, pc, fr, 8) == 3 &&
-		       !strcmp(fr[0].function, "main.inner") && !strcmp(fr[2].function, "main.outer");
+		       !strcmp(fr[0].function, "main.inner") &&
+		       !strcmp(fr[2].function, "main.outer");
 	assert_true(seen);
 	gopclntab__free(ref);
 	gopclntab__free(t);
@@ -538,7 +541,8 @@ static void test_hostile(void **state)
 		memcpy(copy, image, len);
 		/* The header and the function table get most of the damage. */
 		for (k = 0; k < flips; k++) {
-			uint64_t at = round % 3 ? (uint64_t)(rand_r(&seed) % 4096) : (uint64_t)rand_r(&seed) % size;
+			uint64_t at = round % 3 ? (uint64_t)(rand_r(&seed) % 4096)
+						: (uint64_t)rand_r(&seed) % size;
 
 			copy[off + at] = (uint8_t)rand_r(&seed);
 		}
@@ -610,7 +614,8 @@ static void test_newer_go(void **state)
 	snprintf(path, sizeof(path), "%s/npm/esbuild", OUTPUT_DIR);
 	if (access(path, R_OK)) {
 		print_message("# SKIP %s missing: run tests/fetch-esbuild.sh (needs the npm "
-			      "registry)\n", path);
+			      "registry)\n",
+			      path);
 		skip();
 	}
 	t = gopclntab__open_path(path, 0, err, sizeof(err));
@@ -639,18 +644,18 @@ static void test_newer_go(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stripped_has_no_symbols),
-		cmocka_unit_test(test_layout_and_version),
-		cmocka_unit_test(test_every_nm_function),
-		cmocka_unit_test(test_addr2line),
-		cmocka_unit_test(test_inline_frames),
-		cmocka_unit_test(test_sp_delta_and_kinds),
-		cmocka_unit_test(test_pie),
-		cmocka_unit_test(test_bias),
-		cmocka_unit_test(test_not_go),
-		cmocka_unit_test(test_hostile),
-		cmocka_unit_test(test_version_parse),
-		cmocka_unit_test(test_newer_go),
+	    cmocka_unit_test(test_stripped_has_no_symbols),
+	    cmocka_unit_test(test_layout_and_version),
+	    cmocka_unit_test(test_every_nm_function),
+	    cmocka_unit_test(test_addr2line),
+	    cmocka_unit_test(test_inline_frames),
+	    cmocka_unit_test(test_sp_delta_and_kinds),
+	    cmocka_unit_test(test_pie),
+	    cmocka_unit_test(test_bias),
+	    cmocka_unit_test(test_not_go),
+	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_version_parse),
+	    cmocka_unit_test(test_newer_go),
 	};
 
 	return cmocka_run_group_tests(tests, build_fixture, remove_fixture);

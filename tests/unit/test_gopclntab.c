@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,12 +26,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <gelf.h>
 
 #include "gopclntab.h"
+#include "symbolize.h"
 
 #ifndef SRC_DIR
 #error "SRC_DIR: the repository (the Makefile sets it)"
@@ -82,6 +85,29 @@ static int remove_fixture(void **state)
 	if (dir[0])
 		run("rm -rf %s", dir);
 	return 0;
+}
+
+/* The line of tests/unit/gofixture/main.go that holds "// MARK name". */
+static int mark_line(const char *name)
+{
+	char path[512], line[512], want[64];
+	int n = 0, found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/unit/gofixture/main.go", SRC_DIR);
+	snprintf(want, sizeof(want), "// MARK %s\n", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, want)) {
+			found = n;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
 }
 
 static struct gopclntab *open_or_fail(const char *path)
@@ -354,9 +380,9 @@ static void test_inline_frames(void **state)
 		assert_string_equal(fr[1].function, "main.middle");
 		assert_string_equal(fr[2].function, "main.outer");
 		/* Lines of tests/unit/gofixture/main.go: the statement, then each call site. */
-		assert_int_equal(fr[0].line, 21);
-		assert_int_equal(fr[1].line, 26);
-		assert_int_equal(fr[2].line, 31);
+		assert_int_equal(fr[0].line, mark_line("inner"));
+		assert_int_equal(fr[1].line, mark_line("middle"));
+		assert_int_equal(fr[2].line, mark_line("outer"));
 		assert_non_null(strstr(fr[0].file, "tests/unit/gofixture/main.go"));
 		assert_true(fr[0].entry == entry && fr[2].entry == entry);
 	}
@@ -450,6 +476,91 @@ static void test_pie(void **state)
 	assert_true(seen);
 	gopclntab__free(ref);
 	gopclntab__free(t);
+}
+
+/*
+ * The symbolizer on a running stripped Go process: it asks the reader, and
+ * the frames (inline ones too) and the unwinder's rules come from the
+ * pclntab.
+ */
+static void test_symbolizer_on_go_process(void **state)
+{
+	struct symbol_frame_rule rule;
+	struct symbol_location loc;
+	struct gofunc_frame fr[8];
+	struct symbolizer *s;
+	struct gopclntab *t;
+	uint64_t entry, end, pc, inl_pc = 0;
+	int pipefd[2], status, tries;
+	int32_t delta;
+	pid_t pid;
+
+	(void)state;
+	assert_true(built);
+	t = open_or_fail(stripped); /* a non-PIE: the same addresses as the process */
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		dup2(pipefd[0], 0);
+		close(pipefd[1]);
+		execl(stripped, stripped, "wait", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[0]);
+	/* Until the Go runtime runs (its heap arenas mapped): the exec is done then. */
+	for (tries = 0; tries < 200; tries++) {
+		char path[64], exe[512] = "";
+
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+		if (readlink(path, exe, sizeof(exe) - 1) > 0 && !strcmp(exe, stripped))
+			break;
+		usleep(10000);
+	}
+	usleep(100000);
+	s = symbolizer__new(pid);
+	assert_non_null(s);
+
+	assert_int_equal(gopclntab__func_by_name(t, "main.outer", &entry, &end), 0);
+	for (pc = entry; pc < end && !inl_pc; pc++)
+		if (gopclntab__lookup(t, pc, fr, 8) == 3)
+			inl_pc = pc;
+	assert_true(inl_pc != 0);
+	assert_int_equal(symbolizer__lookup(s, inl_pc, &loc), 0);
+	assert_non_null(loc.mapping);
+	assert_string_equal(loc.mapping->path, stripped);
+	assert_int_equal(loc.nframes, 3);
+	assert_string_equal(loc.frames[0].function, "main.inner");
+	assert_string_equal(loc.frames[1].function, "main.middle");
+	assert_string_equal(loc.frames[2].function, "main.outer");
+	assert_int_equal(loc.frames[0].line, mark_line("inner"));
+	assert_int_equal(loc.frames[2].line, mark_line("outer"));
+	assert_non_null(strstr(loc.frames[0].file, "gofixture/main.go"));
+	assert_int_equal(loc.symbol_start, entry);
+
+	/* The unwinder's questions. */
+	assert_int_equal(gopclntab__func_by_name(t, "runtime.goexit", &entry, &end), 0);
+	assert_int_equal(symbolizer__frame_rule(s, entry, &rule), 0);
+	assert_true(rule.outermost && !rule.stack_switch);
+	assert_int_equal(gopclntab__func_by_name(t, "runtime.mcall", &entry, &end), 0);
+	assert_int_equal(symbolizer__frame_rule(s, entry, &rule), 0);
+	assert_true(rule.stack_switch && !rule.outermost);
+	assert_int_equal(gopclntab__func_by_name(t, "main.main", &entry, &end), 0);
+	for (pc = entry; pc < end; pc++)
+		if (!gopclntab__sp_delta(t, pc, &delta) && delta > 0)
+			break;
+	assert_true(pc < end);
+	assert_int_equal(symbolizer__frame_rule(s, pc, &rule), 0);
+	assert_true(rule.has_cfa && !rule.outermost && !rule.stack_switch);
+	assert_int_equal(rule.cfa_sp_off, delta + 8);
+	/* Not Go: no rule. */
+	assert_int_equal(symbolizer__frame_rule(s, (uint64_t)(uintptr_t)&printf, &rule), -ENOENT);
+
+	symbolizer__free(s);
+	gopclntab__free(t);
+	close(pipefd[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* A load bias moves every address the same way. */
@@ -651,6 +762,7 @@ int main(void)
 	    cmocka_unit_test(test_inline_frames),
 	    cmocka_unit_test(test_sp_delta_and_kinds),
 	    cmocka_unit_test(test_pie),
+	    cmocka_unit_test(test_symbolizer_on_go_process),
 	    cmocka_unit_test(test_bias),
 	    cmocka_unit_test(test_not_go),
 	    cmocka_unit_test(test_hostile),

@@ -383,10 +383,11 @@ static int func_read(const struct gopclntab *t, uint64_t idx, struct func *fn)
 	return 0;
 }
 
-/* Go 1.16 has no flag byte: that byte is padding (zero). */
+/* Go 1.16 has no flag byte, but that byte is padding there (zero); 1.17 has it, same magic. */
 static uint8_t func_flag(const struct gopclntab *t, const struct func *fn)
 {
-	return t->layout == 116 ? 0 : fn->flag;
+	(void)t;
+	return fn->flag;
 }
 
 /* Index of the function holding ELF address pc, or -1. */

@@ -7,9 +7,10 @@
  * stripped one must give every function `go tool nm` lists in the other at
  * the same address, and `go tool addr2line`'s function and file:line for a
  * spread of PCs; main.outer must show the two functions inlined into it.
- * A binary built with a much newer Go (esbuild from the npm registry,
- * fetched by tests/fetch-esbuild.sh) proves the 1.20+ layout; the test is
- * skipped, saying so, when that file is missing.  Mangled copies of the
+ * Binaries of other Go versions (esbuild from the npm registry, fetched by
+ * tests/fetch-esbuild.sh: Go 1.16.3, 1.17.2, 1.20.4, 1.23.8, 1.26.5) prove
+ * the other layouts; those tests skip, saying so, when the files are
+ * missing.  Mangled copies of the
  * fixture must open with an error or resolve without reading out of bounds
  * (run `make SAN=1 test-unit` for the sanitizer's word on that).
  */
@@ -752,6 +753,76 @@ static void test_newer_go(void **state)
 	gopclntab__free(t);
 }
 
+/*
+ * One stripped binary per Go version, prebuilt by esbuild's release process
+ * (tests/fetch-esbuild.sh): 1.16 and 1.17 (0xfffffffa: absolute entries and
+ * funcdata), 1.20 and 1.23 (0xfffffff1).  Each: its version, its layout,
+ * main.main with its file, runtime.goexit and systemstack known, and
+ * inline frames found.
+ */
+static void test_go_versions(void **state)
+{
+	static const struct {
+		const char *file, *version;
+		int layout;
+	} bins[] = {
+	    {"esbuild-go116", "go1.16.3", 116},
+	    {"esbuild-go117", "go1.17.2", 116},
+	    {"esbuild-go120", "go1.20.4", 120},
+	    {"esbuild-go123", "go1.23.8", 120},
+	};
+	size_t i, missing = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
+		char path[512], err[256] = "";
+		struct gofunc_frame fr[8];
+		struct gofunc_info fi;
+		struct gopclntab *t;
+		uint64_t entry, end, lo, hi, pc;
+		size_t with = 0;
+
+		snprintf(path, sizeof(path), "%s/npm/%s", OUTPUT_DIR, bins[i].file);
+		if (access(path, R_OK)) {
+			print_message("# %s missing (tests/fetch-esbuild.sh: npm registry?)\n",
+				      path);
+			missing++;
+			continue;
+		}
+		t = gopclntab__open_path(path, 0, err, sizeof(err));
+		if (!t)
+			fail_msg("%s: %s", path, err);
+		assert_string_equal(gopclntab__go_version(t), bins[i].version);
+		assert_int_equal(gopclntab__layout(t), bins[i].layout);
+		assert_int_equal(gopclntab__func_by_name(t, "main.main", &entry, &end), 0);
+		assert_true(gopclntab__lookup(t, entry, fr, 8) >= 1);
+		assert_string_equal(fr[0].function, "main.main");
+		assert_non_null(fr[0].file);
+		assert_non_null(strstr(fr[0].file, "cmd/esbuild/main.go"));
+		assert_true(fr[0].line > 0);
+		assert_int_equal(gopclntab__func_by_name(t, "runtime.goexit", &entry, &end), 0);
+		assert_int_equal(gopclntab__func_at(t, entry, &fi), 0);
+		assert_true(fi.kind == GOFUNC_GOEXIT && fi.topframe);
+		assert_int_equal(gopclntab__func_by_name(t, "runtime.systemstack", &entry, &end),
+				 0);
+		assert_int_equal(gopclntab__func_at(t, entry, &fi), 0);
+		assert_int_equal(fi.kind, GOFUNC_SYSTEMSTACK);
+		/* 1.17 on: the SPWRITE flag in the byte that is padding in 1.16. */
+		if (strcmp(bins[i].version, "go1.17") > 0)
+			assert_true(fi.spwrite);
+		gopclntab__text_range(t, &lo, &hi);
+		for (pc = lo; pc < hi; pc += 5)
+			with += gopclntab__lookup(t, pc, fr, 8) > 1;
+		print_message("# %s: %s, layout %d, %zu functions, %zu sampled PCs inlined\n",
+			      bins[i].file, gopclntab__go_version(t), gopclntab__layout(t),
+			      gopclntab__nfuncs(t), with);
+		assert_true(with > 10000);
+		gopclntab__free(t);
+	}
+	if (missing == sizeof(bins) / sizeof(bins[0]))
+		skip();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -768,6 +839,7 @@ int main(void)
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_version_parse),
 	    cmocka_unit_test(test_newer_go),
+	    cmocka_unit_test(test_go_versions),
 	};
 
 	return cmocka_run_group_tests(tests, build_fixture, remove_fixture);

@@ -97,6 +97,7 @@ struct gopclntab {
 	uint64_t fn_off, fn_size;
 	/* moduledata.gofunc (1.18+), an ELF address; 0 when not found. */
 	uint64_t gofunc;
+	uint64_t md_addr; /* the moduledata, an ELF address; 0 when not found */
 	uint64_t lo, hi; /* ELF text range */
 	struct name_index *names;
 	char version[MAX_VERSION_LEN];
@@ -953,7 +954,7 @@ static bool word_at(const struct gopclntab *t, const uint8_t *raw, size_t rawsiz
  */
 static int moduledata_at(const struct gopclntab *t, const uint8_t *raw, size_t rawsize,
 			 const struct seg *segs, size_t nsegs, const struct relocs *rel,
-			 uint64_t md, uint64_t *text, uint64_t *gofunc)
+			 uint64_t md, uint64_t *text, uint64_t *gofunc, uint64_t *mdp)
 {
 	unsigned idx = t->layout == 118 ? 38 : 40, w = t->ptrsize;
 	uint64_t v0, v1, tx, gf;
@@ -967,12 +968,13 @@ static int moduledata_at(const struct gopclntab *t, const uint8_t *raw, size_t r
 		return -ENOENT;
 	*text = tx;
 	*gofunc = gf;
+	*mdp = md;
 	return 0;
 }
 
 static int find_moduledata(const struct gopclntab *t, Elf *elf, const uint8_t *raw,
 			   size_t rawsize, const struct seg *segs, size_t nsegs, uint64_t *text,
-			   uint64_t *gofunc)
+			   uint64_t *gofunc, uint64_t *md)
 {
 	unsigned w = t->ptrsize;
 	struct relocs rel = { 0 };
@@ -987,7 +989,7 @@ static int find_moduledata(const struct gopclntab *t, Elf *elf, const uint8_t *r
 		for (o = 0; o + 2 * w <= s->filesz; o += w)
 			if (rdword(t, raw + s->offset + o) == t->hdr_vaddr &&
 			    !moduledata_at(t, raw, rawsize, segs, nsegs, &rel, s->vaddr + o, text,
-					   gofunc))
+					   gofunc, md))
 				return 0;
 	}
 	/* A PIE: the words are written by relocations at load time. */
@@ -995,7 +997,7 @@ static int find_moduledata(const struct gopclntab *t, Elf *elf, const uint8_t *r
 	for (i = 0; i < rel.n && err; i++)
 		if (rel.r[i].addend == t->hdr_vaddr)
 			err = moduledata_at(t, raw, rawsize, segs, nsegs, &rel, rel.r[i].offset,
-					    text, gofunc);
+					    text, gofunc, md);
 	free(rel.r);
 	return err;
 }
@@ -1029,6 +1031,7 @@ static int seg_bytes(const struct seg *sg, int fd, const uint8_t *raw, const uin
 
 static struct gopclntab *open_elf(Elf *elf, int fd, uint64_t bias, char *err, size_t errlen)
 {
+	uint64_t md_text = 0, md_gofunc = 0;
 	struct gopclntab *t = NULL;
 	const struct seg *tseg;
 	struct seg *segs = NULL;
@@ -1082,13 +1085,13 @@ static struct gopclntab *open_elf(Elf *elf, int fd, uint64_t bias, char *err, si
 		errno = -e;
 		goto fail;
 	}
+	if (find_moduledata(t, elf, raw, rawsize, segs, nsegs, &md_text, &md_gofunc, &t->md_addr))
+		md_text = md_gofunc = t->md_addr = 0;
 	if (t->layout != 116) {
-		uint64_t text = 0;
-
-		if (find_moduledata(t, elf, raw, rawsize, segs, nsegs, &text, &t->gofunc))
-			text = 0;
+		/* 1.16-1.17: funcdata are addresses; the moduledata has no gofunc. */
+		t->gofunc = md_gofunc;
 		if (!t->text_start)
-			t->text_start = text;
+			t->text_start = md_text;
 		if (t->gofunc && (t->gofunc < t->seg_vaddr || t->gofunc - t->seg_vaddr >= t->seg_size)) {
 			/* A PIE: the table in .data.rel.ro, go:func.* in .rodata. */
 			const struct seg *fs = seg_of(segs, nsegs, t->gofunc);
@@ -1420,6 +1423,11 @@ size_t gopclntab__nfuncs(const struct gopclntab *t)
 int gopclntab__layout(const struct gopclntab *t)
 {
 	return t->layout;
+}
+
+uint64_t gopclntab__moduledata_addr(const struct gopclntab *t)
+{
+	return t->md_addr ? t->md_addr + t->bias : 0;
 }
 
 uint64_t gopclntab__header_addr(const struct gopclntab *t)

@@ -152,6 +152,15 @@ int gopclntab__layout(const struct gopclntab *t);
 uint64_t gopclntab__header_addr(const struct gopclntab *t);
 
 /*
+ * The runtime address of the binary's moduledata (runtime.firstmoduledata:
+ * text/data/bss bounds, types, typelinks...), found by its first words (a
+ * PIE's through its relocations), or 0 when not found.  Its layout beyond
+ * the words this reader checks (0: pcHeader, 1: funcnametab, 22: text) is
+ * the runtime reader's.
+ */
+uint64_t gopclntab__moduledata_addr(const struct gopclntab *t);
+
+/*
  * "go1.19.8": the Go version the binary was built with, from .go.buildinfo
  * (read at open), or "" when the binary has none.  Borrowed.
  */

@@ -158,6 +158,31 @@ static void test_layout_and_version(void **state)
 	want[strcspn(want, "\n")] = 0;
 	assert_string_equal(gopclntab__go_version(t), want);
 	assert_true(gopclntab__nfuncs(t) > 500);
+	/* runtime.firstmoduledata, where the unstripped binary's symbol table says. */
+	{
+		char cmd2[512], line[256];
+		uint64_t md = 0;
+		FILE *nm;
+
+		snprintf(cmd2, sizeof(cmd2),
+			 "go tool nm %s | awk '$3 == \"runtime.firstmoduledata\" "
+			 "{ print $1 }'",
+			 unstripped);
+		nm = popen(cmd2, "r");
+		assert_non_null(nm);
+		if (fgets(line, sizeof(line), nm))
+			md = strtoull(line, NULL, 16);
+		pclose(nm);
+		assert_true(md != 0);
+		/* Of the same file: data moves when symbols are stripped, text does not. */
+		{
+			struct gopclntab *u = open_or_fail(unstripped);
+
+			assert_int_equal(gopclntab__moduledata_addr(u), md);
+			gopclntab__free(u);
+		}
+		assert_true(gopclntab__moduledata_addr(t) != 0);
+	}
 	gopclntab__free(t);
 }
 
@@ -467,6 +492,7 @@ static void test_pie(void **state)
 	t = open_or_fail(pie);
 	ref = open_or_fail(stripped);
 	assert_int_equal(gopclntab__nfuncs(t), gopclntab__nfuncs(ref));
+	assert_true(gopclntab__moduledata_addr(t) != 0); /* through its relocations */
 	assert_int_equal(gopclntab__func_by_name(t, "main.outer", &entry, &end), 0);
 	assert_int_equal(gopclntab__func_by_name(ref, "main.outer", &e2, &end2), 0);
 	assert_int_equal(end - entry, end2 - e2);
@@ -794,6 +820,7 @@ static void test_go_versions(void **state)
 			fail_msg("%s: %s", path, err);
 		assert_string_equal(gopclntab__go_version(t), bins[i].version);
 		assert_int_equal(gopclntab__layout(t), bins[i].layout);
+		assert_true(gopclntab__moduledata_addr(t) != 0);
 		assert_int_equal(gopclntab__func_by_name(t, "main.main", &entry, &end), 0);
 		assert_true(gopclntab__lookup(t, entry, fr, 8) >= 1);
 		assert_string_equal(fr[0].function, "main.main");

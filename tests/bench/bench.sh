@@ -1335,7 +1335,7 @@ foreign_syscall_probes()
 # collecting.
 neighbour_run()
 {
-	local config=$1 idle out n
+	local config=$1 idle out n b0 b1
 	sleep 3600 &
 	idle=$!
 	track "$idle"
@@ -1347,27 +1347,64 @@ neighbour_run()
 	n=$(foreign_syscall_probes)
 	[ "$n" = 0 ] || put rest.disturbed rounds "$n"
 	[ "$n" = 0 ] || log "rest: $n raw system call probes of another process are attached: this round measures them too"
+	[ "$config" = none ] || b0=$(bpf_ns "$DAEMON_PID")
 	"$RUSAGE" "$out" dd if=/dev/zero of=/dev/null bs=1 count=$((REST_SYSCALLS / 2)) 2>/dev/null
+	[ "$config" = none ] || b1=$(bpf_ns "$DAEMON_PID")
 	pprofd_off "$config"
 	stop "$idle"
 	# UTIME_US STIME_US MAXRSS STATUS on the second line.
 	put "rest.dd.$config" cpu_ms "$(awk 'NR == 2 { printf "%.1f", ($1 + $2) / 1000 }' "$out")"
+	# pprofd's programs ran for anything while dd ran, against dd's CPU.
+	[ "$config" = none ] || put "rest.dd.$config" bpf_pct "$(awk -v b0="$b0" -v b1="$b1" \
+		'NR == 2 { printf "%.3f", 100 * (b1 - b0) / 1000 / ($1 + $2) }' "$out")"
 	log "rest: dd, $config, run $RUN: $(awk 'NR == 2 { printf "%.1f", ($1 + $2) / 1000 }' "$out") ms of CPU"
 }
 
-# goserver_run CONFIG PID PORT: the CPU time the Go server PID takes to
-# answer BENCH_REST_REQUESTS requests of its own /metrics, one connection,
-# one after the other, with pprofd at CONFIG on it.
+# start_goserver: a fresh Go server (Debian's prometheus, stripped, its own
+# net/http/pprof, a config that scrapes nothing) on a free loopback port,
+# warmed up with 50 requests; sets GO_PID, GO_URL.  Fresh for every run:
+# a long-lived one takes more CPU per request as it runs, which would
+# favour whichever configuration goes first.
+start_goserver()
+{
+	local port
+	for _ in 1 2 3 4 5 6 7 8; do
+		port=$((20000 + RANDOM % 30000))
+		[ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ] && break
+	done
+	rm -rf "$BENCH_TMP/tsdb"
+	printf 'global:\n  scrape_interval: 1h\n' >"$BENCH_TMP/prometheus.yml"
+	prometheus --config.file="$BENCH_TMP/prometheus.yml" --storage.tsdb.path="$BENCH_TMP/tsdb" \
+		--web.listen-address="127.0.0.1:$port" >"$BENCH_TMP/prometheus.log" 2>&1 &
+	GO_PID=$!
+	track "$GO_PID"
+	GO_URL=http://127.0.0.1:$port
+	if ! wait_http "$GO_URL/-/ready"; then
+		log "prometheus did not start: $(tail -2 "$BENCH_TMP/prometheus.log")"
+		stop "$GO_PID"
+		return 1
+	fi
+	curl -s "$GO_URL/metrics?[1-50]" >/dev/null
+}
+
+# goserver_run CONFIG: the CPU time a fresh Go server takes to answer
+# BENCH_REST_REQUESTS requests of its own /metrics, one connection, one
+# after the other, with pprofd at CONFIG on it.
 goserver_run()
 {
-	local config=$1 pid=$2 url=http://127.0.0.1:$3/metrics c0 c1 b0 b1
-	pprofd_on "$config" "$pid" || return 1
+	local config=$1 c0 c1 b0 b1
+	start_goserver || return 1
+	if ! pprofd_on "$config" "$GO_PID"; then
+		stop "$GO_PID"
+		return 1
+	fi
 	[ "$config" = none ] || b0=$(bpf_ns "$DAEMON_PID")
-	c0=$(schedstat_ns "$pid")
-	curl -s "$url?[1-$REST_REQUESTS]" >/dev/null
-	c1=$(schedstat_ns "$pid")
+	c0=$(schedstat_ns "$GO_PID")
+	curl -s "$GO_URL/metrics?[1-$REST_REQUESTS]" >/dev/null
+	c1=$(schedstat_ns "$GO_PID")
 	[ "$config" = none ] || b1=$(bpf_ns "$DAEMON_PID")
 	pprofd_off "$config"
+	stop "$GO_PID"
 	put "rest.go.$config" cpu_ms "$(calc "($c1 - $c0) / 1e6")"
 	[ "$config" = none ] || put "rest.go.$config" bpf_pct "$(calc "100 * ($b1 - $b0) / ($c1 - $c0)")"
 	log "rest: Go server, $config, run $RUN: $(calc "($c1 - $c0) / 1e6") ms of CPU"
@@ -1380,26 +1417,17 @@ goserver_run()
 # Each against no daemon, in the same round, order alternating.
 section_rest()
 {
-	local order config port gopid tsdb stats
+	local order config stats
 	command -v prometheus >/dev/null 2>&1 || die "missing prometheus (make deps)"
 	command -v bpftool >/dev/null 2>&1 || die "missing bpftool (make deps)"
 	stats=$(sysctl -n kernel.bpf_stats_enabled)
 	sysctl -qw kernel.bpf_stats_enabled=1
 	log "rest: $RUNS rounds; dd $REST_SYSCALLS system calls, $REST_REQUESTS requests"
-	port=$((20000 + RANDOM % 30000))
-	tsdb=$BENCH_TMP/tsdb
-	printf 'global:\n  scrape_interval: 1h\n' >"$BENCH_TMP/prometheus.yml"
-	prometheus --config.file="$BENCH_TMP/prometheus.yml" --storage.tsdb.path="$tsdb" \
-		--web.listen-address="127.0.0.1:$port" >"$BENCH_TMP/prometheus.log" 2>&1 &
-	gopid=$!
-	track "$gopid"
-	wait_http "http://127.0.0.1:$port/-/ready" || die "prometheus did not start: $(tail -3 "$BENCH_TMP/prometheus.log")"
-	curl -s "http://127.0.0.1:$port/metrics?[1-50]" >/dev/null # warm-up
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		if ((RUN % 2)); then order="none rest collecting"; else order="collecting rest none"; fi
 		for config in $order; do
 			neighbour_run "$config" || log "rest: dd: $config: no result this round"
-			goserver_run "$config" "$gopid" "$port" ||
+			goserver_run "$config" ||
 				log "rest: Go server: $config: no result this round"
 			switch_run "$config" || log "rest: switcher: $config: no result this round"
 		done
@@ -1409,7 +1437,6 @@ section_rest()
 			added_per_round switch cpu_ns "$config"
 		done
 	done
-	stop "$gopid"
 	sysctl -qw kernel.bpf_stats_enabled="$stats"
 
 	echo
@@ -1421,6 +1448,8 @@ section_rest()
 		"$(med rest.dd.none cpu_ms 1)" "$(med rest.dd.rest cpu_ms 1)" "$(med rest.dd.collecting cpu_ms 1)"
 	printf '  %-44s %10s %10s %10s\n' "  added (median of per-round %)" "" \
 		"$(med rest.dd.rest-ratio cpu_ms 1)%" "$(med rest.dd.collecting-ratio cpu_ms 1)%"
+	printf '  %-44s %10s %10s %10s\n' "  pprofd's BPF programs meanwhile, % of it" "" \
+		"$(med rest.dd.rest bpf_pct 3)%" "$(med rest.dd.collecting bpf_pct 3)%"
 	printf '  %-44s %10s %10s %10s\n' "Go server (prometheus), $REST_REQUESTS reqs (CPU ms)" \
 		"$(med rest.go.none cpu_ms 1)" "$(med rest.go.rest cpu_ms 1)" "$(med rest.go.collecting cpu_ms 1)"
 	printf '  %-44s %10s %10s %10s\n' "  added (median of per-round %)" "" \

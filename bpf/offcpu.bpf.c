@@ -111,8 +111,12 @@ static __always_inline void timeline(__u32 kind, struct task_struct *t, __u32 st
 	bpf_ringbuf_submit(e, ringbuf_wakeup(&sched_events));
 }
 
-/* Attached while tracing: wakeup flows for the timeline. */
-SEC("tp_btf/sched_wakeup")
+/*
+ * Attached while tracing: wakeup flows for the timeline.  sched_waking runs
+ * in the waker; sched_wakeup may run on the wakee's CPU (a queued wakeup to
+ * an idle CPU), in its idle task, and the waker would be lost.
+ */
+SEC("tp_btf/sched_waking")
 int BPF_PROG(on_wakeup, struct task_struct *p)
 {
 	struct task_struct *cur;

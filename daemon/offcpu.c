@@ -219,7 +219,7 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
 	oc->c.mode = env->settings->block_always_on ? COLLECT_CUMULATIVE : COLLECT_WINDOW;
 	if (oc->c.mode == COLLECT_WINDOW)
 		oc->c.comment = "Collected during the request's window only (block.always_on is "
-				"off); waits in progress at its start count from then.";
+				"off): the waits that ended in it, each whole.";
 	oc->c.sample_types = block_sample_types;
 	oc->c.nsample_types = 2;
 	oc->c.period_type = (struct sample_type){ "contentions", "count" };

@@ -50,6 +50,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOAD_BINS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(WORKLOAD_SRCS))
 GO_WORKLOADS := $(patsubst tests/workloads/%/main.go,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*/main.go))
+# The same, stripped as distributions ship Go programs (-s -w: no .symtab, no DWARF).
+GO_STRIPPED_WORKLOADS := $(patsubst %,%-stripped,$(GO_WORKLOADS))
 
 ifeq ($(V),1)
 Q :=
@@ -119,6 +121,11 @@ $(OUTPUT)/workloads/%: tests/workloads/%/main.go | $(OUTPUT)/workloads
 	$(Q)cd tests/workloads/$* && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
 		GO111MODULE=off $(GO) build -o $(abspath $@) .
 
+$(OUTPUT)/workloads/%-stripped: tests/workloads/%/main.go | $(OUTPUT)/workloads
+	$(call msg,GO,$@)
+	$(Q)cd tests/workloads/$* && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
+		GO111MODULE=off $(GO) build -ldflags='-s -w' -o $(abspath $@) .
+
 # C++ workloads: tests/workloads/X.cc, same flags, with $(CXX).
 CXX_WORKLOADS := $(patsubst tests/workloads/%.cc,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*.cc))
 $(OUTPUT)/workloads/%: tests/workloads/%.cc | $(OUTPUT)/workloads
@@ -131,7 +138,7 @@ $(OUTPUT)/workloads/%.so: tests/workloads/libs/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -fPIC -shared $< -o $@
 
-workloads: $(WORKLOAD_BINS) $(GO_WORKLOADS) $(CXX_WORKLOADS) $(WORKLOAD_LIBS)
+workloads: $(WORKLOAD_BINS) $(GO_WORKLOADS) $(GO_STRIPPED_WORKLOADS) $(CXX_WORKLOADS) $(WORKLOAD_LIBS)
 
 deps:
 	$(Q)scripts/deps.sh

@@ -81,6 +81,14 @@ struct settings {
 	int heap_max_overhead_percent;
 
 	/*
+	 * "go.set_mem_profile_rate": for a Go target, the runtime.MemProfileRate
+	 * pprofd writes into it at start when the binary has it at 0 (the
+	 * linker sets 0 when nothing references runtime.MemProfile); 0 (the
+	 * default): pprofd never writes to the target.
+	 */
+	int go_set_mem_profile_rate;
+
+	/*
 	 * "auth.token_file": a file holding the bearer token every endpoint
 	 * but /performance/health then requires; "" for none.  Without one,
 	 * pprofd refuses to listen on anything but loopback.

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_goruntime.sh - a Go target as Go sees it, read from its runtime:
+# pprofd's goroutine and heap profiles against the app's own net/http/pprof.
+#
+# goserver runs with 500 goroutines parked in main.parked and 8 MiB held by
+# main.retainLarge, 4 MiB by main.retainSmall (-retain).  Checked:
+#   - /debug/pprof/goroutine?debug=1 counts what the app's own goroutine
+#     profile counts, less the goroutines serving the app's HTTP request;
+#   - ?debug=2 is Go's dump: "goroutine N [chan receive]:" headers,
+#     "created by main.main", a "running ... stack unavailable" block;
+#   - the protobuf goroutine profile loads in go tool pprof without warnings;
+#   - /debug/pprof/heap inuse_space of main.retainLarge / retainSmall within
+#     10% of the app's own, from zero probes;
+#   - /debug/pprof/threads is the OS-thread view, /debug/metrics names the Go
+#     version and where the layouts came from.
+
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+require_daemon
+
+PARKED=500
+
+# The goroutines of a debug=2 dump, less those serving HTTP requests (the
+# app's own handler, its connection's reader).
+user_goroutines()
+{
+	awk '
+		/^goroutine [0-9]+ \[/ { if (n && !serving) c++; n = 1; serving = 0; next }
+		/net\/http\.\(\*conn\)\.serve|[bB]ackgroundRead/ { serving = 1 }
+		END { if (n && !serving) c++; print c + 0 }' "$1"
+}
+
+# Bytes of inuse_space (flat) of functions matching a regex, from go tool pprof -top.
+flat_bytes()
+{
+	pprof "$1" -top -nodecount=100000 -nodefraction=0 -sample_index=inuse_space -unit=B \
+		-symbolize=none 2>/dev/null |
+		awk -v re="^($2)\$" '
+			$2 ~ /%$/ && NF >= 6 {
+				v = $1; sub(/B$/, "", v)
+				if ($6 ~ re) sum += v
+			}
+			END { printf "%d\n", sum }'
+}
+
+run_against()
+{
+	local bin=$1 app_port go_pid app_n pd_n
+	app_port=$(free_port)
+	if ! start_workload "$bin" -listen "127.0.0.1:$app_port" -goroutines "$PARKED" -retain; then
+		fail "$bin: start"
+		return
+	fi
+	go_pid=$WORKLOAD_PID
+	for _ in $(seq 50); do
+		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$app_port/" && break
+		sleep 0.1
+	done
+	if ! start_daemon "$go_pid"; then
+		fail "$bin: start pprofd --pid $go_pid"
+		stop "$go_pid"
+		return
+	fi
+
+	# Goroutine counts: the app's own dump and pprofd's, taken one after the other.
+	local tries=0
+	while :; do
+		fetch "http://127.0.0.1:$app_port/debug/pprof/goroutine?debug=2" "$E2E_TMP/app.g2" \
+			>/dev/null
+		fetch "$DAEMON_URL/debug/pprof/goroutine?debug=2" "$E2E_TMP/pd.g2" >"$E2E_TMP/code"
+		app_n=$(user_goroutines "$E2E_TMP/app.g2")
+		pd_n=$(user_goroutines "$E2E_TMP/pd.g2")
+		[ "$app_n" = "$pd_n" ] || [ $((tries += 1)) -ge 3 ] && break
+		sleep 0.5
+	done
+	check_eq "$bin: goroutines in pprofd's dump = the app's own ($app_n, less its HTTP)" \
+		"$app_n" "$pd_n"
+	fetch "$DAEMON_URL/debug/pprof/goroutine?debug=1" "$E2E_TMP/pd.g1" >/dev/null
+	local total
+	total=$(sed -n 's/^goroutine profile: total \([0-9]*\)$/\1/p' "$E2E_TMP/pd.g1")
+	if [ -n "$total" ] && [ "$total" -ge "$PARKED" ] && [ "$total" -le $((PARKED + 10)) ]; then
+		ok "$bin: debug=1 'goroutine profile: total $total'"
+	else
+		fail "$bin: debug=1 'goroutine profile: total N', N = $PARKED + a few" \
+			"$(head -3 "$E2E_TMP/pd.g1")"
+	fi
+	local parked
+	parked=$(grep -c '^goroutine [0-9]* \[chan receive\]:$' "$E2E_TMP/pd.g2")
+	if [ "$parked" -ge "$PARKED" ] &&
+		grep -q '^main\.parked(' "$E2E_TMP/pd.g2" &&
+		grep -q '^created by main\.main$' "$E2E_TMP/pd.g2"; then
+		ok "$bin: debug=2 in Go's format ($parked in [chan receive], main.parked, created by)"
+	else
+		fail "$bin: debug=2 in Go's format" "$(head -20 "$E2E_TMP/pd.g2")"
+	fi
+	if grep -q '^goroutine [0-9]* \[running, locked to thread\]:$' "$E2E_TMP/pd.g2" &&
+		grep -q $'^\tgoroutine running on other thread; stack unavailable$' "$E2E_TMP/pd.g2"; then
+		ok "$bin: debug=2 running goroutine as Go prints one"
+	else
+		# hashLoop or sortLoop is running at any time, except between turns.
+		diag "$bin: no running goroutine in this dump"
+	fi
+
+	local code
+	code=$(fetch "$DAEMON_URL/debug/pprof/goroutine" "$E2E_TMP/pd.gprof")
+	if [ "$code" = 200 ] && pprof "$E2E_TMP/pd.gprof" -raw >/dev/null &&
+		[ -z "$(pprof_warnings "$E2E_TMP/pd.gprof")" ]; then
+		ok "$bin: goroutine profile loads in go tool pprof without warnings"
+	else
+		fail "$bin: goroutine profile loads in go tool pprof without warnings" "code $code" \
+			"$(pprof_warnings "$E2E_TMP/pd.gprof")"
+	fi
+
+	# Heap: the same buckets, the same scaling.
+	fetch "http://127.0.0.1:$app_port/debug/pprof/heap" "$E2E_TMP/app.heap" >/dev/null
+	code=$(fetch "$DAEMON_URL/debug/pprof/heap" "$E2E_TMP/pd.heap")
+	local fn app_b pd_b
+	for fn in retainLarge retainSmall; do
+		app_b=$(flat_bytes "$E2E_TMP/app.heap" "(main\.)?$fn")
+		pd_b=$(flat_bytes "$E2E_TMP/pd.heap" "(main\.)?$fn")
+		if [ "$code" = 200 ] && [ "$app_b" -gt 0 ] && within "$pd_b" "$app_b" $((app_b / 10)); then
+			ok "$bin: heap inuse_space of $fn within 10% of the app's ($pd_b vs $app_b B)"
+		else
+			fail "$bin: heap inuse_space of $fn within 10% of the app's" \
+				"code $code: pprofd $pd_b B, app $app_b B"
+		fi
+	done
+	if grep -q 'no probes' <(pprof "$E2E_TMP/pd.heap" -raw 2>/dev/null); then
+		ok "$bin: heap profile says it comes from the runtime, no probes"
+	else
+		fail "$bin: heap profile says it comes from the runtime, no probes"
+	fi
+
+	# The OS-thread view at its own name; the Go runtime in /debug/metrics.
+	code=$(fetch "$DAEMON_URL/debug/pprof/threads?debug=1" "$E2E_TMP/pd.t1")
+	if [ "$code" = 200 ] && grep -q '^threads profile: total [0-9]' "$E2E_TMP/pd.t1"; then
+		ok "$bin: /debug/pprof/threads is the OS-thread view"
+	else
+		fail "$bin: /debug/pprof/threads is the OS-thread view" "code $code" \
+			"$(head -3 "$E2E_TMP/pd.t1")"
+	fi
+	fetch "$DAEMON_URL/debug/metrics" "$E2E_TMP/metrics.json" >/dev/null
+	local goinfo
+	goinfo=$(jq -c '.go_runtime' "$E2E_TMP/metrics.json" 2>/dev/null)
+	if jq -e '.go_runtime.readable == true and (.go_runtime.version | startswith("go1."))' \
+		"$E2E_TMP/metrics.json" >/dev/null 2>&1; then
+		ok "$bin: /debug/metrics go_runtime $goinfo"
+	else
+		fail "$bin: /debug/metrics go_runtime readable with its version" "$goinfo"
+	fi
+
+	stop "$DAEMON_PID"
+	stop "$go_pid"
+}
+
+run_against goserver
+
+done_testing

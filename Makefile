@@ -50,8 +50,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOAD_BINS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(WORKLOAD_SRCS))
 GO_WORKLOADS := $(patsubst tests/workloads/%/main.go,$(OUTPUT)/workloads/%,$(wildcard tests/workloads/*/main.go))
-# The same, stripped as distributions ship Go programs (-s -w: no .symtab, no DWARF).
-GO_STRIPPED_WORKLOADS := $(patsubst %,%-stripped,$(GO_WORKLOADS))
+# Each Go workload also built as Debian ships Go programs: -s -w, no symbols, no DWARF.
+GO_WORKLOADS += $(addsuffix -stripped,$(GO_WORKLOADS))
 
 ifeq ($(V),1)
 Q :=
@@ -100,6 +100,11 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(DAEMON_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
+# test_gopclntab builds tests/unit/gofixture with go itself and reads esbuild
+# (tests/fetch-esbuild.sh, run by test-unit and check) when it is there.
+$(OUTPUT)/tests/test_gopclntab: override CFLAGS += -DSRC_DIR='"$(abspath .)"' \
+	-DOUTPUT_DIR='"$(abspath $(OUTPUT))"'
+
 # test_debugcache is its own fixture: an ELF file with compressed DWARF.
 $(OUTPUT)/tests/test_debugcache: override CFLAGS += -gz=zlib
 
@@ -138,7 +143,7 @@ $(OUTPUT)/workloads/%.so: tests/workloads/libs/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -fPIC -shared $< -o $@
 
-workloads: $(WORKLOAD_BINS) $(GO_WORKLOADS) $(GO_STRIPPED_WORKLOADS) $(CXX_WORKLOADS) $(WORKLOAD_LIBS)
+workloads: $(WORKLOAD_BINS) $(GO_WORKLOADS) $(CXX_WORKLOADS) $(WORKLOAD_LIBS)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -149,12 +154,15 @@ run: deps
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all workloads $(UNIT_BINS)
+	$(Q)OUTPUT=$(OUTPUT) tests/fetch-esbuild.sh
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh all
 
 test-unit: $(UNIT_BINS)
+	$(Q)OUTPUT=$(OUTPUT) tests/fetch-esbuild.sh
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh unit
 
 test-e2e: all workloads
+	$(Q)OUTPUT=$(OUTPUT) tests/fetch-esbuild.sh
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh e2e
 
 bench: deps

@@ -900,6 +900,8 @@ static void handle_metrics(struct http_server *srv, struct evhttp_request *req)
 	cJSON_AddNumberToObject(unwind, "frame_pointer_steps", us.fp_steps);
 	cJSON_AddNumberToObject(unwind, "finished_by_frame_pointers", us.fp_finished);
 	cJSON_AddNumberToObject(unwind, "rule_lookups", us.rules);
+	cJSON_AddNumberToObject(unwind, "runtime_table_rules", us.runtime_rules);
+	cJSON_AddNumberToObject(unwind, "ended_at_runtime_stack_switch", us.runtime_switches);
 	send_json(srv, req, 200, root);
 }
 

@@ -41,6 +41,7 @@
 #include <zlib.h>
 
 #include "debugcache.h"
+#include "gopclntab.h"
 #include "log.h"
 #include "perfmap.h"
 #include "symbolize.h"
@@ -776,6 +777,9 @@ struct module {
 	struct msym *syms;
 	size_t nsyms;
 	bool syms_read;
+	/* A Go binary's own table (ELF addresses), shared by copies at other biases. */
+	struct gopclntab *go;
+	bool go_owner;
 };
 
 /* One executable line of /proc/PID/maps. */
@@ -1092,6 +1096,20 @@ static int module__read_elf(struct symbolizer *s, struct module *mod)
 	nbits = dwelf_elf_gnu_build_id(elf, &bits);
 	if (nbits > 0 && nbits <= 64)
 		hex_encode(bits, nbits, hex);
+	/* Go: names, lines, inline frames and frame sizes even when stripped. */
+	if (fd >= 0 && gopclntab__present(elf)) {
+		char why[256];
+
+		mod->go = gopclntab__open_fd(fd, 0, why, sizeof(why));
+		mod->go_owner = mod->go;
+		if (!mod->go)
+			pr_warn("symbols: %s: Go binary, but its pclntab cannot be read: %s",
+				mod->path, why);
+		else
+			pr_debug("symbols: %s: Go pclntab, %zu functions, %s", mod->path,
+				 gopclntab__nfuncs(mod->go), gopclntab__go_version(mod->go)[0] ?
+				 gopclntab__go_version(mod->go) : "version unknown");
+	}
 	err = strset__intern(&s->strs, hex, &mod->build_id);
 	mod->build_id_hash = hash_str(hex);
 out:
@@ -1168,6 +1186,7 @@ static struct module *symbolizer__module_for(struct symbolizer *s, const struct 
 		mod->nsegs = same_file->nsegs;
 		mod->build_id = same_file->build_id;
 		mod->build_id_hash = same_file->build_id_hash;
+		mod->go = same_file->go;
 		mod->low = same_file->low - same_file->bias;
 		mod->high = same_file->high - same_file->bias;
 	} else {
@@ -1188,6 +1207,8 @@ static struct module *symbolizer__module_for(struct symbolizer *s, const struct 
 		pr_debug("symbolize: pid %d: %s: no PT_LOAD at offset 0x%" PRIx64, (int)s->pid,
 			 m->pub.path, m->pub.offset);
 		free(mod->image);
+		if (mod->go_owner)
+			gopclntab__free(mod->go);
 		return NULL;
 	}
 	mod->bias = bias;
@@ -1198,6 +1219,8 @@ static struct module *symbolizer__module_for(struct symbolizer *s, const struct 
 	name = arena__alloc(&s->arena, len);
 	if (!name) {
 		free(mod->image);
+		if (mod->go_owner)
+			gopclntab__free(mod->go);
 		*err = -ENOMEM;
 		return NULL;
 	}
@@ -1515,6 +1538,8 @@ void symbolizer__free(struct symbolizer *s)
 	for (mod = s->modules; mod; mod = mod->next) {
 		module__drop_cus(mod);
 		free(mod->image);
+		if (mod->go_owner)
+			gopclntab__free(mod->go);
 	}
 	perf_map__free(s->jit);
 	loc_table__free(&s->locs);
@@ -2189,6 +2214,33 @@ static int symbolizer__import(struct symbolizer *s, const struct symbol_frame *s
 	return 0;
 }
 
+/* pc in a Go binary: its pclntab (innermost inlined function first). */
+static int module__resolve_go(struct symbolizer *s, struct module *mod, uint64_t pc,
+			      struct symbol_location *loc)
+{
+	struct gofunc_frame gf[32];
+	struct symbol_frame sf[32], *frames;
+	int n, i, err;
+
+	n = gopclntab__lookup(mod->go, pc - mod->bias, gf, 32);
+	if (n <= 0)
+		return n;
+	memset(sf, 0, sizeof(sf));
+	for (i = 0; i < n; i++) {
+		sf[i].function = sf[i].system_name = gf[i].function;
+		sf[i].file = gf[i].file;
+		sf[i].line = gf[i].line;
+		sf[i].start_line = gf[i].start_line;
+	}
+	err = frames__copy(&s->arena, &s->strs, sf, n, &frames);
+	if (err)
+		return err;
+	loc->symbol_start = gf[0].entry + mod->bias;
+	loc->nframes = n;
+	loc->frames = frames;
+	return 0;
+}
+
 static int symbolizer__resolve_user(struct symbolizer *s, struct mapping *m, uint64_t pc,
 				    struct symbol_location *loc)
 {
@@ -2200,6 +2252,12 @@ static int symbolizer__resolve_user(struct symbolizer *s, struct mapping *m, uin
 	int err;
 
 	loc->mapping = &m->pub;
+	/* Go code: the binary's own table, stripped or not; the rest (C of cgo) below. */
+	if (mod && mod->go) {
+		err = module__resolve_go(s, mod, pc, loc);
+		if (err || loc->nframes)
+			return err;
+	}
 	if (!mod || !mod->dwfl_mod)
 		return 0;
 	/* A file without build ID has no name that outlives this process. */
@@ -2301,6 +2359,22 @@ int symbolizer__cfi(struct symbolizer *s, uint64_t pc, Dwarf_CFI **eh, Dwarf_CFI
 	if (!*eh && !(debug && *debug))
 		return -ENOENT;
 	*bias = *eh ? eh_bias : debug_bias;
+	return 0;
+}
+
+int symbolizer__frame_rule(struct symbolizer *s, uint64_t pc, struct symbol_frame_rule *rule)
+{
+	struct mapping *m = pc < KERNEL_ADDR_MIN ? symbolizer__mapping_at(s, pc) : NULL;
+	struct gounwind_rule gr;
+
+	if (!m || !m->module || !m->module->go ||
+	    gopclntab__unwind_rule(m->module->go, pc - m->module->bias, &gr))
+		return -ENOENT;
+	memset(rule, 0, sizeof(*rule));
+	rule->has_cfa = gr.has_sp_delta;
+	rule->cfa_sp_off = gr.sp_delta + 8;
+	rule->outermost = gr.outermost;
+	rule->stack_switch = gr.stack_switch;
 	return 0;
 }
 

@@ -100,4 +100,25 @@ struct Dwarf_CFI_s; /* elfutils' Dwarf_CFI */
 int symbolizer__cfi(struct symbolizer *s, uint64_t pc, struct Dwarf_CFI_s **eh,
 		    struct Dwarf_CFI_s **debug, uint64_t *bias);
 
+/*
+ * How to step out of the frame at pc by what a runtime's own tables say,
+ * for code without CFI (Go's pclntab: SP deltas per pc, and the functions
+ * its stacks end at).  On x86-64 the return address is at CFA - 8.
+ */
+struct symbol_frame_rule {
+	bool has_cfa;         /* cfa_sp_off is known for this pc */
+	int32_t cfa_sp_off;   /* the caller's SP (the CFA) is SP + this */
+	bool outermost;       /* a stack ends in this function (runtime.goexit, mstart) */
+	bool stack_switch;    /* this function runs its callee on another stack
+			       * (Go's systemstack, mcall, morestack): the
+			       * frames above it are not on this stack */
+};
+
+/*
+ * Fills *rule for pc.  0, or -ENOENT when the code at pc has no such table
+ * (not Go) or pc is in none of its functions.  Rereads the maps for an
+ * address in no mapping, as symbolizer__lookup() does.
+ */
+int symbolizer__frame_rule(struct symbolizer *s, uint64_t pc, struct symbol_frame_rule *rule);
+
 #endif /* PPROFD_SYMBOLIZE_H */

@@ -22,6 +22,7 @@ enum cfa_kind {
 	CFA_BP,    /* rbp + off */
 	CFA_PLT,   /* PLT entries: rsp + off + ((rip & 15) >= plt_cut ? 8 : 0) */
 	CFA_OUTERMOST, /* the return address is undefined: the stack ends here */
+	CFA_SWITCH,    /* a runtime's stack switch (Go's systemstack...): this stack ends */
 };
 
 /* Where a register of the caller is. */
@@ -172,20 +173,53 @@ static int rule_from_cfi(Dwarf_CFI *cfi, uint64_t addr, struct unwind_rule *r)
 	return 0;
 }
 
+/*
+ * The rule from a runtime's own tables (Go's pclntab): the CFA is SP plus the
+ * frame's size at pc, the return address just below it and, in a frame that
+ * has one, the caller's frame pointer below that.
+ */
+static void rule_from_runtime(const struct symbol_frame_rule *fr, struct unwind_rule *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfa = CFA_SP;
+	r->cfa_off = fr->cfa_sp_off;
+	r->ra = SAVED_AT_CFA;
+	r->ra_off = -8;
+	if (fr->cfa_sp_off >= 16) {
+		r->bp = SAVED_AT_CFA;
+		r->bp_off = -16;
+	}
+}
+
 static void lookup_rule(struct unwinder *u, uint64_t pc, struct unwind_rule *r)
 {
 	Dwarf_CFI *eh = NULL, *debug = NULL;
+	struct symbol_frame_rule fr;
+	bool have_fr;
 	uint64_t bias = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->cfa = CFA_NONE;
 	u->stats.rules++;
+	/* Where the runtime's own stacks end (Go: goexit, mstart; a stack switch). */
+	have_fr = !symbolizer__frame_rule(u->sym, pc, &fr);
+	if (have_fr && (fr.outermost || fr.stack_switch)) {
+		r->cfa = fr.outermost ? CFA_OUTERMOST : CFA_SWITCH;
+		return;
+	}
 	/* .eh_frame, which x86-64 code has unless stripped of it ... */
 	if (!symbolizer__cfi(u->sym, pc, &eh, NULL, &bias) && !rule_from_cfi(eh, pc - bias, r))
 		return;
-	/* ... else .debug_frame from the debug info. */
-	if (symbolizer__cfi(u->sym, pc, &eh, &debug, &bias) || rule_from_cfi(debug, pc - bias, r))
-		r->cfa = CFA_NONE;
+	/* ... else .debug_frame from the debug info ... */
+	if (!symbolizer__cfi(u->sym, pc, &eh, &debug, &bias) && !rule_from_cfi(debug, pc - bias, r))
+		return;
+	/* ... else the runtime's frame sizes (a stripped Go binary). */
+	if (have_fr && fr.has_cfa) {
+		rule_from_runtime(&fr, r);
+		u->stats.runtime_rules++;
+		return;
+	}
+	r->cfa = CFA_NONE;
 }
 
 static const struct unwind_rule *rule_for(struct unwinder *u, uint64_t pc)
@@ -232,6 +266,9 @@ static enum step step(struct unwinder *u, const struct user_stack_copy *st, uint
 
 	switch (r->cfa) {
 	case CFA_OUTERMOST:
+		return STEP_END;
+	case CFA_SWITCH:
+		u->stats.runtime_switches++;
 		return STEP_END;
 	case CFA_NONE:
 		/* No CFI: the frame pointer, if this code keeps one (Go, JIT

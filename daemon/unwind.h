@@ -7,8 +7,11 @@
  *
  * Each frame's rule (where the CFA is, where the return address and the
  * caller's frame pointer are saved) is looked up once per address with
- * libdw and cached.  Code without CFI (JIT code, some hand-written assembly)
- * is walked by its frame pointer.
+ * libdw and cached.  Go code without CFI (a stripped Go binary) is stepped by
+ * the SP deltas of its pclntab, and its stacks end where Go's do
+ * (runtime.goexit, runtime.mstart, a switch to the system stack).  Other
+ * code without CFI (JIT code, some hand-written assembly) is walked by its
+ * frame pointer.
  *
  * A stack that cannot be followed to its outermost frame (copy too small,
  * depth limit, no rule and no frame pointer) ends in STACK_PC_TRUNCATED.
@@ -51,7 +54,11 @@ struct unwind_stats {
 	uint64_t truncated_lost;  /* no rule and no usable frame pointer, or a bad step */
 	uint64_t fp_steps;        /* frames walked by frame pointer (no CFI) */
 	uint64_t fp_finished;     /* stacks finished from the kernel's frame-pointer walk */
-	uint64_t rules;           /* rules looked up with libdw (cache misses) */
+	uint64_t rules;           /* rules looked up (cache misses) */
+	uint64_t runtime_rules;   /* of them, from a runtime's own tables (Go's pclntab) */
+	uint64_t runtime_switches; /* stacks ended at a runtime's stack switch (Go's
+				    * systemstack, mcall, morestack): complete on this
+				    * stack, the goroutine's frames not followed */
 };
 void unwinder__stats(const struct unwinder *u, struct unwind_stats *out);
 

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gopclntab.h"
 #include "goruntime.h"
 #include "log.h"
 
@@ -425,6 +426,299 @@ static void globals_from_symtab(Elf *elf, uint64_t bias, struct go_globals *g,
 	}
 }
 
+/*
+ * Globals of a stripped binary: no .symtab, but .gopclntab names every
+ * function.  The functions that use a global are decoded for their
+ * RIP-relative operands (x86-64 ModRM mod 00 r/m 101: disp32 from the next
+ * instruction); the addresses that fall in the data sections are the
+ * candidates, and each global is taken only when exactly one candidate
+ * passes checks on what the target holds there.
+ */
+#define MAX_FUNC_BYTES 65536
+#define MAX_OPERANDS 1024
+
+/* How an operand is used (bits: one target may be used several ways). */
+enum operand_kind {
+	OPERAND_LEA = 1,    /* 8d: the address taken */
+	OPERAND_LOAD32 = 2, /* 8b without REX.W: a 32-bit load */
+	OPERAND_OTHER = 4,
+};
+
+struct operand {
+	uint64_t target;
+	unsigned kinds;
+};
+
+struct data_ranges {
+	uint64_t lo[8], hi[8];
+	size_t n;
+};
+
+static bool in_data(const struct data_ranges *d, uint64_t a)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (a >= d->lo[i] && a < d->hi[i])
+			return true;
+	return false;
+}
+
+/* The writable PT_LOAD segments (data, bss): where globals live. */
+static void data_ranges_of(Elf *elf, uint64_t bias, struct data_ranges *d)
+{
+	size_t nph;
+
+	d->n = 0;
+	if (elf_getphdrnum(elf, &nph))
+		return;
+	for (size_t i = 0; i < nph && d->n < 8; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_W))
+			continue;
+		d->lo[d->n] = ph.p_vaddr + bias;
+		d->hi[d->n] = ph.p_vaddr + ph.p_memsz + bias;
+		d->n++;
+	}
+}
+
+/*
+ * The RIP-relative operands of function name that point into the data
+ * segments, into ops (at most max, each target once).  How many, or a
+ * negative errno (-ENOENT: no such function).
+ */
+static int function_operands(struct go_runtime *rt, const struct gopclntab *pcln,
+			     const struct data_ranges *d, const char *name, struct operand *ops,
+			     size_t max)
+{
+	uint64_t entry, end;
+	uint8_t *code;
+	size_t len, n = 0;
+
+	if (gopclntab__func_by_name(pcln, name, &entry, &end))
+		return -ENOENT;
+	if (end <= entry)
+		return -ENOENT;
+	len = end - entry > MAX_FUNC_BYTES ? MAX_FUNC_BYTES : end - entry;
+	code = malloc(len);
+	if (!code)
+		return -ENOMEM;
+	if (remote_read(rt->pid, entry, code, len)) {
+		free(code);
+		return -EIO;
+	}
+	for (size_t i = 0; i + 6 <= len; i++) {
+		size_t p = i, imm = 0;
+		bool rexw = false, two = false;
+		uint8_t op, modrm;
+		int32_t disp;
+		uint64_t target;
+		enum operand_kind kind = OPERAND_OTHER;
+
+		if (code[p] >= 0x40 && code[p] <= 0x4f) {
+			rexw = code[p] & 0x08;
+			p++;
+		}
+		if (p < len && code[p] == 0x0f) {
+			two = true;
+			p++;
+		}
+		if (p + 6 > len)
+			continue;
+		op = code[p++];
+		if (two) {
+			/* movzx/movsx, cmpxchg, xadd, movsd/ss, ucomisd, cvt... */
+			if (op != 0xb6 && op != 0xb7 && op != 0xbe && op != 0xbf && op != 0xb1 &&
+			    op != 0xc1 && op != 0x10 && op != 0x11 && op != 0x2e && op != 0x2f &&
+			    op != 0x58 && op != 0x59 && op != 0x5e && op != 0x2a)
+				continue;
+		} else if (op == 0x80 || op == 0x83 || op == 0xc6) {
+			imm = 1;
+		} else if (op == 0x81 || op == 0xc7) {
+			imm = 4;
+		} else if (op != 0x01 && op != 0x03 && op != 0x29 && op != 0x2b && op != 0x39 &&
+			   op != 0x3b && op != 0x85 && op != 0x87 && op != 0x88 && op != 0x89 &&
+			   op != 0x8a && op != 0x8b && op != 0x8d && op != 0xff && op != 0xfe &&
+			   op != 0xf7) {
+			continue;
+		}
+		modrm = code[p++];
+		if ((modrm & 0xc7) != 0x05)
+			continue;
+		memcpy(&disp, code + p, sizeof(disp));
+		p += 4 + imm;
+		if (p > len)
+			continue;
+		target = entry + p + (int64_t)disp;
+		if (!in_data(d, target))
+			continue;
+		if (!two && op == 0x8d)
+			kind = OPERAND_LEA;
+		else if (!two && op == 0x8b && !rexw)
+			kind = OPERAND_LOAD32;
+		for (size_t k = 0; k < n; k++)
+			if (ops[k].target == target) {
+				ops[k].kinds |= kind;
+				goto next;
+			}
+		if (n < max)
+			ops[n++] = (struct operand){target, kind};
+	next:;
+	}
+	free(code);
+	return (int)n;
+}
+
+static bool has_target(const struct operand *ops, int n, uint64_t t)
+{
+	for (int i = 0; i < n; i++)
+		if (ops[i].target == t)
+			return true;
+	return false;
+}
+
+/*
+ * runtime.allgs (a slice: its array, len and cap all used by allgadd) and
+ * runtime.allglen (whose value is the slice's len), from runtime.allgadd.
+ */
+static void find_allgs(struct go_runtime *rt, const struct operand *ops, int n)
+{
+	uint64_t allgs = 0, slice[3] = {0}, allglen = 0;
+	int found = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint64_t t = ops[i].target, v[3];
+
+		if ((t & 7) || !has_target(ops, n, t + 8) || !has_target(ops, n, t + 16) ||
+		    remote_read(rt->pid, t, v, sizeof(v)))
+			continue;
+		if (!v[0] || !v[1] || v[1] > v[2] || v[2] > MAX_GOROUTINES || (v[0] & 7))
+			continue;
+		if (t == allgs)
+			continue;
+		allgs = t;
+		memcpy(slice, v, sizeof(v));
+		found++;
+	}
+	if (found != 1)
+		return;
+	found = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t t = ops[i].target, v;
+
+		if ((t & 7) || (t >= allgs && t < allgs + 24) || remote_u64(rt->pid, t, &v))
+			continue;
+		if (v == slice[1] && t != allglen) {
+			allglen = t;
+			found++;
+		}
+	}
+	if (found != 1)
+		return;
+	rt->globals.allgs = allgs;
+	rt->globals.allglen = allglen;
+}
+
+/* Whether the target holds a plausible runtime.mbuckets at t: nil or a memProfile bucket. */
+static bool plausible_mbuckets(struct go_runtime *rt, uint64_t t)
+{
+	const struct go_layout *l = &rt->layout;
+	uint8_t b[64];
+	uint64_t v;
+
+	if ((t & 7) || remote_u64(rt->pid, t, &v))
+		return false;
+	if (!v)
+		return true;
+	if (l->bucket_size <= 0 || (size_t)l->bucket_size > sizeof(b) || (v & 7) ||
+	    remote_read(rt->pid, v, b, (size_t)l->bucket_size))
+		return false;
+	return get_u64(b, l->bucket_typ) == 1 && get_u64(b, l->bucket_nstk) <= MAX_BUCKET_STACK;
+}
+
+/* The one candidate both functions use, or 0. */
+static uint64_t common_target(const struct operand *a, int na, const struct operand *b, int nb)
+{
+	uint64_t t = 0;
+	int found = 0;
+
+	for (int i = 0; i < na; i++)
+		if (has_target(b, nb, a[i].target) && a[i].target != t) {
+			t = a[i].target;
+			found++;
+		}
+	return found == 1 ? t : 0;
+}
+
+static void globals_from_pclntab(struct go_runtime *rt, Elf *elf, uint64_t bias,
+				 const struct gopclntab *pcln)
+{
+	const struct go_layout *l = &rt->layout;
+	struct operand *a = calloc(2 * MAX_OPERANDS, sizeof(*a)), *b = a + MAX_OPERANDS;
+	struct data_ranges d;
+	int na, nb;
+
+	if (!a)
+		return;
+	data_ranges_of(elf, bias, &d);
+	na = function_operands(rt, pcln, &d, "runtime.allgadd", a, MAX_OPERANDS);
+	if (na > 0)
+		find_allgs(rt, a, na);
+
+	/* mProf_FlushLocked walks the bucket list and nothing else global. */
+	na = function_operands(rt, pcln, &d, "runtime.mProf_FlushLocked", a, MAX_OPERANDS);
+	{
+		uint64_t t = 0, v;
+		int found = 0;
+
+		/* Decoding at every byte finds a few false operands: only one may fit. */
+		for (int i = 0; i < na; i++)
+			if (a[i].target != t && plausible_mbuckets(rt, a[i].target) &&
+			    !remote_u64(rt->pid, a[i].target, &v) && v) {
+				t = a[i].target;
+				found++;
+			}
+		if (found == 1)
+			rt->globals.mbuckets = t;
+	}
+
+	/* MemProfileRate: the one global profilealloc and allocmcache both read. */
+	na = function_operands(rt, pcln, &d, "runtime.profilealloc", a, MAX_OPERANDS);
+	nb = function_operands(rt, pcln, &d, "runtime.allocmcache", b, MAX_OPERANDS);
+	if (na > 0 && nb > 0) {
+		uint64_t t = common_target(a, na, b, nb), v;
+
+		if (t && !(t & 7) && !remote_u64(rt->pid, t, &v) && v <= (1ULL << 30))
+			rt->globals.mem_profile_rate = t;
+	}
+
+	/* mProfCycle: the 32-bit load of mProf_Malloc (the rest are locks, by address). */
+	na = function_operands(rt, pcln, &d, "runtime.mProf_Malloc", a, MAX_OPERANDS);
+	for (int i = 0, found = 0; i < na; i++)
+		if (a[i].kinds == OPERAND_LOAD32 && !found++)
+			rt->globals.mprof_cycle = a[i].target;
+
+	/* memstats: the base whose numgc, pause_ns and pause_end readmemstats_m all uses. */
+	na = function_operands(rt, pcln, &d, "runtime.readmemstats_m", a, MAX_OPERANDS);
+	if (l->ms_numgc >= 0 && l->ms_pause_ns >= 0 && l->ms_pause_end >= 0) {
+		uint64_t base = 0;
+		int found = 0;
+
+		for (int i = 0; i < na; i++) {
+			uint64_t t = a[i].target - (uint64_t)l->ms_numgc;
+
+			if (a[i].target >= (uint64_t)l->ms_numgc &&
+			    has_target(a, na, t + (uint64_t)l->ms_pause_ns) &&
+			    has_target(a, na, t + (uint64_t)l->ms_pause_end) && t != base) {
+				base = t;
+				found++;
+			}
+		}
+		if (found == 1)
+			rt->globals.memstats = base;
+	}
+	free(a);
+}
+
 /* Whether the ELF file is a Go binary: a section Go's linker writes. */
 static bool elf_is_go(Elf *elf)
 {
@@ -554,6 +848,7 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 {
 	struct go_runtime *rt = calloc(1, sizeof(*rt));
 	uint64_t bias = 0, build_version = 0;
+	struct gopclntab *pcln = NULL;
 	char path[64];
 	Elf *elf = NULL;
 	int fd = -1, ret;
@@ -591,7 +886,10 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 	}
 	text_range(elf, bias, &rt->text_lo, &rt->text_hi);
 	globals_from_symtab(elf, bias, &rt->globals, &build_version);
-	if (build_version)
+	pcln = gopclntab__open(elf, bias, NULL, 0);
+	if (pcln && gopclntab__go_version(pcln)[0])
+		snprintf(rt->version, sizeof(rt->version), "%s", gopclntab__go_version(pcln));
+	else if (build_version)
 		remote_go_string(pid, build_version, rt->version, sizeof(rt->version));
 	if (layout_from_elf(elf, &rt->layout) == 0 && layout_usable(&rt->layout)) {
 		snprintf(rt->layout_source, sizeof(rt->layout_source), "dwarf");
@@ -610,6 +908,9 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 		snprintf(rt->layout_source, sizeof(rt->layout_source), "%s table",
 			 layout_row_of(row)->version);
 	}
+	/* No symbol table: the globals from the code that uses them. */
+	if (pcln && !rt->globals.allgs)
+		globals_from_pclntab(rt, elf, bias, pcln);
 	if (!rt->globals.allgs || !rt->globals.allglen) {
 		snprintf(err, errlen,
 			 "Go %s: runtime.allgs / runtime.allglen not found (stripped "
@@ -625,12 +926,14 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	gopclntab__free(pcln);
 	elf_end(elf);
 	close(fd);
 	pr_info("go runtime: %s, layouts from %s", rt->version[0] ? rt->version : "(version?)",
 		rt->layout_source);
 	return rt;
 fail:
+	gopclntab__free(pcln);
 	elf_end(elf);
 	if (fd >= 0)
 		close(fd);

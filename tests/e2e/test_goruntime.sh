@@ -157,5 +157,6 @@ run_against()
 }
 
 run_against goserver
+run_against goserver-stripped
 
 done_testing

@@ -6,11 +6,13 @@
  *   - the per-version layout table (used for stripped binaries) agrees,
  *     field by field, with what the program's DWARF says for that version:
  *     a new Go version without a row, or a row that is wrong, fails here;
- *   - the same program stripped (-s -w) is refused with "unsupported" or
- *     read through the table, never read with guessed offsets;
+ *   - the same program stripped (-s -w) is read through the table, its
+ *     globals found from the code that uses them (.gopclntab), and they
+ *     are the unstripped build's symbols;
  *   - a running child with 200 goroutines parked in main.parked is read
- *     from outside: every one found, waiting on "chan receive", its stack
- *     walked to the goroutine's first frame.
+ *     from outside, stripped or not: every one found, waiting on "chan
+ *     receive", its stack walked to the goroutine's first frame; its memory
+ *     profile holds main.keep's 1 MiB; memstats say the app's own NumGC.
  *
  * No root: a child's memory is readable by its parent.
  */
@@ -32,6 +34,7 @@
 
 #include <cmocka.h>
 
+#include "gopclntab.h"
 #include "goruntime.h"
 
 static char dir[64];
@@ -49,14 +52,22 @@ static const char program[] = "package main\n"
 			      "//go:noinline\n"
 			      "func parked(never chan struct{}) { <-never }\n"
 			      "\n"
+			      "var kept []byte\n"
+			      "\n"
+			      "//go:noinline\n"
+			      "func keep() { kept = make([]byte, 1<<20) }\n"
+			      "\n"
 			      "func main() {\n"
+			      "\truntime.MemProfileRate = 1\n"
+			      "\tkeep()\n"
 			      "\tnever := make(chan struct{})\n"
 			      "\tfor i := 0; i < 200; i++ {\n"
 			      "\t\tgo parked(never)\n"
 			      "\t}\n"
+			      "\truntime.GC()\n"
 			      "\tvar ms runtime.MemStats\n"
 			      "\truntime.ReadMemStats(&ms)\n"
-			      "\tfmt.Fprintln(os.Stdout, \"ready\")\n"
+			      "\tfmt.Fprintln(os.Stdout, \"ready\", ms.NumGC)\n"
 			      "\ttime.Sleep(time.Hour)\n"
 			      "}\n";
 
@@ -239,75 +250,130 @@ static int count_goroutine(void *ctx, const struct go_goroutine *g)
 	return 0;
 }
 
-/* Address and size of a function, from the unstripped program's symbol table. */
-static uint64_t symbol_address(const char *path, const char *name, uint64_t *size)
+struct mem_count {
+	unsigned records;
+	int64_t largest; /* alloc_bytes of the largest record */
+};
+
+static int count_record(void *ctx, const struct go_mem_record *r)
 {
-	char cmd[512], line[256];
-	uint64_t addr = 0;
-	FILE *f;
+	struct mem_count *m = ctx;
 
-	snprintf(cmd, sizeof(cmd), "go tool nm -size %s", path);
-	f = popen(cmd, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long a, sz;
-		char type, sym[200];
-
-		if (sscanf(line, "%llx %llu %c %199s", &a, &sz, &type, sym) == 4 &&
-		    !strcmp(sym, name)) {
-			addr = a;
-			*size = sz;
-		}
-	}
-	pclose(f);
-	return addr;
+	m->records++;
+	if (r->nstk && r->alloc_bytes > m->largest)
+		m->largest = r->alloc_bytes;
+	return 0;
 }
 
-static void test_live_goroutines(void **state)
+/* What the reads of a live child found (taken before any assertion ends the test). */
+struct live {
+	int get_error, walk_error, mem_error, gc_error, rate_error;
+	char err[256], version[32], layouts[48];
+	struct count c;
+	struct mem_count m;
+	struct go_gc_stats gc;
+	int64_t rate;
+};
+
+/*
+ * Runs path until it says "ready <NumGC>", reads it from outside, ends it;
+ * then checks what was read.  layouts: what go_runtime__layout_source()
+ * must say.
+ */
+static void live_goroutines(const char *path, const char *layouts)
 {
-	struct count c = {0};
+	struct live *lv = calloc(1, sizeof(*lv));
+	struct gopclntab *pcln;
 	struct go_runtime *rt;
-	char err[256], line[16];
+	char line[64];
+	unsigned num_gc = 0;
 	int pipefd[2];
 	pid_t pid;
 	FILE *out;
 
-	(void)state;
-	c.parked_pc = symbol_address(prog, "main.parked", &c.parked_size);
-	assert_true(c.parked_pc != 0);
+	assert_non_null(lv);
+	/* main.parked of this very binary, from its pclntab (stripped or not). */
+	pcln = gopclntab__open_path(path, 0, NULL, 0);
+	assert_non_null(pcln);
+	assert_int_equal(
+	    gopclntab__func_by_name(pcln, "main.parked", &lv->c.parked_pc, &lv->c.parked_size), 0);
+	lv->c.parked_size -= lv->c.parked_pc; /* the end, to a size */
+	gopclntab__free(pcln);
 	assert_int_equal(pipe(pipefd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		dup2(pipefd[1], 1);
 		close(pipefd[0]);
-		execl(prog, prog, (char *)NULL);
+		execl(path, path, (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[1]);
 	out = fdopen(pipefd[0], "r");
-	assert_non_null(fgets(line, sizeof(line), out)); /* "ready" */
-	rt = go_runtime__get(pid, err, sizeof(err));
-	if (!rt) {
+	if (!fgets(line, sizeof(line), out) || sscanf(line, "ready %u", &num_gc) != 1) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		fail_msg("go_runtime__get: %s", err);
+		fail_msg("%s did not start", path);
 	}
-	assert_string_equal(go_runtime__version(rt), version);
-	assert_string_equal(go_runtime__layout_source(rt), "dwarf");
-	c.rt = rt;
-	assert_int_equal(go_runtime__goroutines(rt, count_goroutine, &c), 0);
-	go_runtime__put(rt);
+	rt = go_runtime__get(pid, lv->err, sizeof(lv->err));
+	if (!rt) {
+		lv->get_error = errno;
+	} else {
+		snprintf(lv->version, sizeof(lv->version), "%s", go_runtime__version(rt));
+		snprintf(lv->layouts, sizeof(lv->layouts), "%s", go_runtime__layout_source(rt));
+		lv->c.rt = rt;
+		lv->walk_error = go_runtime__goroutines(rt, count_goroutine, &lv->c);
+		lv->mem_error = go_runtime__mem_records(rt, count_record, &lv->m);
+		lv->gc_error = go_runtime__gc_stats(rt, &lv->gc);
+		lv->rate_error = go_runtime__mem_profile_rate(rt, &lv->rate);
+		go_runtime__put(rt);
+	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	fclose(out);
-	fprintf(stderr, "goroutines: %u (%u parked, %u in chan receive, %u complete stacks)\n",
-		c.all, c.parked, c.chan_receive, c.complete);
-	assert_int_equal(c.parked, 200);
-	assert_int_equal(c.chan_receive, 200);
-	assert_int_equal(c.complete, 200);
-	assert_true(c.all > 200); /* main and the runtime's own */
+
+	if (lv->get_error)
+		fail_msg("go_runtime__get: %s", lv->err);
+	fprintf(stderr,
+		"%s: goroutines %u (%u parked, %u in chan receive, %u complete stacks), "
+		"%u memory records (largest %lld B), num_gc %u (the app: %u), rate %lld\n",
+		lv->layouts, lv->c.all, lv->c.parked, lv->c.chan_receive, lv->c.complete,
+		lv->m.records, (long long)lv->m.largest, lv->gc.num_gc, num_gc,
+		(long long)lv->rate);
+	assert_string_equal(lv->version, version);
+	assert_string_equal(lv->layouts, layouts);
+	assert_int_equal(lv->walk_error, 0);
+	assert_int_equal(lv->c.parked, 200);
+	assert_int_equal(lv->c.chan_receive, 200);
+	assert_int_equal(lv->c.complete, 200);
+	assert_true(lv->c.all > 200); /* main and the runtime's own */
+	/* runtime.MemProfileRate = 1 and main.keep's 1 MiB, in the buckets. */
+	assert_int_equal(lv->rate_error, 0);
+	assert_int_equal(lv->rate, 1);
+	assert_int_equal(lv->mem_error, 0);
+	assert_true(lv->m.largest >= 1 << 20);
+	/* memstats: the app's own NumGC, a last pause, a recent last GC. */
+	assert_int_equal(lv->gc_error, 0);
+	assert_int_equal(lv->gc.num_gc, num_gc);
+	assert_true(lv->gc.pause_ns[(lv->gc.num_gc + 255) % 256] > 0);
+	assert_true(lv->gc.last_gc_unix_ns / 1000000000ULL + 600 > (uint64_t)time(NULL));
+	free(lv);
+}
+
+static void test_live_goroutines(void **state)
+{
+	(void)state;
+	live_goroutines(prog, "dwarf");
+}
+
+/* -s -w: no DWARF, no .symtab: the table's layout, the globals from .gopclntab. */
+static void test_live_goroutines_stripped(void **state)
+{
+	char table[32];
+
+	(void)state;
+	snprintf(table, sizeof(table), "%.*s table", (int)strcspn(version + 4, ".") + 4, version);
+	live_goroutines(stripped, table);
 }
 
 /* A process that is not Go: ENOENT with nothing to say. */
@@ -325,11 +391,9 @@ static void test_not_go(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_table_matches_dwarf),
-	    cmocka_unit_test(test_version_match),
-	    cmocka_unit_test(test_stripped_has_no_dwarf),
-	    cmocka_unit_test(test_live_goroutines),
-	    cmocka_unit_test(test_not_go),
+	    cmocka_unit_test(test_table_matches_dwarf),	     cmocka_unit_test(test_version_match),
+	    cmocka_unit_test(test_stripped_has_no_dwarf),    cmocka_unit_test(test_live_goroutines),
+	    cmocka_unit_test(test_live_goroutines_stripped), cmocka_unit_test(test_not_go),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -40,6 +40,7 @@ static const struct config_key config_keys[] = {
 	{ "block.rate_ns", KEY_INT, FIELD(block_rate_ns), 0, 1, 1000000000 },
 	{ "health", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "health.max_threads", KEY_INT, FIELD(health_max_threads), 0, 1, 4194304 },
+	{ "health.max_goroutines", KEY_INT, FIELD(health_max_goroutines), 0, 1, 1 << 30 },
 	{ "health.max_heap_bytes", KEY_INT64, FIELD(health_max_heap_bytes), 0, 1,
 	  1LL << 50 },
 	{ "health.pause_warn_ms", KEY_INT, FIELD(health_pause_warn_ms), 0, 1, 3600000 },
@@ -81,6 +82,7 @@ void settings__defaults(struct settings *s)
 	s->max_concurrent_profiles = 16;
 	s->access_log = true;
 	s->health_max_threads = 1000;
+	s->health_max_goroutines = 1000;
 	s->health_max_heap_bytes = 512LL << 20;
 	s->health_pause_warn_ms = 100;
 	s->health_pause_critical_ms = 500;

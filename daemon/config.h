@@ -69,6 +69,7 @@ struct settings {
 	/* /performance/health thresholds: over a max is critical, above 80%
 	 * of it a warning. */
 	int health_max_threads;          /* "health.max_threads" (1000) */
+	int health_max_goroutines;       /* "health.max_goroutines" (1000): Go targets */
 	long long health_max_heap_bytes; /* "health.max_heap_bytes" (512 MiB) */
 	int health_pause_warn_ms;        /* "health.pause_warn_ms" (100) */
 	int health_pause_critical_ms;    /* "health.pause_critical_ms" (500) */

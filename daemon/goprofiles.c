@@ -204,7 +204,7 @@ static void goroutine_drain(struct collector *c)
 	gc->ngs = 0;
 	gc->npcs = 0;
 	gc->system = 0;
-	ret = go_runtime__goroutines(gc->rt, on_goroutine, gc);
+	ret = go_runtime__goroutines(gc->rt, 0, on_goroutine, gc);
 	if (ret) {
 		gc->dump_errors++;
 		gc->last_error = ret;
@@ -937,4 +937,38 @@ void goprofiles__metrics(pid_t pid, cJSON *root)
 		cJSON_AddStringToObject(o, "reason", why);
 	}
 	go_runtime__put(rt);
+}
+
+/* --- /performance/stats, health, /metrics -------------------------------- */
+
+struct count_ctx {
+	struct symbolizer *sym;
+	int64_t n;
+};
+
+static int count_user_goroutine(void *ctx, const struct go_goroutine *g)
+{
+	struct count_ctx *c = ctx;
+
+	if (!system_goroutine(c->sym, g->start_pc))
+		c->n++;
+	return 0;
+}
+
+int goprofiles__stats(pid_t pid, struct symbolizer *sym, struct go_target_stats *out, char *why,
+		      size_t whylen)
+{
+	struct go_runtime *rt = go_runtime__get(pid, why, whylen);
+	struct count_ctx c = {sym, 0};
+
+	memset(out, 0, sizeof(*out));
+	out->goroutines = -1;
+	if (!rt)
+		return why[0] ? -errno : -ENOENT;
+	snprintf(out->version, sizeof(out->version), "%s", go_runtime__version(rt));
+	if (!go_runtime__goroutines(rt, GO_WALK_NO_STACKS, count_user_goroutine, &c))
+		out->goroutines = c.n;
+	out->have_gc = !go_runtime__gc_stats(rt, &out->gc);
+	go_runtime__put(rt);
+	return 0;
 }

@@ -36,6 +36,26 @@ struct collector *go_heap_collector__new(const struct collector_env *env, int *e
 struct collector *go_allocs_collector__new(const struct collector_env *env, int *error, char *err,
 					   size_t errlen);
 
+#include "goruntime.h"
+
+struct symbolizer;
+
+/* The Go runtime's own figures, for the /performance/ endpoints and /metrics. */
+struct go_target_stats {
+	char version[32];
+	int64_t goroutines; /* as runtime.NumGoroutine counts; -1 not read */
+	bool have_gc;	    /* gc read */
+	struct go_gc_stats gc;
+};
+
+/*
+ * Reads them now (a walk of allgs without stacks, memstats, gcController).
+ * Returns 0, -ENOENT for a target that is not Go (why ""), or a negative
+ * errno with why.
+ */
+int goprofiles__stats(pid_t pid, struct symbolizer *sym, struct go_target_stats *out, char *why,
+		      size_t whylen);
+
 /*
  * /debug/metrics' "go_runtime": whether the target is Go, its version,
  * where the layouts came from, or why its runtime is not read.  Adds

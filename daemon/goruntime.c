@@ -148,6 +148,14 @@ static const struct layout_row layout_table[] = {
 	 .ms_buckhash_sys = 3568,
 	 .ms_numforcedgc = 7708,
 	 .ms_gc_cpu_fraction = 7712,
+	 .gcc_gc_percent = 0,
+	 .gcc_memory_limit = 8,
+	 .gcc_heap_live = 136,
+	 .gcc_percent_heap_goal = 104,
+	 .gcc_sweep_dist_min_trigger = 112,
+	 .gcc_heap_in_use = 304,
+	 .gcc_heap_free = 320,
+	 .gcc_heap_released = 312,
      }},
 };
 
@@ -185,6 +193,7 @@ enum {
 	DS_MEMRECORD,
 	DS_MEMRECORDCYCLE,
 	DS_MSTATS,
+	DS_GCCONTROLLER,
 	DS_COUNT,
 };
 
@@ -197,6 +206,7 @@ static const char *const dwarf_struct_names[DS_COUNT] = {
     [DS_MEMRECORD] = "runtime.memRecord",
     [DS_MEMRECORDCYCLE] = "runtime.memRecordCycle",
     [DS_MSTATS] = "runtime.mstats",
+    [DS_GCCONTROLLER] = "runtime.gcControllerState",
 };
 
 /* Offset of member name of a struct DIE, or -1. */
@@ -343,6 +353,18 @@ static int layout_from_elf(Elf *elf, struct go_layout *l)
 		l->ms_gc_sys = member_offset(ms, "gcMiscSys");
 		l->ms_other_sys = member_offset(ms, "other_sys");
 		l->ms_heap_sys = -1; /* MemStats.HeapSys is derived, not an mstats field */
+	}
+	if (ds[DS_GCCONTROLLER].found) {
+		Dwarf_Die *gc = &ds[DS_GCCONTROLLER].die;
+
+		l->gcc_gc_percent = member_offset(gc, "gcPercent");
+		l->gcc_memory_limit = member_offset(gc, "memoryLimit");
+		l->gcc_heap_live = member_offset(gc, "heapLive");
+		l->gcc_percent_heap_goal = member_offset(gc, "gcPercentHeapGoal");
+		l->gcc_sweep_dist_min_trigger = member_offset(gc, "sweepDistMinTrigger");
+		l->gcc_heap_in_use = member_offset(gc, "heapInUse");
+		l->gcc_heap_free = member_offset(gc, "heapFree");
+		l->gcc_heap_released = member_offset(gc, "heapReleased");
 	}
 	dwarf_end(dw);
 	return 0;
@@ -715,6 +737,24 @@ static void globals_from_pclntab(struct go_runtime *rt, Elf *elf, uint64_t bias,
 		}
 		if (found == 1)
 			rt->globals.memstats = base;
+	}
+	/* gcController: the address readmemstats_m takes whose heapInUse and heapFree it reads. */
+	if (l->gcc_heap_in_use > 0 && l->gcc_heap_free > 0) {
+		uint64_t base = 0;
+		int found = 0;
+
+		for (int i = 0; i < na; i++) {
+			uint64_t t = a[i].target;
+
+			if ((a[i].kinds & OPERAND_LEA) &&
+			    has_target(a, na, t + (uint64_t)l->gcc_heap_in_use) &&
+			    has_target(a, na, t + (uint64_t)l->gcc_heap_free) && t != base) {
+				base = t;
+				found++;
+			}
+		}
+		if (found == 1)
+			rt->globals.gc_controller = base;
 	}
 	free(a);
 }
@@ -1121,7 +1161,7 @@ static void walk_stack(struct go_runtime *rt, struct go_goroutine *g, uint64_t p
 	}
 }
 
-static int read_goroutine(struct go_runtime *rt, uint64_t addr, struct go_goroutine *g)
+static int read_goroutine(struct go_runtime *rt, uint64_t addr, bool stack, struct go_goroutine *g)
 {
 	const struct go_layout *l = &rt->layout;
 	const uint8_t *b = rt->gbuf;
@@ -1157,6 +1197,10 @@ static int read_goroutine(struct go_runtime *rt, uint64_t addr, struct go_gorout
 	sp = get_u64(b, l->g_sched_sp);
 	bp = get_u64(b, l->g_sched_bp);
 	/* gogo() clears sched.sp when it resumes a goroutine: sp 0 is "running". */
+	if (!stack) {
+		g->npcs = 0;
+		return 0;
+	}
 	if (!sp) {
 		g->stack_unavailable = true;
 		g->npcs = 0;
@@ -1166,7 +1210,7 @@ static int read_goroutine(struct go_runtime *rt, uint64_t addr, struct go_gorout
 	return 0;
 }
 
-int go_runtime__goroutines(struct go_runtime *rt, go_goroutine_fn fn, void *ctx)
+int go_runtime__goroutines(struct go_runtime *rt, unsigned flags, go_goroutine_fn fn, void *ctx)
 {
 	struct go_goroutine *g;
 	uint64_t allglen, slice[3];
@@ -1198,7 +1242,7 @@ int go_runtime__goroutines(struct go_runtime *rt, go_goroutine_fn fn, void *ctx)
 		return -ENOMEM;
 	ret = 0;
 	for (uint64_t i = 0; i < allglen && !ret; i++) {
-		int r = read_goroutine(rt, rt->allgs[i], g);
+		int r = read_goroutine(rt, rt->allgs[i], !(flags & GO_WALK_NO_STACKS), g);
 
 		if (r == -ESRCH) {
 			ret = r;
@@ -1360,6 +1404,43 @@ out:
 
 /* --- GC statistics ------------------------------------------------------- */
 
+/* GOGC, GOMEMLIMIT, the heap goal and HeapSys from runtime.gcController. */
+static void read_controller(struct go_runtime *rt, struct go_gc_stats *out)
+{
+	const struct go_layout *l = &rt->layout;
+	int32_t need[] = {
+	    l->gcc_gc_percent,	      l->gcc_memory_limit,	     l->gcc_heap_live,
+	    l->gcc_percent_heap_goal, l->gcc_sweep_dist_min_trigger, l->gcc_heap_in_use,
+	    l->gcc_heap_free,	      l->gcc_heap_released};
+	uint8_t buf[1024];
+	size_t size = 0;
+	int32_t pct;
+	uint64_t goal, sweep;
+
+	if (!rt->globals.gc_controller)
+		return;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (need[i] < 0 || (size_t)need[i] + 8 > sizeof(buf))
+			return;
+		if ((size_t)need[i] + 8 > size)
+			size = (size_t)need[i] + 8;
+	}
+	if (remote_read(rt->pid, rt->globals.gc_controller, buf, size))
+		return;
+	pct = (int32_t)get_u32(buf, l->gcc_gc_percent);
+	out->gogc = pct < 0 ? -1 : pct;
+	out->memory_limit = (int64_t)get_u64(buf, l->gcc_memory_limit);
+	out->heap_live = (int64_t)get_u64(buf, l->gcc_heap_live);
+	/* heapGoalInternal(), outside the memory-limit regime: the larger of the two. */
+	goal = get_u64(buf, l->gcc_percent_heap_goal);
+	sweep = get_u64(buf, l->gcc_sweep_dist_min_trigger);
+	out->next_gc = (int64_t)(sweep > goal ? sweep : goal);
+	out->heap_sys_bytes =
+	    (int64_t)(get_u64(buf, l->gcc_heap_in_use) + get_u64(buf, l->gcc_heap_free) +
+		      get_u64(buf, l->gcc_heap_released));
+	out->have_controller = true;
+}
+
 int go_runtime__gc_stats(struct go_runtime *rt, struct go_gc_stats *out)
 {
 	const struct go_layout *l = &rt->layout;
@@ -1398,5 +1479,7 @@ int go_runtime__gc_stats(struct go_runtime *rt, struct go_gc_stats *out)
 	if (l->ms_gc_cpu_fraction >= 0)
 		memcpy(&out->gc_cpu_fraction, ms + l->ms_gc_cpu_fraction, sizeof(double));
 	free(ms);
+	out->gogc = out->memory_limit = out->heap_live = out->next_gc = out->heap_sys_bytes = -1;
+	read_controller(rt, out);
 	return 0;
 }

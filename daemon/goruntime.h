@@ -50,6 +50,9 @@ struct go_layout {
 	int32_t ms_numgc, ms_pause_total_ns, ms_pause_ns, ms_pause_end, ms_last_gc_unix;
 	int32_t ms_heap_sys, ms_stacks_sys, ms_gc_sys, ms_other_sys, ms_mspan_sys, ms_mcache_sys,
 	    ms_buckhash_sys, ms_numforcedgc, ms_gc_cpu_fraction;
+	/* runtime.gcControllerState */
+	int32_t gcc_gc_percent, gcc_memory_limit, gcc_heap_live, gcc_percent_heap_goal,
+	    gcc_sweep_dist_min_trigger, gcc_heap_in_use, gcc_heap_free, gcc_heap_released;
 };
 
 /* Addresses of the runtime's globals in the target (0: not found). */
@@ -104,9 +107,14 @@ struct go_gc_stats {
 	uint32_t num_gc, num_forced_gc;
 	uint64_t pause_total_ns, last_gc_unix_ns;
 	uint64_t pause_ns[256], pause_end[256]; /* ring, the latest at (num_gc + 255) % 256 */
-	uint64_t heap_sys, stacks_sys, gc_sys, other_sys, mspan_sys, mcache_sys, buckhash_sys;
-	uint64_t sys; /* the sum of the *_sys above */
 	double gc_cpu_fraction;
+	/* From runtime.gcController; -1 when not read. */
+	int64_t gogc;		/* GOGC (gcPercent; -1 is also "off") */
+	int64_t memory_limit;	/* GOMEMLIMIT, bytes (math.MaxInt64: none) */
+	int64_t heap_live;	/* bytes live at the last GC plus allocated since */
+	int64_t next_gc;	/* MemStats.NextGC: the heap goal */
+	int64_t heap_sys_bytes; /* MemStats.HeapSys: in use + free + released */
+	bool have_controller;
 };
 
 /*
@@ -126,12 +134,15 @@ const char *go_runtime__layout_source(const struct go_runtime *rt);
 const struct go_layout *go_runtime__layout(const struct go_runtime *rt);
 const struct go_globals *go_runtime__globals(const struct go_runtime *rt);
 
+/* go_runtime__goroutines() flags */
+#define GO_WALK_NO_STACKS 1u /* the goroutines without their stacks (a count) */
+
 /*
  * Walks every goroutine that is not dead, calling fn with each (a borrowed
  * struct, valid for the call).  Returns 0, fn's nonzero value, or a negative
  * errno (-ESRCH: the target is gone, -EIO: its memory says nonsense).
  */
-int go_runtime__goroutines(struct go_runtime *rt, go_goroutine_fn fn, void *ctx);
+int go_runtime__goroutines(struct go_runtime *rt, unsigned flags, go_goroutine_fn fn, void *ctx);
 
 /*
  * "chan receive" for a waitReason; "" for 0; NULL when the version's table

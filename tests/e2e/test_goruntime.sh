@@ -13,6 +13,9 @@
 #   - the protobuf goroutine profile loads in go tool pprof without warnings;
 #   - /debug/pprof/heap inuse_space of main.retainLarge / retainSmall within
 #     10% of the app's own, from zero probes;
+#   - /performance/stats gc: num_gc and the last pause as the app's own
+#     runtime.ReadMemStats; goroutines as its NumGoroutine; health checks
+#     goroutines and gc_pause; /metrics the Go client's go_* series;
 #   - /debug/pprof/threads is the OS-thread view, /debug/metrics names the Go
 #     version and where the layouts came from.
 
@@ -132,6 +135,61 @@ run_against()
 		ok "$bin: heap profile says it comes from the runtime, no probes"
 	else
 		fail "$bin: heap profile says it comes from the runtime, no probes"
+	fi
+
+	# GC: the app's own runtime.ReadMemStats against pprofd's /performance/stats.
+	fetch "http://127.0.0.1:$app_port/memstats" "$E2E_TMP/app.ms" >/dev/null
+	fetch "$DAEMON_URL/performance/stats" "$E2E_TMP/pd.stats" >/dev/null
+	local a_gc a_pause p_gc p_pause a_n p_n
+	a_gc=$(jq -r .NumGC "$E2E_TMP/app.ms")
+	a_pause=$(jq -r .LastPauseNs "$E2E_TMP/app.ms")
+	p_gc=$(jq -r .gc.num_gc "$E2E_TMP/pd.stats")
+	p_pause=$(jq -r .gc.last_pause_ns "$E2E_TMP/pd.stats")
+	if [ -n "$a_gc" ] && [ "$a_gc" = "$p_gc" ] && [ "$a_pause" = "$p_pause" ] &&
+		[ "$a_gc" -ge 2 ]; then
+		ok "$bin: gc num_gc $p_gc and last pause $p_pause ns = the app's ReadMemStats"
+	else
+		fail "$bin: gc num_gc and last pause = the app's ReadMemStats" \
+			"app: NumGC $a_gc, last pause $a_pause" "pprofd: $(jq -c .gc "$E2E_TMP/pd.stats")"
+	fi
+	a_n=$(jq -r .NumGoroutine "$E2E_TMP/app.ms")
+	p_n=$(jq -r .goroutines "$E2E_TMP/pd.stats")
+	# The app counts its /memstats handler and its connection's reader.
+	if [ -n "$p_n" ] && [ "$p_n" != null ] && [ "$p_n" -le "$a_n" ] &&
+		[ "$p_n" -ge $((a_n - 3)) ]; then
+		ok "$bin: /performance/stats goroutines $p_n (the app's NumGoroutine: $a_n)"
+	else
+		fail "$bin: /performance/stats goroutines = NumGoroutine less its HTTP" \
+			"app $a_n, pprofd $p_n"
+	fi
+	if jq -e '.gc.gogc == 100 and .gc.next_gc_bytes > 0 and .gc.heap_sys_bytes > 0' \
+		"$E2E_TMP/pd.stats" >/dev/null; then
+		ok "$bin: gc gogc 100, next_gc_bytes, heap_sys_bytes"
+	else
+		fail "$bin: gc gogc 100, next_gc_bytes, heap_sys_bytes" "$(jq -c .gc "$E2E_TMP/pd.stats")"
+	fi
+	fetch "$DAEMON_URL/performance/health" "$E2E_TMP/pd.health" >/dev/null
+	if jq -e '[.checks[] | select(.name == "goroutines" and .threshold == 1000 and
+			.status == "ok" and .value > 500)] | length == 1' "$E2E_TMP/pd.health" \
+		>/dev/null &&
+		jq -e '[.checks[] | select(.name == "gc_pause" and .threshold == 500 and
+			.warning_above == 100 and .value >= 0)] | length == 1' "$E2E_TMP/pd.health" \
+			>/dev/null; then
+		ok "$bin: health checks goroutines (1000) and gc_pause (100 / 500 ms)"
+	else
+		fail "$bin: health checks goroutines and gc_pause" "$(jq -c .checks "$E2E_TMP/pd.health")"
+	fi
+	fetch "$DAEMON_URL/metrics" "$E2E_TMP/pd.metrics" >/dev/null
+	local m_gc m_n
+	m_gc=$(awk '$1 == "go_gc_duration_seconds_count" { print $2 }' "$E2E_TMP/pd.metrics")
+	m_n=$(awk '$1 == "go_goroutines" { print $2 }' "$E2E_TMP/pd.metrics")
+	if [ "$m_gc" = "$a_gc" ] && [ -n "$m_n" ] && [ "$m_n" -ge "$PARKED" ] &&
+		grep -q '^go_gc_duration_seconds{quantile="0.5"} ' "$E2E_TMP/pd.metrics" &&
+		grep -q '^go_memstats_next_gc_bytes ' "$E2E_TMP/pd.metrics" &&
+		grep -q '^go_info{version="go1\.' "$E2E_TMP/pd.metrics"; then
+		ok "$bin: /metrics go_goroutines $m_n, go_gc_duration_seconds (count $m_gc), go_memstats_*"
+	else
+		fail "$bin: /metrics go_* series" "$(grep '^go_' "$E2E_TMP/pd.metrics")"
 	fi
 
 	# The OS-thread view at its own name; the Go runtime in /debug/metrics.

@@ -171,7 +171,9 @@ static const struct {
     FIELD(ms_mspan_sys),
     FIELD(ms_mcache_sys),
     FIELD(ms_buckhash_sys),
-    FIELD(ms_numforcedgc),
+    FIELD(ms_numforcedgc), FIELD(gcc_gc_percent), FIELD(gcc_memory_limit),
+    FIELD(gcc_heap_live), FIELD(gcc_percent_heap_goal), FIELD(gcc_sweep_dist_min_trigger),
+    FIELD(gcc_heap_in_use), FIELD(gcc_heap_free), FIELD(gcc_heap_released),
     FIELD(ms_gc_cpu_fraction),
 };
 
@@ -322,7 +324,7 @@ static void live_goroutines(const char *path, const char *layouts)
 		snprintf(lv->version, sizeof(lv->version), "%s", go_runtime__version(rt));
 		snprintf(lv->layouts, sizeof(lv->layouts), "%s", go_runtime__layout_source(rt));
 		lv->c.rt = rt;
-		lv->walk_error = go_runtime__goroutines(rt, count_goroutine, &lv->c);
+		lv->walk_error = go_runtime__goroutines(rt, 0, count_goroutine, &lv->c);
 		lv->mem_error = go_runtime__mem_records(rt, count_record, &lv->m);
 		lv->gc_error = go_runtime__gc_stats(rt, &lv->gc);
 		lv->rate_error = go_runtime__mem_profile_rate(rt, &lv->rate);
@@ -357,6 +359,12 @@ static void live_goroutines(const char *path, const char *layouts)
 	assert_int_equal(lv->gc.num_gc, num_gc);
 	assert_true(lv->gc.pause_ns[(lv->gc.num_gc + 255) % 256] > 0);
 	assert_true(lv->gc.last_gc_unix_ns / 1000000000ULL + 600 > (uint64_t)time(NULL));
+	/* gcController: GOGC 100 (the default), no GOMEMLIMIT, a heap goal of 4 MiB or more. */
+	assert_true(lv->gc.have_controller);
+	assert_int_equal(lv->gc.gogc, 100);
+	assert_int_equal(lv->gc.memory_limit, INT64_MAX);
+	assert_true(lv->gc.next_gc >= 4 << 20);
+	assert_true(lv->gc.heap_sys_bytes >= 1 << 20);
 	free(lv);
 }
 

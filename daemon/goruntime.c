@@ -36,7 +36,9 @@
 #define MAX_GOROUTINES (1u << 22) /* allglen beyond this is nonsense */
 #define MAX_BUCKETS (1u << 22)	  /* memory profile buckets walked */
 #define MAX_BUCKET_STACK 32	  /* runtime.maxStack */
-#define STACK_READ_BYTES 16384	  /* read of a goroutine's stack at once */
+#define STACK_FIRST_READ_BYTES 1024 /* the first read of a goroutine's stack */
+#define STACK_READ_BYTES 16384      /* the next ones */
+#define G_BATCH 64                  /* runtime.g's read in one process_vm_readv() */
 
 struct go_runtime {
 	pid_t pid;
@@ -46,7 +48,7 @@ struct go_runtime {
 	struct go_layout layout;
 	struct go_globals globals;
 	uint64_t text_lo, text_hi; /* executable's text, runtime addresses */
-	uint8_t *gbuf;		   /* one runtime.g */
+	uint8_t *gbuf;		   /* G_BATCH runtime.g's */
 	uint8_t *stack;		   /* STACK_READ_BYTES of a stack */
 	uint64_t *allgs;	   /* the pointer array of the last walk */
 	size_t cap_allgs;
@@ -959,7 +961,7 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 		ret = -ENOTSUP;
 		goto fail;
 	}
-	rt->gbuf = malloc(rt->layout.g_size);
+	rt->gbuf = malloc((size_t)rt->layout.g_size * G_BATCH);
 	rt->stack = malloc(STACK_READ_BYTES);
 	if (!rt->gbuf || !rt->stack) {
 		ret = -ENOMEM;
@@ -1137,8 +1139,11 @@ static void walk_stack(struct go_runtime *rt, struct go_goroutine *g, uint64_t p
 			return;
 		}
 		if (bp < base || bp + 16 > base + got) {
+			/* A parked goroutine's frames fit in a few hundred bytes: small first. */
+			uint64_t want = got ? STACK_READ_BYTES : STACK_FIRST_READ_BYTES;
+
 			base = bp;
-			got = hi - bp < STACK_READ_BYTES ? hi - bp : STACK_READ_BYTES;
+			got = hi - bp < want ? hi - bp : want;
 			if (remote_read(rt->pid, base, rt->stack, got)) {
 				g->truncated = true;
 				return;
@@ -1161,19 +1166,14 @@ static void walk_stack(struct go_runtime *rt, struct go_goroutine *g, uint64_t p
 	}
 }
 
-static int read_goroutine(struct go_runtime *rt, uint64_t addr, bool stack, struct go_goroutine *g)
+/* One g, its bytes (l->g_size of them) at b, read. */
+static int read_goroutine(struct go_runtime *rt, uint64_t addr, const uint8_t *b, bool stack,
+			  struct go_goroutine *g)
 {
 	const struct go_layout *l = &rt->layout;
-	const uint8_t *b = rt->gbuf;
 	uint64_t pc, sp, bp;
 	uint32_t status;
-	int ret;
 
-	if (!addr || (addr & 7))
-		return -EFAULT;
-	ret = remote_read(rt->pid, addr, rt->gbuf, l->g_size);
-	if (ret)
-		return ret;
 	status = get_u32(b, l->g_atomicstatus);
 	memset(g, 0, offsetof(struct go_goroutine, pcs));
 	g->addr = addr;
@@ -1212,6 +1212,7 @@ static int read_goroutine(struct go_runtime *rt, uint64_t addr, bool stack, stru
 
 int go_runtime__goroutines(struct go_runtime *rt, unsigned flags, go_goroutine_fn fn, void *ctx)
 {
+	const struct go_layout *l = &rt->layout;
 	struct go_goroutine *g;
 	uint64_t allglen, slice[3];
 	int ret;
@@ -1241,17 +1242,41 @@ int go_runtime__goroutines(struct go_runtime *rt, unsigned flags, go_goroutine_f
 	if (!g)
 		return -ENOMEM;
 	ret = 0;
-	for (uint64_t i = 0; i < allglen && !ret; i++) {
-		int r = read_goroutine(rt, rt->allgs[i], !(flags & GO_WALK_NO_STACKS), g);
+	for (uint64_t i = 0; i < allglen && !ret; i += G_BATCH) {
+		size_t k = allglen - i < G_BATCH ? allglen - i : G_BATCH, sz = (size_t)l->g_size;
+		struct iovec local[G_BATCH], remote[G_BATCH];
+		ssize_t got;
 
-		if (r == -ESRCH) {
-			ret = r;
+		/* G_BATCH g's in one call; what it could not read is read one by one. */
+		for (size_t j = 0; j < k; j++) {
+			local[j] = (struct iovec){ rt->gbuf + j * sz, sz };
+			remote[j] = (struct iovec){ (void *)(uintptr_t)rt->allgs[i + j], sz };
+		}
+		got = process_vm_readv(rt->pid, local, k, remote, k, 0);
+		if (got < 0 && errno == ESRCH) {
+			ret = -ESRCH;
 			break;
 		}
-		/* A g freed and reused while we read it: skipped. */
-		if (r || (g->status & ~(uint32_t)GO_STATUS_SCAN) == GO_STATUS_DEAD)
-			continue;
-		ret = fn(ctx, g);
+		for (size_t j = 0; j < k && !ret; j++) {
+			uint64_t addr = rt->allgs[i + j];
+			uint8_t *b = rt->gbuf + j * sz;
+			int r = 0;
+
+			if (!addr || (addr & 7))
+				continue;
+			if (got < (ssize_t)((j + 1) * sz))
+				r = remote_read(rt->pid, addr, b, sz);
+			if (!r)
+				r = read_goroutine(rt, addr, b, !(flags & GO_WALK_NO_STACKS), g);
+			if (r == -ESRCH) {
+				ret = r;
+				break;
+			}
+			/* A g freed and reused while we read it: skipped. */
+			if (r || (g->status & ~(uint32_t)GO_STATUS_SCAN) == GO_STATUS_DEAD)
+				continue;
+			ret = fn(ctx, g);
+		}
 	}
 	free(g);
 	return ret;

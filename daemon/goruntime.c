@@ -691,16 +691,27 @@ static void globals_from_pclntab(struct go_runtime *rt, Elf *elf, uint64_t bias,
 	/* mProf_FlushLocked walks the bucket list and nothing else global. */
 	na = function_operands(rt, pcln, &d, "runtime.mProf_FlushLocked", a, MAX_OPERANDS);
 	{
-		uint64_t t = 0, v;
-		int found = 0;
+		uint64_t t = 0, v, held = 0;
+		int found = 0, holding = 0;
 
-		/* Decoding at every byte finds a few false operands: only one may fit. */
-		for (int i = 0; i < na; i++)
-			if (a[i].target != t && plausible_mbuckets(rt, a[i].target) &&
-			    !remote_u64(rt->pid, a[i].target, &v) && v) {
-				t = a[i].target;
-				found++;
+		/*
+		 * Decoding at every byte finds a few false operands: only one may
+		 * fit, or (several nil) the one that holds a bucket.
+		 */
+		for (int i = 0; i < na; i++) {
+			if (!plausible_mbuckets(rt, a[i].target))
+				continue;
+			t = a[i].target;
+			found++;
+			if (!remote_u64(rt->pid, t, &v) && v) {
+				held = t;
+				holding++;
 			}
+		}
+		if (found > 1 && holding == 1) {
+			t = held;
+			found = 1;
+		}
 		if (found == 1)
 			rt->globals.mbuckets = t;
 	}

@@ -16,6 +16,8 @@
 #   - /performance/stats gc: num_gc and the last pause as the app's own
 #     runtime.ReadMemStats; goroutines as its NumGoroutine; health checks
 #     goroutines and gc_pause; /metrics the Go client's go_* series;
+#   - gonoprof (MemProfileRate 0): heap answers 503 naming the opt-in;
+#     go.set_mem_profile_rate turns the runtime's sampling on;
 #   - /debug/pprof/threads is the OS-thread view, /debug/metrics names the Go
 #     version and where the layouts came from.
 
@@ -216,5 +218,50 @@ run_against()
 
 run_against goserver
 run_against goserver-stripped
+
+# A binary that never references runtime.MemProfile: MemProfileRate 0.  The
+# heap profile says so (503, naming the opt-in); with go.set_mem_profile_rate
+# pprofd turns the runtime's sampling on, and main.churn's 4 MiB shows.
+opt_in()
+{
+	local bin=$1 code live
+	if ! start_workload "$bin"; then
+		fail "$bin: start"
+		return
+	fi
+	local pid=$WORKLOAD_PID
+	if start_daemon "$pid"; then
+		code=$(fetch "$DAEMON_URL/debug/pprof/heap" "$E2E_TMP/noprof.heap")
+		if [ "$code" = 503 ] && grep -q 'MemProfileRate is 0' "$E2E_TMP/noprof.heap" &&
+			grep -q 'go.set_mem_profile_rate' "$E2E_TMP/noprof.heap"; then
+			ok "$bin: heap 503: MemProfileRate 0, names go.set_mem_profile_rate"
+		else
+			fail "$bin: heap 503: MemProfileRate 0, names go.set_mem_profile_rate" \
+				"code $code: $(head -c 300 "$E2E_TMP/noprof.heap")"
+		fi
+		stop "$DAEMON_PID"
+	else
+		fail "$bin: start pprofd"
+	fi
+	printf '{ "go": { "set_mem_profile_rate": 4096 } }\n' >"$E2E_TMP/optin.json"
+	if start_daemon "$pid" --config "$E2E_TMP/optin.json"; then
+		sleep 3 # 300 blocks allocated, 3 GCs: the profile is published
+		code=$(fetch "$DAEMON_URL/debug/pprof/heap" "$E2E_TMP/optin.heap")
+		live=$(flat_bytes "$E2E_TMP/optin.heap" '(main\.)?churn')
+		if [ "$code" = 200 ] && [ "$live" -ge $((2 << 20)) ] && [ "$live" -le $((8 << 20)) ]; then
+			ok "$bin: go.set_mem_profile_rate 4096: main.churn inuse_space $live B (4 MiB live)"
+		else
+			fail "$bin: go.set_mem_profile_rate 4096: main.churn inuse_space ~4 MiB" \
+				"code $code, $live B" "$(grep -i memprofilerate "$DAEMON_LOG")"
+		fi
+		stop "$DAEMON_PID"
+	else
+		fail "$bin: start pprofd with go.set_mem_profile_rate"
+	fi
+	stop "$pid"
+}
+
+opt_in gonoprof
+opt_in gonoprof-stripped
 
 done_testing

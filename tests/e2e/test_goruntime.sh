@@ -18,6 +18,8 @@
 #     goroutines and gc_pause; /metrics the Go client's go_* series;
 #   - gonoprof (MemProfileRate 0): heap answers 503 naming the opt-in;
 #     go.set_mem_profile_rate turns the runtime's sampling on;
+#   - a Go version without a layout row (esbuild from npm): "unsupported Go
+#     version" and the native view;
 #   - /debug/pprof/threads is the OS-thread view, /debug/metrics names the Go
 #     version and where the layouts came from.
 
@@ -263,5 +265,64 @@ opt_in()
 
 opt_in gonoprof
 opt_in gonoprof-stripped
+
+# A Go version the layout table does not know (esbuild from npm, Go 1.2x,
+# stripped): "unsupported Go version" in /debug/metrics and the stats, the
+# goroutine endpoint falls back to the OS threads.
+unsupported()
+{
+	local esbuild=$OUTPUT/npm/esbuild holder pid code
+	if [ ! -x "$esbuild" ]; then
+		skip "unsupported Go version: no $esbuild (tests/fetch-esbuild.sh)"
+		return
+	fi
+	mkdir -p "$E2E_TMP/www"
+	mkfifo "$E2E_TMP/stdin"
+	# esbuild --serve stops when its stdin closes: a writer holds it open.
+	sleep 120 >"$E2E_TMP/stdin" &
+	holder=$!
+	track "$holder"
+	"$esbuild" --serve="127.0.0.1:$(free_port)" --servedir="$E2E_TMP/www" \
+		<"$E2E_TMP/stdin" >>"$E2E_TMP/esbuild.log" 2>&1 &
+	pid=$!
+	track "$pid"
+	sleep 0.5
+	if ! start_daemon "$pid"; then
+		fail "esbuild: start pprofd"
+		stop "$pid"
+		stop "$holder"
+		return
+	fi
+	fetch "$DAEMON_URL/debug/metrics" "$E2E_TMP/esb.metrics" >/dev/null
+	if jq -e '.go_runtime.readable == false and
+		(.go_runtime.reason | test("^unsupported Go version go1\\.[0-9]+"))' \
+		"$E2E_TMP/esb.metrics" >/dev/null; then
+		ok "esbuild: /debug/metrics $(jq -c .go_runtime.reason "$E2E_TMP/esb.metrics")"
+	else
+		fail "esbuild: /debug/metrics says unsupported Go version" \
+			"$(jq -c .go_runtime "$E2E_TMP/esb.metrics")"
+	fi
+	code=$(fetch "$DAEMON_URL/debug/pprof/goroutine?debug=1" "$E2E_TMP/esb.g1")
+	if [ "$code" = 200 ] && grep -q '^goroutine profile: total [0-9]' "$E2E_TMP/esb.g1" &&
+		grep -q 'do_epoll_wait\|futex' "$E2E_TMP/esb.g1"; then
+		ok "esbuild: goroutine falls back to the OS threads (kernel frames)"
+	else
+		fail "esbuild: goroutine falls back to the OS threads" "code $code" \
+			"$(head -5 "$E2E_TMP/esb.g1")"
+	fi
+	fetch "$DAEMON_URL/performance/stats" "$E2E_TMP/esb.stats" >/dev/null
+	if jq -e '.gc == null and (.gc_reason | startswith("unsupported Go version"))' \
+		"$E2E_TMP/esb.stats" >/dev/null; then
+		ok "esbuild: /performance/stats gc null, gc_reason unsupported Go version"
+	else
+		fail "esbuild: /performance/stats gc_reason" \
+			"$(jq -c '{gc, gc_reason}' "$E2E_TMP/esb.stats")"
+	fi
+	stop "$DAEMON_PID"
+	stop "$pid"
+	stop "$holder"
+}
+
+unsupported
 
 done_testing

@@ -842,6 +842,17 @@ static struct collector *go_memory_collector__new(const struct collector_env *en
 	    runtime_or_fallback(env, "allocations are tracked by probes instead", &comment);
 	int64_t rate = -1;
 
+	if (rt && !go_runtime__has_mem_profile(rt)) {
+		snprintf(fallback_comment, sizeof(fallback_comment),
+			 "Go runtime's memory profile not read (%s: the layouts of its buckets are "
+			 "not known, no DWARF and no table row): allocations are tracked by probes "
+			 "instead",
+			 go_runtime__version(rt));
+		pr_warn("%s", fallback_comment);
+		comment = fallback_comment;
+		go_runtime__put(rt);
+		rt = NULL;
+	}
 	if (!rt) {
 		struct collector *c = allocs ? allocs_collector__new(env, error, err, errlen)
 					     : heap_collector__new(env, error, err, errlen);
@@ -969,6 +980,11 @@ int goprofiles__stats(pid_t pid, struct symbolizer *sym, struct go_target_stats 
 	if (!go_runtime__goroutines(rt, GO_WALK_NO_STACKS, count_user_goroutine, &c))
 		out->goroutines = c.n;
 	out->have_gc = !go_runtime__gc_stats(rt, &out->gc);
+	if (!out->have_gc)
+		snprintf(why, whylen,
+			 "%s: runtime.memstats not read (its layout or address is not known: no "
+			 "DWARF and no table row for this version)",
+			 out->version);
 	go_runtime__put(rt);
 	return 0;
 }

@@ -33,12 +33,12 @@
 #include "log.h"
 
 /* Bounds on what the target's memory may claim. */
-#define MAX_GOROUTINES (1u << 22) /* allglen beyond this is nonsense */
-#define MAX_BUCKETS (1u << 22)	  /* memory profile buckets walked */
-#define MAX_BUCKET_STACK 32	  /* runtime.maxStack */
+#define MAX_GOROUTINES (1u << 22)   /* allglen beyond this is nonsense */
+#define MAX_BUCKETS (1u << 22)	    /* memory profile buckets walked */
+#define MAX_BUCKET_STACK 32	    /* runtime.maxStack */
 #define STACK_FIRST_READ_BYTES 1024 /* the first read of a goroutine's stack */
-#define STACK_READ_BYTES 16384      /* the next ones */
-#define G_BATCH 64                  /* runtime.g's read in one process_vm_readv() */
+#define STACK_READ_BYTES 16384	    /* the next ones */
+#define G_BATCH 64		    /* runtime.g's read in one process_vm_readv() */
 
 struct go_runtime {
 	pid_t pid;
@@ -51,6 +51,8 @@ struct go_runtime {
 	uint8_t *gbuf;		   /* G_BATCH runtime.g's */
 	uint8_t *stack;		   /* STACK_READ_BYTES of a stack */
 	uint64_t *allgs;	   /* the pointer array of the last walk */
+	char *wait_reasons[64];	   /* runtime.waitReasonStrings, from the binary */
+	size_t nwait_reasons;
 	size_t cap_allgs;
 };
 
@@ -370,6 +372,250 @@ static int layout_from_elf(Elf *elf, struct go_layout *l)
 	}
 	dwarf_end(dw);
 	return 0;
+}
+
+/*
+ * Layouts from the binary's own type descriptors (no DWARF, no table row):
+ * the runtime allocates its g's and m's with new(), so their types are in
+ * .rodata as Go's reflection sees them (abi.StructType: the Type header of
+ * 48 bytes, the package path, the fields slice; each field a Name pointer,
+ * a Type pointer and its offset).  A struct is found from a field name:
+ * the Name's bytes, the fields that point at it, back to the field at
+ * offset 0, the slice that holds that array; every step checked.  Names are
+ * Go 1.17+'s (flags byte, varint length); offsets before Go 1.19 are
+ * shifted left one (offsetAnon).  The heap and GC structs have no
+ * descriptors: a version known only this way has goroutines, not heap/GC.
+ */
+#define TYPE_KIND_STRUCT 25
+#define MAX_STRUCT_FIELDS 512
+
+struct rodata {
+	const uint8_t *p;
+	uint64_t va;
+	size_t len;
+};
+
+static bool ro_u64(const struct rodata *r, uint64_t va, uint64_t *v)
+{
+	if (va < r->va || va - r->va + 8 > r->len)
+		return false;
+	memcpy(v, r->p + (va - r->va), 8);
+	return true;
+}
+
+/* The text of the Name at va, into buf; false when it is no Name. */
+static bool ro_name(const struct rodata *r, uint64_t va, char *buf, size_t len)
+{
+	size_t o, n = 0, shift = 0;
+
+	if (va < r->va || va - r->va + 2 > r->len)
+		return false;
+	o = va - r->va + 1;		   /* flags */
+	for (int i = 0; i < 3; i++, o++) { /* varint length */
+		if (o >= r->len)
+			return false;
+		n |= (size_t)(r->p[o] & 0x7f) << shift;
+		shift += 7;
+		if (!(r->p[o] & 0x80))
+			break;
+	}
+	o++;
+	if (n == 0 || n >= len || o + n > r->len)
+		return false;
+	memcpy(buf, r->p + o, n);
+	buf[n] = '\0';
+	return true;
+}
+
+struct type_field {
+	char name[32];
+	uint64_t type;
+	int32_t offset;
+};
+
+/* The fields of the struct type at va (false when it is no struct type). */
+static bool struct_type_fields(const struct rodata *r, uint64_t va, bool shifted,
+			       struct type_field *f, size_t max, size_t *n, int32_t *size)
+{
+	uint64_t sz, arr, len;
+
+	if (va < r->va || va - r->va + 72 > r->len ||
+	    (r->p[va - r->va + 23] & 0x1f) != TYPE_KIND_STRUCT || !ro_u64(r, va, &sz) ||
+	    !ro_u64(r, va + 56, &arr) || !ro_u64(r, va + 64, &len) || len > max || sz > 65536)
+		return false;
+	for (uint64_t i = 0; i < len; i++) {
+		uint64_t name, typ, off;
+
+		if (!ro_u64(r, arr + 24 * i, &name) || !ro_u64(r, arr + 24 * i + 8, &typ) ||
+		    !ro_u64(r, arr + 24 * i + 16, &off) ||
+		    !ro_name(r, name, f[i].name, sizeof(f[i].name)))
+			return false;
+		if (shifted)
+			off >>= 1;
+		if (off > sz)
+			return false;
+		f[i].type = typ;
+		f[i].offset = (int32_t)off;
+	}
+	*n = len;
+	*size = (int32_t)sz;
+	return true;
+}
+
+static int32_t field_offset(const struct type_field *f, size_t n, const char *name, uint64_t *type)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(f[i].name, name)) {
+			if (type)
+				*type = f[i].type;
+			return f[i].offset;
+		}
+	return -1;
+}
+
+/*
+ * The struct type that has a field called key and every field of also[]
+ * (NULL-terminated): its fields into f.  false when none, or more than one.
+ */
+static bool find_struct_type(const struct rodata *r, bool shifted, const char *key,
+			     const char *const *also, struct type_field *f, size_t *n,
+			     int32_t *size)
+{
+	size_t klen = strlen(key), found = 0;
+	struct type_field *tmp = calloc(MAX_STRUCT_FIELDS, sizeof(*tmp));
+
+	if (!tmp)
+		return false;
+	for (size_t o = 0; o + klen + 2 <= r->len && found < 2; o++) {
+		uint64_t name_va;
+
+		/* A Name: flags (0: unexported, no tag), length, the bytes. */
+		if (r->p[o] != 0 || r->p[o + 1] != klen || memcmp(r->p + o + 2, key, klen))
+			continue;
+		name_va = r->va + o;
+		for (size_t w = 0; w + 24 <= r->len && found < 2; w += 8) {
+			uint64_t v, start, off;
+			size_t back = 0;
+
+			memcpy(&v, r->p + w, 8);
+			if (v != name_va)
+				continue;
+			/* A field pointing at the Name: back to the field at offset 0. */
+			start = r->va + w;
+			while (back < MAX_STRUCT_FIELDS && ro_u64(r, start + 16, &off) && off) {
+				start -= 24;
+				back++;
+			}
+			/* The slice (array, len, cap) of a struct type holding that array. */
+			for (size_t q = 56; q + 24 <= r->len; q += 8) {
+				uint64_t a, l, c, tva;
+				size_t m;
+				int32_t sz;
+				bool all = true;
+
+				memcpy(&a, r->p + q, 8);
+				if (a != start)
+					continue;
+				memcpy(&l, r->p + q + 8, 8);
+				memcpy(&c, r->p + q + 16, 8);
+				tva = r->va + q - 56;
+				if (l != c || l <= back ||
+				    !struct_type_fields(r, tva, shifted, tmp, MAX_STRUCT_FIELDS, &m,
+							&sz))
+					continue;
+				for (size_t k = 0; also[k] && all; k++)
+					all = field_offset(tmp, m, also[k], NULL) >= 0;
+				if (!all || field_offset(tmp, m, key, NULL) < 0)
+					continue;
+				if (!found++) {
+					memcpy(f, tmp, m * sizeof(*f));
+					*n = m;
+					*size = sz;
+				}
+				break;
+			}
+		}
+	}
+	free(tmp);
+	return found == 1;
+}
+
+/* "go1.17.3" -> 117; 0 when it does not parse. */
+static int version_number(const char *v)
+{
+	int major, minor;
+
+	return sscanf(v, "go%d.%d", &major, &minor) == 2 ? major * 100 + minor : 0;
+}
+
+int go_layout__from_types(Elf *elf, const char *version, struct go_layout *l)
+{
+	static const char *const g_also[] = {"atomicstatus", "sched", "stack", "startpc", NULL};
+	static const char *const m_also[] = {"curg", "g0", NULL};
+	struct type_field *g = calloc(3 * MAX_STRUCT_FIELDS, sizeof(*g)),
+			  *sub = g + MAX_STRUCT_FIELDS, *m = sub + MAX_STRUCT_FIELDS;
+	bool shifted = version_number(version) < 119;
+	size_t ng = 0, nsub = 0, nm = 0, shstrndx;
+	struct rodata r = {0};
+	Elf_Scn *scn = NULL;
+	uint64_t sched_t = 0, stack_t = 0;
+	int32_t size, off;
+	int ret = -ENOENT;
+
+	if (!g)
+		return -ENOMEM;
+	if (version_number(version) < 117 || elf_getshdrstrndx(elf, &shstrndx))
+		goto out;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, ".rodata") || !(d = elf_getdata(scn, NULL)) || !d->d_buf)
+			continue;
+		r = (struct rodata){d->d_buf, sh.sh_addr, d->d_size};
+	}
+	if (!r.p || !find_struct_type(&r, shifted, "goid", g_also, g, &ng, &size))
+		goto out;
+	memset(l, 0xff, sizeof(*l));
+	l->g_size = size;
+	l->g_sched_pc = field_offset(g, ng, "sched", &sched_t);
+	l->g_stack_lo = field_offset(g, ng, "stack", &stack_t);
+	if (!struct_type_fields(&r, sched_t, shifted, sub, MAX_STRUCT_FIELDS, &nsub, &size))
+		goto out;
+	off = l->g_sched_pc;
+	l->g_sched_sp = off + field_offset(sub, nsub, "sp", NULL);
+	l->g_sched_pc = off + field_offset(sub, nsub, "pc", NULL);
+	l->g_sched_bp = off + field_offset(sub, nsub, "bp", NULL);
+	if (field_offset(sub, nsub, "sp", NULL) < 0 || field_offset(sub, nsub, "pc", NULL) < 0 ||
+	    field_offset(sub, nsub, "bp", NULL) < 0 ||
+	    !struct_type_fields(&r, stack_t, shifted, sub, MAX_STRUCT_FIELDS, &nsub, &size) ||
+	    field_offset(sub, nsub, "lo", NULL) < 0 || field_offset(sub, nsub, "hi", NULL) < 0)
+		goto out;
+	off = l->g_stack_lo;
+	l->g_stack_lo = off + field_offset(sub, nsub, "lo", NULL);
+	l->g_stack_hi = off + field_offset(sub, nsub, "hi", NULL);
+	l->g_atomicstatus = field_offset(g, ng, "atomicstatus", NULL);
+	l->g_goid = field_offset(g, ng, "goid", NULL);
+	l->g_waitsince = field_offset(g, ng, "waitsince", NULL);
+	l->g_waitreason = field_offset(g, ng, "waitreason", NULL);
+	l->g_startpc = field_offset(g, ng, "startpc", NULL);
+	l->g_gopc = field_offset(g, ng, "gopc", NULL);
+	l->g_lockedm = field_offset(g, ng, "lockedm", NULL);
+	l->g_m = field_offset(g, ng, "m", NULL);
+	l->g_labels = field_offset(g, ng, "labels", NULL);
+	l->g_parent_goid = field_offset(g, ng, "parentGoid", NULL);
+	l->g_syscallsp = field_offset(g, ng, "syscallsp", NULL);
+	l->g_syscallpc = field_offset(g, ng, "syscallpc", NULL);
+	if (find_struct_type(&r, shifted, "procid", m_also, m, &nm, &size))
+		l->m_procid = field_offset(m, nm, "procid", NULL);
+	ret = 0;
+out:
+	free(g);
+	return ret;
 }
 
 int go_layout__from_dwarf(const char *path, struct go_layout *out)
@@ -772,6 +1018,60 @@ static void globals_from_pclntab(struct go_runtime *rt, Elf *elf, uint64_t bias,
 	free(a);
 }
 
+/*
+ * runtime.waitReasonStrings, read from the binary: a [N]string in the data
+ * segments whose entry 1 is "GC assist marking" and entry 2 "IO wait" (the
+ * order since Go 1.11), entry 0 "".  Every entry must be a string of the
+ * read-only data; at most MAX_WAIT_REASONS.
+ */
+#define MAX_WAIT_REASONS 64
+
+static void wait_reasons_from_binary(struct go_runtime *rt, Elf *elf, uint64_t bias)
+{
+	static const char first[] = "GC assist marking", second[] = "IO wait";
+	struct data_ranges d;
+	uint8_t *buf = NULL;
+
+	data_ranges_of(elf, bias, &d);
+	for (size_t seg = 0; seg < d.n && !rt->nwait_reasons; seg++) {
+		size_t len = d.hi[seg] - d.lo[seg];
+
+		if (len > (64u << 20))
+			continue;
+		free(buf);
+		buf = malloc(len);
+		if (!buf || remote_read(rt->pid, d.lo[seg], buf, len))
+			continue;
+		for (size_t o = 16; o + 48 <= len && !rt->nwait_reasons; o += 8) {
+			uint64_t e[6];
+			char text[32];
+			size_t n = 0;
+
+			memcpy(e, buf + o - 16, sizeof(e));
+			if (e[1] != 0 || e[3] != sizeof(first) - 1 || e[5] != sizeof(second) - 1 ||
+			    remote_read(rt->pid, e[2], text, e[3]) || memcmp(text, first, e[3]) ||
+			    remote_read(rt->pid, e[4], text, e[5]) || memcmp(text, second, e[5]))
+				continue;
+			for (; n < MAX_WAIT_REASONS && o - 16 + 16 * (n + 1) <= len; n++) {
+				uint64_t sv[2];
+				char *str;
+
+				memcpy(sv, buf + o - 16 + 16 * n, sizeof(sv));
+				if (n && (sv[1] == 0 || sv[1] > 48))
+					break;
+				str = calloc(1, sv[1] + 1);
+				if (!str || (sv[1] && remote_read(rt->pid, sv[0], str, sv[1]))) {
+					free(str);
+					break;
+				}
+				rt->wait_reasons[n] = str;
+			}
+			rt->nwait_reasons = n;
+		}
+	}
+	free(buf);
+}
+
 /* Whether the ELF file is a Go binary: a section Go's linker writes. */
 static bool elf_is_go(Elf *elf)
 {
@@ -894,6 +1194,8 @@ static void runtime_free(struct go_runtime *rt)
 	free(rt->gbuf);
 	free(rt->stack);
 	free(rt->allgs);
+	for (size_t i = 0; i < rt->nwait_reasons; i++)
+		free(rt->wait_reasons[i]);
 	free(rt);
 }
 
@@ -949,7 +1251,10 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 	} else {
 		const struct go_layout *row = go_layout__for_version(rt->version);
 
-		if (!row) {
+		if (!row && go_layout__from_types(elf, rt->version, &rt->layout) == 0 &&
+		    layout_usable(&rt->layout)) {
+			snprintf(rt->layout_source, sizeof(rt->layout_source), "type descriptors");
+		} else if (!row) {
 			snprintf(err, errlen,
 				 "unsupported Go version %s (no DWARF, and no layout "
 				 "known for it)",
@@ -957,9 +1262,11 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 			ret = -ENOTSUP;
 			goto fail;
 		}
-		rt->layout = *row;
-		snprintf(rt->layout_source, sizeof(rt->layout_source), "%s table",
-			 layout_row_of(row)->version);
+		if (row) {
+			rt->layout = *row;
+			snprintf(rt->layout_source, sizeof(rt->layout_source), "%s table",
+				 layout_row_of(row)->version);
+		}
 	}
 	/* No symbol table: the globals from the code that uses them. */
 	if (pcln && !rt->globals.allgs)
@@ -972,6 +1279,7 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 		ret = -ENOTSUP;
 		goto fail;
 	}
+	wait_reasons_from_binary(rt, elf, bias);
 	rt->gbuf = malloc((size_t)rt->layout.g_size * G_BATCH);
 	rt->stack = malloc(STACK_READ_BYTES);
 	if (!rt->gbuf || !rt->stack) {
@@ -1046,6 +1354,15 @@ const char *go_runtime__version(const struct go_runtime *rt)
 	return rt->version;
 }
 
+bool go_runtime__has_mem_profile(const struct go_runtime *rt)
+{
+	const struct go_layout *l = &rt->layout;
+
+	return rt->globals.mbuckets && l->bucket_size > 0 && l->bucket_allnext >= 0 &&
+	       l->bucket_nstk >= 0 && l->bucket_typ >= 0 && l->memrecord_active >= 0 &&
+	       l->memrecord_future >= 0 && l->memrecord_cycle_size == 32;
+}
+
 const char *go_runtime__layout_source(const struct go_runtime *rt)
 {
 	return rt->layout_source;
@@ -1096,6 +1413,9 @@ static const char *const wait_reasons_119[] = {
 
 const char *go_runtime__wait_reason(const struct go_runtime *rt, uint32_t reason)
 {
+	if (rt->nwait_reasons)
+		return reason < rt->nwait_reasons ? rt->wait_reasons[reason]
+						  : "unknown wait reason";
 	if (strncmp(rt->version, "go1.19", 6) || (rt->version[6] && rt->version[6] != '.'))
 		return NULL;
 	if (reason >= sizeof(wait_reasons_119) / sizeof(wait_reasons_119[0]))
@@ -1260,8 +1580,8 @@ int go_runtime__goroutines(struct go_runtime *rt, unsigned flags, go_goroutine_f
 
 		/* G_BATCH g's in one call; what it could not read is read one by one. */
 		for (size_t j = 0; j < k; j++) {
-			local[j] = (struct iovec){ rt->gbuf + j * sz, sz };
-			remote[j] = (struct iovec){ (void *)(uintptr_t)rt->allgs[i + j], sz };
+			local[j] = (struct iovec){rt->gbuf + j * sz, sz};
+			remote[j] = (struct iovec){(void *)(uintptr_t)rt->allgs[i + j], sz};
 		}
 		got = process_vm_readv(rt->pid, local, k, remote, k, 0);
 		if (got < 0 && errno == ESRCH) {

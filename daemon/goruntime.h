@@ -132,6 +132,8 @@ const char *go_runtime__version(const struct go_runtime *rt);
 /* "dwarf" or "go1.19 table": where the layouts came from. Borrowed. */
 const char *go_runtime__layout_source(const struct go_runtime *rt);
 const struct go_layout *go_runtime__layout(const struct go_runtime *rt);
+/* Whether the memory profile can be read (its layouts and runtime.mbuckets known). */
+bool go_runtime__has_mem_profile(const struct go_runtime *rt);
 const struct go_globals *go_runtime__globals(const struct go_runtime *rt);
 
 /* go_runtime__goroutines() flags */
@@ -145,8 +147,9 @@ const struct go_globals *go_runtime__globals(const struct go_runtime *rt);
 int go_runtime__goroutines(struct go_runtime *rt, unsigned flags, go_goroutine_fn fn, void *ctx);
 
 /*
- * "chan receive" for a waitReason; "" for 0; NULL when the version's table
- * does not know it.  "runnable", "running"... for a status (scan bit off).
+ * "chan receive" for a waitReason (runtime.waitReasonStrings read from the
+ * binary, else Go 1.19's); "" for 0; NULL when neither knows it.  "runnable", "running"... for a
+ * status (scan bit off).
  */
 const char *go_runtime__wait_reason(const struct go_runtime *rt, uint32_t reason);
 const char *go_runtime__status_name(uint32_t status);
@@ -171,6 +174,15 @@ int go_runtime__gc_stats(struct go_runtime *rt, struct go_gc_stats *out);
  * per-version table).  0, -ENOENT (no DWARF or no runtime.g), -errno.
  */
 int go_layout__from_dwarf(const char *path, struct go_layout *out);
+/*
+ * The goroutine part of the layout (runtime.g, gobuf, stack, m) from the
+ * binary's own type descriptors in .rodata; the other fields -1.  version
+ * ("go1.26.5") says how the descriptors are encoded (Go 1.17 and later).
+ * 0, -ENOENT (not found, or found twice), -ENOMEM.
+ */
+typedef struct Elf Elf;
+int go_layout__from_types(Elf *elf, const char *version, struct go_layout *out);
+
 /* The table's layout for a version ("go1.19.8"), or NULL when unknown. */
 const struct go_layout *go_layout__for_version(const char *version);
 

@@ -6,6 +6,8 @@
  *   - the per-version layout table (used for stripped binaries) agrees,
  *     field by field, with what the program's DWARF says for that version:
  *     a new Go version without a row, or a row that is wrong, fails here;
+ *   - the stripped build's own type descriptors give the goroutine layouts
+ *     DWARF gives (the way a Go version without a table row is read);
  *   - the same program stripped (-s -w) is read through the table, its
  *     globals found from the code that uses them (.gopclntab), and they
  *     are the unstripped build's symbols;
@@ -18,6 +20,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <libelf.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -171,9 +175,15 @@ static const struct {
     FIELD(ms_mspan_sys),
     FIELD(ms_mcache_sys),
     FIELD(ms_buckhash_sys),
-    FIELD(ms_numforcedgc), FIELD(gcc_gc_percent), FIELD(gcc_memory_limit),
-    FIELD(gcc_heap_live), FIELD(gcc_percent_heap_goal), FIELD(gcc_sweep_dist_min_trigger),
-    FIELD(gcc_heap_in_use), FIELD(gcc_heap_free), FIELD(gcc_heap_released),
+    FIELD(ms_numforcedgc),
+    FIELD(gcc_gc_percent),
+    FIELD(gcc_memory_limit),
+    FIELD(gcc_heap_live),
+    FIELD(gcc_percent_heap_goal),
+    FIELD(gcc_sweep_dist_min_trigger),
+    FIELD(gcc_heap_in_use),
+    FIELD(gcc_heap_free),
+    FIELD(gcc_heap_released),
     FIELD(ms_gc_cpu_fraction),
 };
 
@@ -202,6 +212,49 @@ static void test_table_matches_dwarf(void **state)
 		}
 	}
 	assert_int_equal(bad, 0);
+}
+
+/* The type descriptors of the stripped build give what DWARF says of g, gobuf, stack, m. */
+static void test_types_match_dwarf(void **state)
+{
+	static const char *const goroutine_fields[] = {
+	    "g_size",	     "g_stack_lo",     "g_stack_hi",  "g_sched_sp",  "g_sched_pc",
+	    "g_sched_bp",    "g_atomicstatus", "g_goid",      "g_waitsince", "g_waitreason",
+	    "g_startpc",     "g_gopc",	       "g_lockedm",   "g_m",	     "g_labels",
+	    "g_parent_goid", "g_syscallsp",    "g_syscallpc", "m_procid",    NULL,
+	};
+	struct go_layout dw, ty;
+	int fd, bad = 0;
+	Elf *elf;
+
+	(void)state;
+	assert_int_equal(go_layout__from_dwarf(prog, &dw), 0);
+	elf_version(EV_CURRENT);
+	fd = open(stripped, O_RDONLY);
+	assert_true(fd >= 0);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	assert_non_null(elf);
+	assert_int_equal(go_layout__from_types(elf, version, &ty), 0);
+	elf_end(elf);
+	close(fd);
+	for (size_t i = 0; goroutine_fields[i]; i++)
+		for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
+			int32_t a, b;
+
+			if (strcmp(fields[k].name, goroutine_fields[i]))
+				continue;
+			a = *(const int32_t *)((const char *)&ty + fields[k].off);
+			b = *(const int32_t *)((const char *)&dw + fields[k].off);
+			if (a != b) {
+				fprintf(stderr, "%s: type descriptors %d, DWARF %d\n",
+					fields[k].name, a, b);
+				bad++;
+			}
+		}
+	assert_int_equal(bad, 0);
+	/* What descriptors do not tell stays unknown. */
+	assert_int_equal(ty.bucket_size, -1);
+	assert_int_equal(ty.ms_numgc, -1);
 }
 
 static void test_version_match(void **state)
@@ -399,9 +452,13 @@ static void test_not_go(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_table_matches_dwarf),	     cmocka_unit_test(test_version_match),
-	    cmocka_unit_test(test_stripped_has_no_dwarf),    cmocka_unit_test(test_live_goroutines),
-	    cmocka_unit_test(test_live_goroutines_stripped), cmocka_unit_test(test_not_go),
+	    cmocka_unit_test(test_table_matches_dwarf),
+	    cmocka_unit_test(test_version_match),
+	    cmocka_unit_test(test_types_match_dwarf),
+	    cmocka_unit_test(test_stripped_has_no_dwarf),
+	    cmocka_unit_test(test_live_goroutines),
+	    cmocka_unit_test(test_live_goroutines_stripped),
+	    cmocka_unit_test(test_not_go),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -76,6 +76,11 @@ struct gopclntab {
 	void *map;	/* to munmap, or NULL */
 	size_t map_len;
 	void *copy;	/* to free, or NULL */
+	/* The segment of moduledata.gofunc when not the table's (a PIE's .rodata). */
+	const uint8_t *fseg;
+	uint64_t fseg_vaddr, fseg_size;
+	void *fmap, *fcopy;
+	size_t fmap_len;
 	uint64_t bias;
 
 	int layout;	/* 116, 118, 120 */
@@ -92,6 +97,7 @@ struct gopclntab {
 	uint64_t fn_off, fn_size;
 	/* moduledata.gofunc (1.18+), an ELF address; 0 when not found. */
 	uint64_t gofunc;
+	uint64_t md_addr; /* the moduledata, an ELF address; 0 when not found */
 	uint64_t lo, hi; /* ELF text range */
 	struct name_index *names;
 	char version[MAX_VERSION_LEN];
@@ -378,10 +384,11 @@ static int func_read(const struct gopclntab *t, uint64_t idx, struct func *fn)
 	return 0;
 }
 
-/* Go 1.16 has no flag byte: that byte is padding (zero). */
+/* Go 1.16 has no flag byte, but that byte is padding there (zero); 1.17 has it, same magic. */
 static uint8_t func_flag(const struct gopclntab *t, const struct func *fn)
 {
-	return t->layout == 116 ? 0 : fn->flag;
+	(void)t;
+	return fn->flag;
 }
 
 /* Index of the function holding ELF address pc, or -1. */
@@ -546,10 +553,15 @@ static const uint8_t *inline_tree(const struct gopclntab *t, const struct func *
 			return NULL;
 		addr = t->gofunc + off;
 	}
-	if (addr < t->seg_vaddr || addr - t->seg_vaddr >= t->seg_size)
-		return NULL;
-	*avail = t->seg_size - (addr - t->seg_vaddr);
-	return t->seg + (addr - t->seg_vaddr);
+	if (addr >= t->seg_vaddr && addr - t->seg_vaddr < t->seg_size) {
+		*avail = t->seg_size - (addr - t->seg_vaddr);
+		return t->seg + (addr - t->seg_vaddr);
+	}
+	if (t->fseg && addr >= t->fseg_vaddr && addr - t->fseg_vaddr < t->fseg_size) {
+		*avail = t->fseg_size - (addr - t->fseg_vaddr);
+		return t->fseg + (addr - t->fseg_vaddr);
+	}
+	return NULL;
 }
 
 /* --- kinds, by name ----------------------------------------------------------- */
@@ -770,6 +782,27 @@ int gobuildinfo__version(Elf *elf, char *buf, size_t len)
 	return err;
 }
 
+int gobuildinfo__parse(const char *v, int *major, int *minor, int *patch)
+{
+	int ma = 0, mi = 0, pa = 0, n = 0;
+
+	if (!v)
+		return -EINVAL;
+	if (!strncmp(v, "devel ", 6))
+		v += 6;
+	if (sscanf(v, "go%d.%d%n", &ma, &mi, &n) != 2 || ma < 1 || mi < 0)
+		return -EINVAL;
+	if (v[n] == '.' && sscanf(v + n, ".%d", &pa) != 1)
+		pa = 0;
+	if (major)
+		*major = ma;
+	if (minor)
+		*minor = mi;
+	if (patch)
+		*patch = pa;
+	return 0;
+}
+
 /* --- locating the table ----------------------------------------------------------- */
 
 /* Is there a plausible header at p (avail bytes)? */
@@ -831,47 +864,174 @@ bool gopclntab__present(Elf *elf)
 }
 
 /*
+ * R_X86_64_RELATIVE relocations of a PIE, by the address they write: the
+ * moduledata's words are 0 in the file there, the value is the addend.
+ */
+struct reloc {
+	uint64_t offset, addend;
+};
+
+struct relocs {
+	struct reloc *r;
+	size_t n;
+};
+
+static int reloc_cmp(const void *a, const void *b)
+{
+	const struct reloc *x = a, *y = b;
+
+	return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+static void relocs_read(Elf *elf, struct relocs *out)
+{
+	Elf_Scn *scn = NULL;
+	size_t cap = 0;
+
+	out->r = NULL;
+	out->n = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr mem, *sh = gelf_getshdr(scn, &mem);
+		Elf_Data *data;
+		size_t i, cnt;
+
+		if (!sh || sh->sh_type != SHT_RELA || !sh->sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		cnt = sh->sh_size / sh->sh_entsize;
+		for (i = 0; i < cnt; i++) {
+			GElf_Rela rela;
+
+			if (!gelf_getrela(data, (int)i, &rela) ||
+			    GELF_R_TYPE(rela.r_info) != R_X86_64_RELATIVE)
+				continue;
+			if (out->n == cap) {
+				size_t ncap = cap ? cap * 2 : 1024;
+				struct reloc *r = realloc(out->r, ncap * sizeof(*r));
+
+				if (!r)
+					return;
+				out->r = r;
+				cap = ncap;
+			}
+			out->r[out->n].offset = rela.r_offset;
+			out->r[out->n].addend = (uint64_t)rela.r_addend;
+			out->n++;
+		}
+	}
+	if (out->n)
+		qsort(out->r, out->n, sizeof(*out->r), reloc_cmp);
+}
+
+/* The word at ELF address vaddr as loaded: the file's, or a relocation's addend. */
+static bool word_at(const struct gopclntab *t, const uint8_t *raw, size_t rawsize,
+		    const struct seg *segs, size_t nsegs, const struct relocs *rel, uint64_t vaddr,
+		    uint64_t *out)
+{
+	const struct seg *s = seg_of(segs, nsegs, vaddr);
+	struct reloc key = { .offset = vaddr }, *hit;
+
+	if (rel->n && (hit = bsearch(&key, rel->r, rel->n, sizeof(*rel->r), reloc_cmp))) {
+		*out = hit->addend;
+		return true;
+	}
+	if (!s || !in_bounds(vaddr - s->vaddr, t->ptrsize, s->filesz) ||
+	    !in_bounds(s->offset + (vaddr - s->vaddr), t->ptrsize, rawsize))
+		return false;
+	*out = rdword(t, raw + s->offset + (vaddr - s->vaddr));
+	return true;
+}
+
+/*
  * The moduledata (1.18+) starts with the header's address and the
  * funcnametab slice {ptr, len, cap}; its word 22 is text, and gofunc is word
  * 38 (1.18-1.19) or 40 (1.20+: covctrs added).  Go 1.26 writes textStart 0
  * in the header: entries are offsets from moduledata.text then.  Found in
- * the writable segments (.noptrdata, or .go.module since 1.26).  0, or
- * -ENOENT; *gofunc is 0 when it lies outside the table's segment.
+ * the writable segments (.noptrdata, or .go.module since 1.26), or in a PIE
+ * through the relocations that fill it.  0, or -ENOENT.
  */
-static int find_moduledata(const struct gopclntab *t, const uint8_t *raw, size_t rawsize,
-			   const struct seg *segs, size_t nsegs, uint64_t *text, uint64_t *gofunc)
+static int moduledata_at(const struct gopclntab *t, const uint8_t *raw, size_t rawsize,
+			 const struct seg *segs, size_t nsegs, const struct relocs *rel,
+			 uint64_t md, uint64_t *text, uint64_t *gofunc, uint64_t *mdp)
 {
 	unsigned idx = t->layout == 118 ? 38 : 40, w = t->ptrsize;
+	uint64_t v0, v1, tx, gf;
+
+	if (!word_at(t, raw, rawsize, segs, nsegs, rel, md, &v0) || v0 != t->hdr_vaddr ||
+	    !word_at(t, raw, rawsize, segs, nsegs, rel, md + w, &v1) ||
+	    v1 != t->hdr_vaddr + t->funcname_off ||
+	    !word_at(t, raw, rawsize, segs, nsegs, rel, md + 22 * w, &tx) ||
+	    (t->text_start && tx != t->text_start) ||
+	    !word_at(t, raw, rawsize, segs, nsegs, rel, md + idx * w, &gf))
+		return -ENOENT;
+	*text = tx;
+	*gofunc = gf;
+	*mdp = md;
+	return 0;
+}
+
+static int find_moduledata(const struct gopclntab *t, Elf *elf, const uint8_t *raw,
+			   size_t rawsize, const struct seg *segs, size_t nsegs, uint64_t *text,
+			   uint64_t *gofunc, uint64_t *md)
+{
+	unsigned w = t->ptrsize;
+	struct relocs rel = { 0 };
 	uint64_t i, o;
+	int err = -ENOENT;
 
 	for (i = 0; i < nsegs; i++) {
 		const struct seg *s = &segs[i];
 
 		if (!(s->flags & PF_W) || !in_bounds(s->offset, s->filesz, rawsize))
 			continue;
-		for (o = 0; o + (idx + 1) * w <= s->filesz; o += w) {
-			const uint8_t *p = raw + s->offset + o;
-			uint64_t tx, gf;
-
-			if (rdword(t, p) != t->hdr_vaddr ||
-			    rdword(t, p + w) != t->hdr_vaddr + t->funcname_off)
-				continue;
-			tx = rdword(t, p + 22 * w);
-			if (t->text_start && tx != t->text_start)
-				continue;
-			gf = rdword(t, p + idx * w);
-			*text = tx;
-			*gofunc = gf >= t->seg_vaddr && gf - t->seg_vaddr < t->seg_size ? gf : 0;
-			return 0;
-		}
+		for (o = 0; o + 2 * w <= s->filesz; o += w)
+			if (rdword(t, raw + s->offset + o) == t->hdr_vaddr &&
+			    !moduledata_at(t, raw, rawsize, segs, nsegs, &rel, s->vaddr + o, text,
+					   gofunc, md))
+				return 0;
 	}
-	return -ENOENT;
+	/* A PIE: the words are written by relocations at load time. */
+	relocs_read(elf, &rel);
+	for (i = 0; i < rel.n && err; i++)
+		if (rel.r[i].addend == t->hdr_vaddr)
+			err = moduledata_at(t, raw, rawsize, segs, nsegs, &rel, rel.r[i].offset,
+					    text, gofunc, md);
+	free(rel.r);
+	return err;
 }
 
 /* --- open / free ------------------------------------------------------------------ */
 
+/* The bytes of segment sg: mmap'd from fd, or copied out of raw. */
+static int seg_bytes(const struct seg *sg, int fd, const uint8_t *raw, const uint8_t **bytes,
+		     void **map, size_t *map_len, void **copy)
+{
+	if (fd >= 0) {
+		long page = sysconf(_SC_PAGESIZE);
+		uint64_t start = sg->offset & ~((uint64_t)page - 1);
+
+		*map_len = sg->offset - start + sg->filesz;
+		*map = mmap(NULL, *map_len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
+		if (*map == MAP_FAILED) {
+			*map = NULL;
+			return -errno;
+		}
+		*bytes = (const uint8_t *)*map + (sg->offset - start);
+		return 0;
+	}
+	*copy = malloc(sg->filesz);
+	if (!*copy)
+		return -ENOMEM;
+	memcpy(*copy, raw + sg->offset, sg->filesz);
+	*bytes = *copy;
+	return 0;
+}
+
 static struct gopclntab *open_elf(Elf *elf, int fd, uint64_t bias, char *err, size_t errlen)
 {
+	uint64_t md_text = 0, md_gofunc = 0;
 	struct gopclntab *t = NULL;
 	const struct seg *tseg;
 	struct seg *segs = NULL;
@@ -912,28 +1072,11 @@ static struct gopclntab *open_elf(Elf *elf, int fd, uint64_t bias, char *err, si
 	t->bias = bias;
 	t->seg_vaddr = tseg->vaddr;
 	t->seg_size = tseg->filesz;
-	if (fd >= 0) {
-		long page = sysconf(_SC_PAGESIZE);
-		uint64_t start = tseg->offset & ~((uint64_t)page - 1);
-
-		t->map_len = tseg->offset - start + tseg->filesz;
-		t->map = mmap(NULL, t->map_len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
-		if (t->map == MAP_FAILED) {
-			t->map = NULL;
-			e = errno;
-			set_err(err, errlen, "mmap: %s", strerror(e));
-			errno = e;
-			goto fail;
-		}
-		t->seg = (const uint8_t *)t->map + (tseg->offset - start);
-	} else {
-		t->copy = malloc(tseg->filesz);
-		if (!t->copy) {
-			errno = ENOMEM;
-			goto fail;
-		}
-		memcpy(t->copy, raw + tseg->offset, tseg->filesz);
-		t->seg = t->copy;
+	e = seg_bytes(tseg, fd, raw, &t->seg, &t->map, &t->map_len, &t->copy);
+	if (e) {
+		set_err(err, errlen, "reading the table's segment: %s", strerror(-e));
+		errno = -e;
+		goto fail;
 	}
 	t->hdr_vaddr = hdr;
 	e = parse_header(t, t->seg + (hdr - t->seg_vaddr), t->seg_size - (hdr - t->seg_vaddr), err,
@@ -942,13 +1085,25 @@ static struct gopclntab *open_elf(Elf *elf, int fd, uint64_t bias, char *err, si
 		errno = -e;
 		goto fail;
 	}
+	if (find_moduledata(t, elf, raw, rawsize, segs, nsegs, &md_text, &md_gofunc, &t->md_addr))
+		md_text = md_gofunc = t->md_addr = 0;
 	if (t->layout != 116) {
-		uint64_t text = 0;
-
-		if (find_moduledata(t, raw, rawsize, segs, nsegs, &text, &t->gofunc))
-			text = 0;
+		/* 1.16-1.17: funcdata are addresses; the moduledata has no gofunc. */
+		t->gofunc = md_gofunc;
 		if (!t->text_start)
-			t->text_start = text;
+			t->text_start = md_text;
+		if (t->gofunc && (t->gofunc < t->seg_vaddr || t->gofunc - t->seg_vaddr >= t->seg_size)) {
+			/* A PIE: the table in .data.rel.ro, go:func.* in .rodata. */
+			const struct seg *fs = seg_of(segs, nsegs, t->gofunc);
+
+			if (!fs || !in_bounds(fs->offset, fs->filesz, rawsize) ||
+			    seg_bytes(fs, fd, raw, &t->fseg, &t->fmap, &t->fmap_len, &t->fcopy)) {
+				t->gofunc = 0; /* no inline frames */
+			} else {
+				t->fseg_vaddr = fs->vaddr;
+				t->fseg_size = fs->filesz;
+			}
+		}
 		if (!t->text_start) {
 			set_err(err, errlen, "pclntab: no text start in the header and no moduledata");
 			errno = ENOTSUP;
@@ -1025,6 +1180,9 @@ void gopclntab__free(struct gopclntab *t)
 	if (t->map)
 		munmap(t->map, t->map_len);
 	free(t->copy);
+	if (t->fmap)
+		munmap(t->fmap, t->fmap_len);
+	free(t->fcopy);
 	if (t->names)
 		free(t->names->funcs);
 	free(t->names);
@@ -1265,6 +1423,11 @@ size_t gopclntab__nfuncs(const struct gopclntab *t)
 int gopclntab__layout(const struct gopclntab *t)
 {
 	return t->layout;
+}
+
+uint64_t gopclntab__moduledata_addr(const struct gopclntab *t)
+{
+	return t->md_addr ? t->md_addr + t->bias : 0;
 }
 
 uint64_t gopclntab__header_addr(const struct gopclntab *t)

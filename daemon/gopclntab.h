@@ -34,9 +34,9 @@ struct gopclntab;
 struct gofunc_frame {
 	const char *function; /* "main.(*server).handle"; borrowed, valid until __free */
 	const char *file;     /* "/src/x/main.go"; NULL when the table has none */
-	int line;             /* 0 when unknown */
-	int start_line;       /* line of the func keyword (Go 1.20+ tables), else 0 */
-	uint64_t entry;       /* entry of the (outermost, not inlined) function holding pc */
+	int line;	      /* 0 when unknown */
+	int start_line;	      /* line of the func keyword (Go 1.20+ tables), else 0 */
+	uint64_t entry;	      /* entry of the (outermost, not inlined) function holding pc */
 };
 
 /*
@@ -46,32 +46,32 @@ struct gofunc_frame {
  */
 enum gofunc_kind {
 	GOFUNC_NORMAL = 0,
-	GOFUNC_GOEXIT,            /* runtime.goexit: outermost frame of every goroutine */
-	GOFUNC_RUNTIME_MAIN,      /* runtime.main: the main goroutine's outermost Go frame */
-	GOFUNC_MSTART,            /* runtime.mstart / mstart0 / mstart1: a thread's g0 stack */
-	GOFUNC_RT0_GO,            /* runtime.rt0_go: the first thread */
-	GOFUNC_MORESTACK,         /* runtime.morestack(_noctxt): switches to g0 */
-	GOFUNC_SYSTEMSTACK,       /* runtime.systemstack: switches to g0 */
-	GOFUNC_SYSTEMSTACK_SWITCH,/* runtime.systemstack_switch: a g's sched.pc during one */
-	GOFUNC_MCALL,             /* runtime.mcall: switches to g0, never returns */
-	GOFUNC_ASMCGOCALL,        /* runtime.asmcgocall: switches to g0 for C */
-	GOFUNC_CGOCALLBACK,       /* runtime.cgocallback: C calls into Go */
-	GOFUNC_GOGO,              /* runtime.gogo: jumps to a g's sched */
-	GOFUNC_SIGPANIC,          /* runtime.sigpanic: the signal pushed a fake call */
-	GOFUNC_ASYNC_PREEMPT,     /* runtime.asyncPreempt: the signal pushed a fake call */
-	GOFUNC_SIGTRAMP,          /* runtime.sigtramp / cgoSigtramp: signal handler entry */
+	GOFUNC_GOEXIT,		   /* runtime.goexit: outermost frame of every goroutine */
+	GOFUNC_RUNTIME_MAIN,	   /* runtime.main: the main goroutine's outermost Go frame */
+	GOFUNC_MSTART,		   /* runtime.mstart: where a thread's g0 stack begins */
+	GOFUNC_RT0_GO,		   /* runtime.rt0_go: the first thread */
+	GOFUNC_MORESTACK,	   /* runtime.morestack: switches to g0 to grow the stack */
+	GOFUNC_SYSTEMSTACK,	   /* runtime.systemstack: switches to g0 */
+	GOFUNC_SYSTEMSTACK_SWITCH, /* runtime.systemstack_switch: a g's sched.pc during one */
+	GOFUNC_MCALL,		   /* runtime.mcall: switches to g0, never returns */
+	GOFUNC_ASMCGOCALL,	   /* runtime.asmcgocall: switches to g0 for C */
+	GOFUNC_CGOCALLBACK,	   /* runtime.cgocallback: C calls into Go */
+	GOFUNC_GOGO,		   /* runtime.gogo: jumps to a g's sched */
+	GOFUNC_SIGPANIC,	   /* runtime.sigpanic: the signal pushed a fake call */
+	GOFUNC_ASYNC_PREEMPT,	   /* runtime.asyncPreempt: the signal pushed a fake call */
+	GOFUNC_SIGTRAMP,	   /* runtime.sigtramp / cgoSigtramp: signal handler entry */
 	GOFUNC_KIND_MAX,
 };
 
 /* One function of the table. */
 struct gofunc_info {
-	const char *name;      /* borrowed, valid until __free */
-	uint64_t entry, end;   /* [entry, end) */
+	const char *name;    /* borrowed, valid until __free */
+	uint64_t entry, end; /* [entry, end) */
 	enum gofunc_kind kind;
-	uint8_t func_id;       /* the raw funcID byte (numbering depends on the version) */
-	bool spwrite;          /* funcFlag_SPWRITE (1.17+): writes SP; unwinding stops after it */
-	bool topframe;         /* funcFlag_TOPFRAME (1.17+) or a kind that ends a stack */
-	int32_t args;          /* argument bytes (_func.args), -1 when variable */
+	uint8_t func_id; /* the raw funcID byte (numbering depends on the version) */
+	bool spwrite;	 /* funcFlag_SPWRITE (1.17+): writes SP; unwinding stops after it */
+	bool topframe;	 /* funcFlag_TOPFRAME (1.17+) or a kind that ends a stack */
+	int32_t args;	 /* argument bytes (_func.args), -1 when variable */
 };
 
 /*
@@ -127,7 +127,7 @@ int gopclntab__sp_delta(const struct gopclntab *t, uint64_t pc, int32_t *delta);
 struct gounwind_rule {
 	bool has_sp_delta;
 	int32_t sp_delta;  /* as gopclntab__sp_delta() */
-	bool outermost;    /* goexit, mstart, rt0_go, or a TOPFRAME function: the stack ends */
+	bool outermost;	   /* goexit, mstart, rt0_go, or a TOPFRAME function: the stack ends */
 	bool stack_switch; /* systemstack, mcall, morestack, asmcgocall, gogo, cgocallback,
 			    * sigtramp, or another SPWRITE function: its caller is on
 			    * another stack (or in a signal frame) */
@@ -152,6 +152,15 @@ int gopclntab__layout(const struct gopclntab *t);
 uint64_t gopclntab__header_addr(const struct gopclntab *t);
 
 /*
+ * The runtime address of the binary's moduledata (runtime.firstmoduledata:
+ * text/data/bss bounds, types, typelinks...), found by its first words (a
+ * PIE's through its relocations), or 0 when not found.  Its layout beyond
+ * the words this reader checks (0: pcHeader, 1: funcnametab, 22: text) is
+ * the runtime reader's.
+ */
+uint64_t gopclntab__moduledata_addr(const struct gopclntab *t);
+
+/*
  * "go1.19.8": the Go version the binary was built with, from .go.buildinfo
  * (read at open), or "" when the binary has none.  Borrowed.
  */
@@ -162,6 +171,12 @@ const char *gopclntab__go_version(const struct gopclntab *t);
  * 0, -ENOENT (no build info), -EINVAL (malformed), -ENOSPC (buf too small).
  */
 int gobuildinfo__version(Elf *elf, char *buf, size_t len);
+
+/*
+ * "go1.21.4" -> 1, 21, 4; "go1.22" or "go1.22rc1" -> 1, 22, 0; "devel
+ * go1.23-abcdef ..." -> 1, 23, 0.  0, or -EINVAL when v names no version.
+ */
+int gobuildinfo__parse(const char *v, int *major, int *minor, int *patch);
 
 /* "goexit", "mstart"...: the kind's name, for messages and tests. */
 const char *gofunc_kind__name(enum gofunc_kind kind);

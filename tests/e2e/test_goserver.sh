@@ -6,8 +6,9 @@
 # goserver burns CPU in main.hashLoop (~60 %) and main.sortLoop (~40 %) and
 # serves net/http/pprof.  Its own /debug/pprof/profile?seconds=5 and pprofd's
 # are taken over the same 5 s; the two functions' shares (normalised over the
-# two) must agree within 5 points.  pprofd symbolizes the Go binary from its
-# ELF symbol table / DWARF, so names may be main.hashLoop or hashLoop.
+# two) must agree within 5 points.  pprofd names Go frames from the binary's
+# own pclntab (main.hashLoop); the pattern also takes a bare hashLoop.
+# The same against a stripped build, under load: test_gostripped.sh.
 
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"

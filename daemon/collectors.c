@@ -12,6 +12,7 @@
 #include "collector.h"
 #include "collectors.h"
 #include "cpu.h"
+#include "goprofiles.h"
 #include "lock.h"
 #include "log.h"
 #include "offcpu.h"
@@ -35,15 +36,17 @@ struct collector_row {
 /* The table.  Adding a profile type is adding a row. */
 static const struct collector_row rows[] = {
 	{ "profile", "CPU profile.", cpu_collector__new, true, false },
-	{ "goroutine", "Stack traces of all current threads.", goroutine_collector__new, false,
+	{ "goroutine", "Stack traces of all current goroutines.", goroutine_collector__new, false,
+	  false },
+	{ "threads", "Stack traces of all current OS threads.", threads_collector__new, false,
 	  false },
 	{ "threadcreate", "Stack traces that led to the creation of new OS threads.",
 	  threadcreate_collector__new, false, false },
 	{ "block", "Stack traces that led to blocking.", offcpu_collector__new, false, true },
 	{ "mutex", "Stack traces of holders of contended locks.", lock_collector__new, false, true },
-	{ "heap", "A sampling of memory allocations of live objects.", heap_collector__new, false,
-	  false },
-	{ "allocs", "A sampling of all past memory allocations.", allocs_collector__new, false,
+	{ "heap", "A sampling of memory allocations of live objects.", go_heap_collector__new,
+	  false, false },
+	{ "allocs", "A sampling of all past memory allocations.", go_allocs_collector__new, false,
 	  false },
 };
 

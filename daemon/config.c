@@ -46,6 +46,7 @@ static const struct config_key config_keys[] = {
 	{ "probes.mount_tracefs", KEY_BOOL, FIELD(probes_mount_tracefs), 0, 0, 0 },
 	{ "health", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "health.max_threads", KEY_INT, FIELD(health_max_threads), 0, 1, 4194304 },
+	{ "health.max_goroutines", KEY_INT, FIELD(health_max_goroutines), 0, 1, 1 << 30 },
 	{ "health.max_heap_bytes", KEY_INT64, FIELD(health_max_heap_bytes), 0, 1,
 	  1LL << 50 },
 	{ "health.pause_warn_ms", KEY_INT, FIELD(health_pause_warn_ms), 0, 1, 3600000 },
@@ -53,6 +54,9 @@ static const struct config_key config_keys[] = {
 	{ "heap", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "heap.sample_rate", KEY_INT, FIELD(heap_sample_rate), 0, 1, HEAP_SAMPLE_RATE_MAX },
 	{ "heap.max_overhead_percent", KEY_INT, FIELD(heap_max_overhead_percent), 0, 0, 100 },
+	{ "go", KEY_OBJECT, 0, 0, 0, 0 },
+	{ "go.set_mem_profile_rate", KEY_INT, FIELD(go_set_mem_profile_rate), 0, 0,
+	  HEAP_SAMPLE_RATE_MAX },
 	{ "auth", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "auth.token_file", KEY_STRING, FIELD(auth_token_file),
 	  sizeof(((struct settings *)0)->auth_token_file), 0, 0 },
@@ -86,6 +90,7 @@ void settings__defaults(struct settings *s)
 	s->max_concurrent_profiles = 16;
 	s->access_log = true;
 	s->health_max_threads = 1000;
+	s->health_max_goroutines = 1000;
 	s->health_max_heap_bytes = 512LL << 20;
 	s->health_pause_warn_ms = 100;
 	s->health_pause_critical_ms = 500;

@@ -93,6 +93,7 @@ struct settings {
 	/* /performance/health thresholds: over a max is critical, above 80%
 	 * of it a warning. */
 	int health_max_threads;          /* "health.max_threads" (1000) */
+	int health_max_goroutines;       /* "health.max_goroutines" (1000): Go targets */
 	long long health_max_heap_bytes; /* "health.max_heap_bytes" (512 MiB) */
 	int health_pause_warn_ms;        /* "health.pause_warn_ms" (100) */
 	int health_pause_critical_ms;    /* "health.pause_critical_ms" (500) */
@@ -103,6 +104,14 @@ struct settings {
 	/* "heap.max_overhead_percent": the probes' share of the target's CPU
 	 * time over which heap tracking pauses (10); 0: no limit. */
 	int heap_max_overhead_percent;
+
+	/*
+	 * "go.set_mem_profile_rate": for a Go target, the runtime.MemProfileRate
+	 * pprofd writes into it at start when the binary has it at 0 (the
+	 * linker sets 0 when nothing references runtime.MemProfile); 0 (the
+	 * default): pprofd never writes to the target.
+	 */
+	int go_set_mem_profile_rate;
 
 	/*
 	 * "auth.token_file": a file holding the bearer token every endpoint

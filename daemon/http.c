@@ -31,6 +31,7 @@
 
 #include "auth.h"
 #include "collector.h"
+#include "goprofiles.h"
 #include "config.h"
 #include "daemon.h"
 #include "http.h"
@@ -910,6 +911,8 @@ static void handle_metrics(struct http_server *srv, struct evhttp_request *req)
 	for (size_t i = 0; i < d->ncollectors; i++)
 		cJSON_AddItemToArray(list, collector__json(d->collectors[i], true));
 
+	goprofiles__metrics(d->pid, root);
+
 	unwinder__stats(d->uw, &us);
 	unwind = cJSON_AddObjectToObject(root, "unwind");
 	cJSON_AddNumberToObject(unwind, "stack_copy_bytes", STACK_COPY_BYTES);
@@ -1024,8 +1027,7 @@ static void handle_pprof(struct http_server *srv, struct evhttp_request *req, co
 		handle_cpu_profile(srv, req, query);
 	else if (!strcmp(name, "trace"))
 		handle_trace(srv, req, query);
-	/* /debug/pprof/threads: the goroutine profile under its native name. */
-	else if ((c = daemon__collector(srv->d, strcmp(name, "threads") ? name : "goroutine")))
+	else if ((c = daemon__collector(srv->d, name)))
 		handle_named_profile(srv, req, c, query);
 	else
 		send_error(srv, req, 404, "Unknown profile");

@@ -64,6 +64,7 @@ int reload__run(struct reload *r)
 	RESTART(heap_max_overhead_percent, "heap.max_overhead_percent");
 	RESTART(symbols_cache_dir, "symbols.cache_dir");
 	RESTART(symbols_cache_max_mb, "symbols.cache_max_mb");
+	RESTART(go_set_mem_profile_rate, "go.set_mem_profile_rate");
 
 	APPLY(environment, "environment");
 	APPLY(cpu_hz, "cpu.hz");
@@ -71,6 +72,7 @@ int reload__run(struct reload *r)
 	APPLY(profile_default_seconds, "profile.default_seconds");
 	APPLY(profile_on_demand_seconds, "profile.on_demand_seconds");
 	APPLY(health_max_threads, "health.max_threads");
+	APPLY(health_max_goroutines, "health.max_goroutines");
 	APPLY(health_max_heap_bytes, "health.max_heap_bytes");
 	APPLY(health_pause_warn_ms, "health.pause_warn_ms");
 	APPLY(health_pause_critical_ms, "health.pause_critical_ms");

@@ -34,6 +34,7 @@
 #include "daemon.h"
 #include "offcpu.h"
 #include "stacks.h"
+#include "goprofiles.h"
 #include "stats.h"
 #include "symbolize.h"
 #include "target.h"
@@ -861,14 +862,77 @@ static void add_system(cJSON *root)
 
 static void detect_language(struct stats *s);
 
+/* --- a Go target's own runtime (goprofiles.h) ----------------------------------- */
+
+/* The Go runtime's figures of the target, or NULL (malloc'd; why says why when Go). */
+static struct go_target_stats *read_go(struct stats *s, char *why, size_t whylen)
+{
+	struct go_target_stats *g = malloc(sizeof(*g));
+
+	why[0] = '\0';
+	if (g && !goprofiles__stats(s->d->pid, s->d->sym, g, why, whylen))
+		return g;
+	free(g);
+	return NULL;
+}
+
+/* The latest GC pause, ns (0: no GC yet). */
+static uint64_t go_last_pause(const struct go_gc_stats *gc)
+{
+	return gc->num_gc ? gc->pause_ns[(gc->num_gc + 255) % 256] : 0;
+}
+
+static void add_go_gc(cJSON *root, const struct go_target_stats *g)
+{
+	const struct go_gc_stats *gc = &g->gc;
+	cJSON *o = cJSON_AddObjectToObject(root, "gc"), *recent;
+
+	cJSON_AddStringToObject(o, "source", "the Go runtime (runtime.memstats, gcController)");
+	cJSON_AddStringToObject(o, "go_version", g->version);
+	cJSON_AddNumberToObject(o, "num_gc", gc->num_gc);
+	cJSON_AddNumberToObject(o, "num_forced_gc", gc->num_forced_gc);
+	cJSON_AddNumberToObject(o, "pause_total_ns", (double)gc->pause_total_ns);
+	cJSON_AddNumberToObject(o, "last_pause_ns", (double)go_last_pause(gc));
+	cJSON_AddNumberToObject(o, "last_gc_unix_ns", (double)gc->last_gc_unix_ns);
+	recent = cJSON_AddArrayToObject(o, "recent_pauses_ns"); /* newest first, as MemStats */
+	for (uint32_t i = 0; i < gc->num_gc && i < 16; i++)
+		cJSON_AddItemToArray(recent, cJSON_CreateNumber(
+						     (double)gc->pause_ns[(gc->num_gc + 255 - i) % 256]));
+	cJSON_AddNumberToObject(o, "gc_cpu_fraction", gc->gc_cpu_fraction);
+	if (gc->have_controller) {
+		cJSON_AddNumberToObject(o, "heap_live_bytes", (double)gc->heap_live);
+		cJSON_AddNumberToObject(o, "heap_sys_bytes", (double)gc->heap_sys_bytes);
+		cJSON_AddNumberToObject(o, "next_gc_bytes", (double)gc->next_gc);
+		if (gc->gogc >= 0)
+			cJSON_AddNumberToObject(o, "gogc", (double)gc->gogc);
+		else
+			cJSON_AddStringToObject(o, "gogc", "off");
+		if (gc->memory_limit == INT64_MAX)
+			cJSON_AddNullToObject(o, "gomemlimit_bytes");
+		else
+			cJSON_AddNumberToObject(o, "gomemlimit_bytes", (double)gc->memory_limit);
+	}
+	if (g->goroutines >= 0)
+		cJSON_AddNumberToObject(root, "goroutines", (double)g->goroutines);
+}
+
 static void add_gc(struct stats *s, cJSON *root)
 {
+	char why[256];
+	struct go_target_stats *g = read_go(s, why, sizeof(why));
+
+	if (g && g->have_gc) {
+		add_go_gc(root, g);
+		free(g);
+		return;
+	}
+	free(g);
 	detect_language(s);
 	cJSON_AddNullToObject(root, "gc");
 	cJSON_AddStringToObject(root, "gc_reason",
-				!strcmp(s->runtime, "go")
-					? "the Go runtime's collector is not read from outside the "
-					  "process"
+				why[0]	? why
+				: !strcmp(s->runtime, "go")
+					? "the Go runtime's statistics were not found"
 					: "a native process has no garbage collector");
 }
 
@@ -983,6 +1047,39 @@ static enum health_status add_check(cJSON *list, const char *name, double value,
 	return st;
 }
 
+/* goroutines (health.max_goroutines) and gc_pause (health.pause_*_ms) of a Go target. */
+static enum health_status add_go_checks(struct stats *s, cJSON *list, const char *why)
+{
+	const struct settings *cfg = s->d->settings;
+	enum health_status worst = HEALTH_OK, st;
+	char whygo[256];
+	struct go_target_stats *g = why ? NULL : read_go(s, whygo, sizeof(whygo));
+	double pause_ms;
+
+	if (!g && !why && !whygo[0])
+		return HEALTH_OK; /* not Go */
+	if (!why && !g)
+		why = whygo;
+	st = g && g->goroutines >= 0
+		     ? health__against_max(g->goroutines, cfg->health_max_goroutines)
+		     : HEALTH_UNKNOWN;
+	worst = health__worst(worst, add_check(list, "goroutines", g ? g->goroutines : 0,
+					       g && g->goroutines >= 0, cfg->health_max_goroutines,
+					       cfg->health_max_goroutines * HEALTH_WARN_FRACTION,
+					       NULL, st, g ? NULL : why));
+	pause_ms = g && g->have_gc ? go_last_pause(&g->gc) / 1e6 : 0;
+	st = g && g->have_gc ? health__against(pause_ms, cfg->health_pause_warn_ms,
+					       cfg->health_pause_critical_ms)
+			     : HEALTH_UNKNOWN;
+	worst = health__worst(worst, add_check(list, "gc_pause", pause_ms, g && g->have_gc,
+					       cfg->health_pause_critical_ms,
+					       cfg->health_pause_warn_ms, "milliseconds", st,
+					       g && g->have_gc ? NULL
+							       : why ? why : "GC statistics not found"));
+	free(g);
+	return worst;
+}
+
 cJSON *stats__health(struct stats *s, int *code)
 {
 	const struct settings *cfg = s->d->settings;
@@ -1022,6 +1119,8 @@ cJSON *stats__health(struct stats *s, int *code)
 					       cfg->health_max_threads,
 					       cfg->health_max_threads * HEALTH_WARN_FRACTION, NULL,
 					       st, why));
+
+	worst = health__worst(worst, add_go_checks(s, list, why));
 
 	st = t.heap >= 0 ? health__against_max(t.heap, cfg->health_max_heap_bytes)
 			 : HEALTH_UNKNOWN;
@@ -1469,6 +1568,65 @@ static void prom_one(FILE *f, const char *name, const char *type, const char *he
 	prom_value(f, name, NULL, v);
 }
 
+/* The go_* series of the Go Prometheus client (its names and meanings). */
+static void prom_go(struct stats *s, FILE *f)
+{
+	char why[256], labels[96];
+	struct go_target_stats *g = read_go(s, why, sizeof(why));
+	const struct go_gc_stats *gc;
+
+	if (!g)
+		return;
+	gc = &g->gc;
+	prom_one(f, "go_goroutines", "gauge", "Number of goroutines that currently exist.",
+		 (double)g->goroutines);
+	prom_head(f, "go_info", "gauge", "Information about the Go environment.");
+	snprintf(labels, sizeof(labels), "version=\"%s\"", g->version);
+	prom_value(f, "go_info", labels, 1);
+	if (g->have_gc) {
+		/* debug.ReadGCStats' PauseQuantiles over the recent pauses, as the client. */
+		uint32_t n = gc->num_gc < 256 ? gc->num_gc : 256;
+		uint64_t sorted[256];
+		static const char *const q[] = { "0", "0.25", "0.5", "0.75", "1" };
+
+		for (uint32_t i = 0; i < n; i++)
+			sorted[i] = gc->pause_ns[(gc->num_gc + 255 - i) % 256];
+		for (uint32_t i = 1; i < n; i++) /* insertion sort: at most 256 */
+			for (uint32_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+				uint64_t t = sorted[j];
+
+				sorted[j] = sorted[j - 1];
+				sorted[j - 1] = t;
+			}
+		prom_head(f, "go_gc_duration_seconds", "summary",
+			  "A summary of the pause duration of garbage collection cycles.");
+		for (int k = 0; k < 5; k++) {
+			snprintf(labels, sizeof(labels), "quantile=\"%s\"", q[k]);
+			prom_value(f, "go_gc_duration_seconds", labels,
+				   n ? sorted[(size_t)(n - 1) * k / 4] / 1e9 : 0);
+		}
+		prom_value(f, "go_gc_duration_seconds_sum", NULL, gc->pause_total_ns / 1e9);
+		prom_value(f, "go_gc_duration_seconds_count", NULL, gc->num_gc);
+		prom_one(f, "go_memstats_last_gc_time_seconds", "gauge",
+			 "Number of seconds since 1970 of last garbage collection.",
+			 gc->last_gc_unix_ns / 1e9);
+		prom_one(f, "go_memstats_gc_cpu_fraction", "gauge",
+			 "The fraction of this program's available CPU time used by the GC since "
+			 "the program started.",
+			 gc->gc_cpu_fraction);
+		if (gc->have_controller) {
+			prom_one(f, "go_memstats_heap_sys_bytes", "gauge",
+				 "Number of heap bytes obtained from system.",
+				 (double)gc->heap_sys_bytes);
+			prom_one(f, "go_memstats_next_gc_bytes", "gauge",
+				 "Number of heap bytes when next garbage collection will take "
+				 "place.",
+				 (double)gc->next_gc);
+		}
+	}
+	free(g);
+}
+
 char *stats__prometheus(struct stats *s, size_t *len)
 {
 	struct daemon *d = s->d;
@@ -1534,6 +1692,9 @@ char *stats__prometheus(struct stats *s, size_t *len)
 		prom_one(f, "process_io_written_bytes_total", "counter",
 			 "Bytes the process caused to be written to storage.", t.write_bytes);
 	}
+
+	if (t.running)
+		prom_go(s, f);
 
 	prom_one(f, "pprofd_uptime_seconds", "gauge", "Seconds since pprofd started.",
 		 (mono_ns() - (d->started.tv_sec * 1000000000LL + d->started.tv_nsec)) / 1e9);

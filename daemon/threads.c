@@ -713,8 +713,8 @@ fail:
 	return NULL;
 }
 
-struct collector *goroutine_collector__new(const struct collector_env *env, int *error, char *err,
-					   size_t errlen)
+static struct collector *thread_dump__new(const struct collector_env *env, const char *name,
+					  int *error, char *err, size_t errlen)
 {
 	union bpf_iter_link_info linfo = { .task.pid = env->pid };
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &linfo,
@@ -724,10 +724,15 @@ struct collector *goroutine_collector__new(const struct collector_env *env, int 
 
 	if (!tc)
 		return NULL;
-	tc->c.name = "goroutine";
-	tc->c.description = "Stack traces of all current threads (goroutines: a native "
-			    "process's threads), without stopping them. Use debug=2 as a query "
-			    "parameter to export in the same format as an unrecovered panic.";
+	tc->c.name = name;
+	tc->c.description = strcmp(name, "threads")
+				    ? "Stack traces of all current threads (goroutines: a native "
+				      "process's threads), without stopping them. Use debug=2 as a "
+				      "query parameter to export in the same format as an "
+				      "unrecovered panic."
+				    : "Stack traces of all current OS threads of the target, kernel "
+				      "and user frames, without stopping them. Use debug=2 for a "
+				      "full dump, one block per thread.";
 	tc->c.mode = COLLECT_SNAPSHOT;
 	/* Visits the target's threads only. */
 	tc->link = bpf_program__attach_iter(tc->skel->progs.dump_thread, &opts);
@@ -740,6 +745,18 @@ struct collector *goroutine_collector__new(const struct collector_env *env, int 
 		return NULL;
 	}
 	return &tc->c;
+}
+
+struct collector *threads_collector__new(const struct collector_env *env, int *error, char *err,
+					 size_t errlen)
+{
+	return thread_dump__new(env, "threads", error, err, errlen);
+}
+
+struct collector *thread_goroutine_collector__new(const struct collector_env *env, int *error,
+						  char *err, size_t errlen)
+{
+	return thread_dump__new(env, "goroutine", error, err, errlen);
 }
 
 struct collector *threadcreate_collector__new(const struct collector_env *env, int *error,

@@ -2,12 +2,13 @@
 /*
  * threads.h - two collectors of the target's threads (bpf/threads.bpf.c):
  *
- *   goroutine     (COLLECT_SNAPSHOT) every thread of the target with its
+ *   threads       (COLLECT_SNAPSHOT) every thread of the target with its
  *                 current stack, kernel then user, taken on each request by
  *                 a BPF task iterator: no thread is stopped, not even
- *                 briefly.  Also served as /debug/pprof/threads.  ?debug=2
- *                 is a full dump, one block per thread, with "created by"
- *                 (from threadcreate) for threads created since attach.
+ *                 briefly.  ?debug=2 is a full dump, one block per thread,
+ *                 with "created by" (from threadcreate) for threads created
+ *                 since attach.  The same under the name goroutine is a
+ *                 native process's goroutine profile.
  *   threadcreate  (COLLECT_CUMULATIVE, from start-up) the stacks that
  *                 created the target's threads since the daemon attached.
  */
@@ -20,9 +21,15 @@
 struct collector;
 struct collector_env;
 
-/* Loads and attaches the task iterator.  A collector_new_fn (collectors.h). */
-struct collector *goroutine_collector__new(const struct collector_env *env, int *error, char *err,
-					   size_t errlen);
+/*
+ * Loads and attaches the task iterator, as /debug/pprof/threads.  A
+ * collector_new_fn (collectors.h).
+ */
+struct collector *threads_collector__new(const struct collector_env *env, int *error, char *err,
+					 size_t errlen);
+/* The same named goroutine: what a target without goroutines answers there. */
+struct collector *thread_goroutine_collector__new(const struct collector_env *env, int *error,
+						  char *err, size_t errlen);
 
 /*
  * Loads and attaches task_newtask, and keeps it attached for the daemon's

@@ -5,9 +5,9 @@
 #
 # Usage: tests/bench/bench.sh          (or: make bench, which builds first)
 #
-# Sections (BENCH_SECTIONS, default "rest cpu dwarf switch goroutine http":
-# every one but heap, which is `make bench-heap`; each is a function
-# section_NAME):
+# Sections (BENCH_SECTIONS, default "rest cpu dwarf switch goroutine
+# goruntime http": every one but heap, which is `make bench-heap`; each is a
+# function section_NAME):
 #
 #   rest  what an attached daemon costs while nobody asks, and while block
 #         and mutex profiles are collected, each against no daemon in the
@@ -34,6 +34,14 @@
 #         daemon after a first one (which loads the symbols, shown apart);
 #         and how long a target thread is stopped for it (none: a BPF task
 #         iterator reads each thread where it is).
+#   goruntime
+#         a Go target read from its own runtime: tests/workloads/goserver
+#         with 10,000 goroutines parked (-goroutines 10000 -retain): the time
+#         of pprofd's goroutine dump (protobuf and ?debug=2) and heap read,
+#         side by side with the app's own net/http/pprof answering the same
+#         (the baseline; it stops the world for a goroutine profile, pprofd
+#         stops nothing): curl's time_total, medians of 5 after a first
+#         request each, and the ratio pprofd / app.
 #   dwarf complete stacks through frame-pointer-less code: the cpu
 #         section's measure on tests/workloads/busy_nofp (two threads 6-8
 #         calls deep through libc's qsort and libm's sin, built
@@ -124,7 +132,7 @@ WORKLOADS=$OUTPUT/workloads
 RUSAGE=$OUTPUT/bench/rusage
 RUNS=${BENCH_RUNS:-3}
 WINDOW=${BENCH_SECONDS:-10}
-SECTIONS=${BENCH_SECTIONS:-rest cpu dwarf switch goroutine http}
+SECTIONS=${BENCH_SECTIONS:-rest cpu dwarf switch goroutine goruntime http}
 case ${BENCH_WARM:-1} in
 0 | no | false) WARM= ;;
 *) WARM=1 ;;
@@ -741,6 +749,91 @@ section_goroutine()
 	echo "context switches of the target's threads during the $((2 * runs + 2)) dumps:" \
 		"$((sw1 - sw0))"
 	echo "longest stop of a target thread: 0 (BPF task iterator, no stop)"
+}
+
+# goruntime: a goroutine dump and a heap read of a Go target with 10,000
+# goroutines, pprofd against the app's own net/http/pprof.
+section_goruntime()
+{
+	local runs=5 n=10000 port url code total who kind app_url
+	local bin=$WORKLOADS/goserver
+	[ -x "$bin" ] || die "missing $bin (make workloads)"
+	port=$((20000 + RANDOM % 30000))
+	"$bin" -listen "127.0.0.1:$port" -goroutines "$n" -retain >"$BENCH_TMP/goserver.log" 2>&1 &
+	TARGET_PID=$!
+	track "$TARGET_PID"
+	app_url=http://127.0.0.1:$port
+	for _ in $(seq 100); do
+		curl -s -o /dev/null --max-time 1 "$app_url/" && break
+		sleep 0.05
+	done
+	log "goruntime: target goserver -goroutines $n, PID $TARGET_PID; $runs requests of each kind"
+	start_pprofd "$TARGET_PID" || {
+		stop "$TARGET_PID"
+		log "goruntime: pprofd did not start: no result"
+		return 1
+	}
+	# get BASE PATH: one request; prints "CODE TIME_TOTAL".
+	get()
+	{
+		curl -sS --max-time 60 -o "$BENCH_TMP/goruntime.out" -w '%{http_code} %{time_total}\n' \
+			"$1$2" 2>/dev/null
+	}
+	for who in pprofd app; do
+		local base=$DAEMON_URL
+		[ "$who" = app ] && base=$app_url
+		for url in /debug/pprof/goroutine "/debug/pprof/goroutine?debug=2" /debug/pprof/heap; do
+			get "$base" "$url" >/dev/null # the first (symbols loaded)
+		done
+	done
+	for ((RUN = 1; RUN <= runs; RUN++)); do
+		for kind in goroutine debug2 heap; do
+			case $kind in
+			goroutine) url=/debug/pprof/goroutine ;;
+			debug2) url="/debug/pprof/goroutine?debug=2" ;;
+			heap) url=/debug/pprof/heap ;;
+			esac
+			# Alternate who goes first.
+			for who in $([ $((RUN % 2)) = 1 ] && echo pprofd app || echo app pprofd); do
+				local base=$DAEMON_URL
+				[ "$who" = app ] && base=$app_url
+				read -r code total < <(get "$base" "$url")
+				if [ "$code" != 200 ]; then
+					log "goruntime: $who $url answered ${code:-nothing}"
+					continue
+				fi
+				put "goruntime.$who.$kind" ms "$(calc "1000 * $total")"
+			done
+			ratio_round "goruntime.$kind" "goruntime.pprofd.$kind" "goruntime.app.$kind" ms
+		done
+		put goruntime.walk ms "$(curl -s "$DAEMON_URL/debug/metrics" |
+			jq '.collectors[] | select(.name == "goroutine") | .last_dump_ms')"
+		put goruntime.heapread ms "$(curl -s "$DAEMON_URL/debug/metrics" |
+			jq '.collectors[] | select(.name == "heap") | .last_read_ms')"
+	done
+	put goruntime.count n "$(curl -s "$DAEMON_URL/debug/metrics" |
+		jq '.collectors[] | select(.name == "goroutine") | .goroutines')"
+	stop "$DAEMON_PID"
+	stop "$TARGET_PID"
+
+	echo
+	echo "Go runtime read from outside: goserver with $(med goruntime.count n 0) goroutines" \
+		"(medians of $runs requests, the first of each left out)"
+	printf '  %-36s %10s %10s %8s\n' "" "pprofd ms" "app ms" "ratio"
+	for kind in goroutine debug2 heap; do
+		case $kind in
+		goroutine) url="GET /debug/pprof/goroutine" ;;
+		debug2) url="GET /debug/pprof/goroutine?debug=2" ;;
+		heap) url="GET /debug/pprof/heap" ;;
+		esac
+		printf '  %-36s %10s %10s %8s\n' "$url" "$(med "goruntime.pprofd.$kind" ms 1)" \
+			"$(med "goruntime.app.$kind" ms 1)" "$(med ratio "goruntime.$kind" 2)"
+	done
+	printf '  %-36s %10s ms\n' "of which walking allgs + stacks" "$(med goruntime.walk ms 1)"
+	printf '  %-36s %10s ms\n' "of which reading mbuckets" "$(med goruntime.heapread ms 1)"
+	echo "  every run (ms): pprofd goroutine $(runs goruntime.pprofd.goroutine ms);" \
+		"app goroutine $(runs goruntime.app.goroutine ms)"
+	echo "  the app's own goroutine profile stops the world; pprofd stops nothing"
 }
 
 # heap: CPU ns per malloc+free pair of tests/workloads/heap_loop (malloc(64) and

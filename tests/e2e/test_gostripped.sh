@@ -21,7 +21,7 @@
 #     frames, so pprofd's kernel frames are folded into the user leaf)
 #   - [truncated] in at most 1% of pprofd's samples
 #   - /debug/pprof/symbol names the addresses `go tool nm` gives
-#   - /debug/pprof/goroutine?debug=2 text names the frames of every thread
+#   - /debug/pprof/threads?debug=2 text names the frames of every thread
 #
 # Then esbuild (npm's @esbuild/linux-x64, a stripped binary of a much newer Go,
 # fetched by tests/fetch-esbuild.sh) serving files under load: its samples
@@ -197,14 +197,15 @@ check_goserver()
 		fail "$variant: /debug/pprof/symbol names go tool nm's addresses" "$sym"
 	fi
 
-	# The text view: every Go frame named, with its file.
-	code=$(fetch "$DAEMON_URL/debug/pprof/goroutine?debug=2" "$E2E_TMP/$variant.g2.txt")
+	# The text view: every Go frame named, with its file (the OS threads: a Go
+	# target's /debug/pprof/goroutine is its goroutines, see test_goruntime).
+	code=$(fetch "$DAEMON_URL/debug/pprof/threads?debug=2" "$E2E_TMP/$variant.g2.txt")
 	if [ "$code" = 200 ] && grep -q '^runtime\.mstart(' "$E2E_TMP/$variant.g2.txt" &&
 		grep -Eq '^	/.*/runtime/[a-z_0-9]+\.(go|s):[0-9]+ ' "$E2E_TMP/$variant.g2.txt" &&
 		! grep -Eq '^0x[0-9a-f]+\(' "$E2E_TMP/$variant.g2.txt"; then
-		ok "$variant: goroutine?debug=2 names every frame (runtime.mstart, runtime files)"
+		ok "$variant: threads?debug=2 names every frame (runtime.mstart, runtime files)"
 	else
-		fail "$variant: goroutine?debug=2 names every frame" "got $code" \
+		fail "$variant: threads?debug=2 names every frame" "got $code" \
 			"$(head -40 "$E2E_TMP/$variant.g2.txt")"
 	fi
 	stop "$DAEMON_PID"

@@ -4,7 +4,13 @@
 // a known CPU profile, so its own /debug/pprof/profile and pprofd's can be
 // compared side by side.
 //
-// Usage: goserver [-listen 127.0.0.1:6071]
+// Usage: goserver [-listen 127.0.0.1:6071] [-goroutines N] [-retain]
+//
+// -goroutines N starts N more goroutines parked in main.parked (a channel
+// receive), for the goroutine profile.  -retain keeps 8 MiB allocated by
+// main.retainLarge and 4 MiB by main.retainSmall live (the heap profile),
+// then runs two GCs and stays idle.  /memstats answers the app's own
+// runtime.NumGoroutine and runtime.ReadMemStats as JSON.
 //
 // Expected CPU profile: two background goroutines take turns (a token passed
 // over channels, so only one of them runs at a time) for about one CPU:
@@ -20,6 +26,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -97,9 +104,67 @@ func sortLoop(turn, done chan struct{}) {
 	}
 }
 
+// parked waits on a channel that is never written to.
+//
+//go:noinline
+func parked(never chan struct{}) {
+	<-never
+}
+
+var retained [][]byte
+
+// retainLarge keeps n 64 KiB blocks live.
+//
+//go:noinline
+func retainLarge(n int) {
+	for i := 0; i < n; i++ {
+		retained = append(retained, make([]byte, 65536))
+	}
+}
+
+// retainSmall keeps n 4 KiB blocks live.
+//
+//go:noinline
+func retainSmall(n int) {
+	for i := 0; i < n; i++ {
+		retained = append(retained, make([]byte, 4096))
+	}
+}
+
+func memstats(w http.ResponseWriter, r *http.Request) {
+	var ms runtime.MemStats
+	n := runtime.NumGoroutine()
+	runtime.ReadMemStats(&ms)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]interface{}{
+		"NumGoroutine": n,
+		"NumGC":        ms.NumGC,
+		"PauseTotalNs": ms.PauseTotalNs,
+		"LastPauseNs":  ms.PauseNs[(ms.NumGC+255)%256],
+		"LastGC":       ms.LastGC,
+		"HeapAlloc":    ms.HeapAlloc,
+		"HeapSys":      ms.HeapSys,
+		"NextGC":       ms.NextGC,
+		"Sys":          ms.Sys,
+	})
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:6071", "address to serve net/http/pprof on (host:port, port not 0)")
+	goroutines := flag.Int("goroutines", 0, "more goroutines parked in main.parked")
+	retain := flag.Bool("retain", false, "keep 8 MiB (main.retainLarge) and 4 MiB (main.retainSmall) live")
 	flag.Parse()
+	never := make(chan struct{})
+	for i := 0; i < *goroutines; i++ {
+		go parked(never)
+	}
+	if *retain {
+		retainLarge(128)
+		retainSmall(1024)
+		runtime.GC()
+		runtime.GC()
+	}
+	http.HandleFunc("/memstats", memstats)
 	if _, port, err := net.SplitHostPort(*listen); err != nil || port == "0" {
 		fmt.Fprintf(os.Stderr, "goserver: -listen %q: want host:port with a fixed port\n", *listen)
 		os.Exit(2)

@@ -1,0 +1,1841 @@
+// SPDX-License-Identifier: MIT
+/*
+ * goruntime.c - see goruntime.h.
+ *
+ * The pieces, in the order they appear:
+ *
+ *   remote memory   process_vm_readv() of the target, checked lengths
+ *   layouts         DWARF (libdw) of runtime.g, m, bucket, memRecord, mstats,
+ *                   gcControllerState; the per-version table for stripped
+ *                   binaries
+ *   globals         runtime.allgs & co. from .symtab
+ *   goroutines      allglen, allgs, each g, its stack by frame pointers
+ *   memory profile  runtime.mbuckets' list, each bucket's active cycle
+ *   GC statistics   runtime.memstats, runtime.gcController
+ */
+#define _GNU_SOURCE
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gopclntab.h"
+#include "goruntime.h"
+#include "log.h"
+
+/* Bounds on what the target's memory may claim. */
+#define MAX_GOROUTINES (1u << 22)   /* allglen beyond this is nonsense */
+#define MAX_BUCKETS (1u << 22)	    /* memory profile buckets walked */
+#define MAX_BUCKET_STACK 32	    /* runtime.maxStack */
+#define STACK_FIRST_READ_BYTES 1024 /* the first read of a goroutine's stack */
+#define STACK_READ_BYTES 16384	    /* the next ones */
+#define G_BATCH 64		    /* runtime.g's read in one process_vm_readv() */
+
+struct go_runtime {
+	pid_t pid;
+	unsigned refs;
+	char version[32];
+	char layout_source[48];
+	struct go_layout layout;
+	struct go_globals globals;
+	uint64_t text_lo, text_hi; /* executable's text, runtime addresses */
+	uint8_t *gbuf;		   /* G_BATCH runtime.g's */
+	uint8_t *stack;		   /* STACK_READ_BYTES of a stack */
+	uint64_t *allgs;	   /* the pointer array of the last walk */
+	char *wait_reasons[64];	   /* runtime.waitReasonStrings, from the binary */
+	size_t nwait_reasons;
+	size_t cap_allgs;
+};
+
+/* The daemon's one target. */
+static struct go_runtime *shared;
+
+/* --- remote memory ------------------------------------------------------- */
+
+/* Reads len bytes at addr of the target.  0, -ESRCH (gone) or -EFAULT. */
+static int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
+	ssize_t n;
+
+	if (!addr)
+		return -EFAULT;
+	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return errno == ESRCH ? -ESRCH : -EFAULT;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+static int remote_u64(pid_t pid, uint64_t addr, uint64_t *v)
+{
+	return remote_read(pid, addr, v, sizeof(*v));
+}
+
+static uint64_t get_u64(const uint8_t *p, int32_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, p + off, sizeof(v));
+	return v;
+}
+
+static uint32_t get_u32(const uint8_t *p, int32_t off)
+{
+	uint32_t v;
+
+	memcpy(&v, p + off, sizeof(v));
+	return v;
+}
+
+/* --- layouts ------------------------------------------------------------- */
+
+/*
+ * The per-version table, for binaries without DWARF: amd64 only.  Each row
+ * was read from the DWARF of a program built with that version, and the
+ * unit test test_goruntime checks the row of the installed Go against it.
+ */
+struct layout_row {
+	const char *version; /* "go1.19": every go1.19.x */
+	struct go_layout layout;
+};
+
+static const struct layout_row layout_table[] = {
+    {"go1.19",
+     {
+	 .g_size = 392,
+	 .g_stack_lo = 0,
+	 .g_stack_hi = 8,
+	 .g_sched_sp = 56,
+	 .g_sched_pc = 64,
+	 .g_sched_bp = 104,
+	 .g_atomicstatus = 144,
+	 .g_goid = 152,
+	 .g_waitsince = 168,
+	 .g_waitreason = 176,
+	 .g_startpc = 312,
+	 .g_gopc = 296,
+	 .g_lockedm = 232,
+	 .g_m = 48,
+	 .g_labels = 360,
+	 .g_parent_goid = -1,
+	 .g_syscallsp = 112,
+	 .g_syscallpc = 120,
+	 .m_procid = 72,
+	 .bucket_size = 48,
+	 .bucket_allnext = 8,
+	 .bucket_typ = 16,
+	 .bucket_bsize = 32,
+	 .bucket_nstk = 40,
+	 .memrecord_active = 0,
+	 .memrecord_future = 32,
+	 .memrecord_cycle_size = 32,
+	 .ms_numgc = 7704,
+	 .ms_pause_total_ns = 3600,
+	 .ms_pause_ns = 3608,
+	 .ms_pause_end = 5656,
+	 .ms_last_gc_unix = 3592,
+	 .ms_heap_sys = -1,
+	 .ms_stacks_sys = 3544,
+	 .ms_gc_sys = 3576,
+	 .ms_other_sys = 3584,
+	 .ms_mspan_sys = 3552,
+	 .ms_mcache_sys = 3560,
+	 .ms_buckhash_sys = 3568,
+	 .ms_numforcedgc = 7708,
+	 .ms_gc_cpu_fraction = 7712,
+	 .gcc_gc_percent = 0,
+	 .gcc_memory_limit = 8,
+	 .gcc_heap_live = 136,
+	 .gcc_percent_heap_goal = 104,
+	 .gcc_sweep_dist_min_trigger = 112,
+	 .gcc_heap_in_use = 304,
+	 .gcc_heap_free = 320,
+	 .gcc_heap_released = 312,
+     }},
+};
+
+const struct go_layout *go_layout__for_version(const char *version)
+{
+	for (size_t i = 0; i < sizeof(layout_table) / sizeof(layout_table[0]); i++) {
+		size_t n = strlen(layout_table[i].version);
+
+		/* "go1.19" matches "go1.19" and "go1.19.8", not "go1.190". */
+		if (!strncmp(version, layout_table[i].version, n) &&
+		    (version[n] == '\0' || version[n] == '.'))
+			return &layout_table[i].layout;
+	}
+	return NULL;
+}
+
+static const struct layout_row *layout_row_of(const struct go_layout *l)
+{
+	return (const struct layout_row *)((const char *)l - offsetof(struct layout_row, layout));
+}
+
+/* One struct of the runtime read from DWARF: its DIE and size. */
+struct dwarf_struct {
+	const char *name;
+	Dwarf_Die die;
+	bool found;
+};
+
+enum {
+	DS_G,
+	DS_M,
+	DS_STACK,
+	DS_GOBUF,
+	DS_BUCKET,
+	DS_MEMRECORD,
+	DS_MEMRECORDCYCLE,
+	DS_MSTATS,
+	DS_GCCONTROLLER,
+	DS_COUNT,
+};
+
+static const char *const dwarf_struct_names[DS_COUNT] = {
+    [DS_G] = "runtime.g",
+    [DS_M] = "runtime.m",
+    [DS_STACK] = "runtime.stack",
+    [DS_GOBUF] = "runtime.gobuf",
+    [DS_BUCKET] = "runtime.bucket",
+    [DS_MEMRECORD] = "runtime.memRecord",
+    [DS_MEMRECORDCYCLE] = "runtime.memRecordCycle",
+    [DS_MSTATS] = "runtime.mstats",
+    [DS_GCCONTROLLER] = "runtime.gcControllerState",
+};
+
+/* Offset of member name of a struct DIE, or -1. */
+static int32_t member_offset(Dwarf_Die *st, const char *name)
+{
+	Dwarf_Die child;
+
+	if (dwarf_child(st, &child))
+		return -1;
+	do {
+		Dwarf_Attribute a;
+		Dwarf_Word off;
+		const char *n;
+
+		if (dwarf_tag(&child) != DW_TAG_member)
+			continue;
+		n = dwarf_diename(&child);
+		if (!n || strcmp(n, name))
+			continue;
+		if (!dwarf_attr(&child, DW_AT_data_member_location, &a) ||
+		    dwarf_formudata(&a, &off) || off > INT32_MAX)
+			return -1;
+		return (int32_t)off;
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return -1;
+}
+
+static int32_t struct_size(Dwarf_Die *st)
+{
+	int sz = dwarf_bytesize(st);
+
+	return sz > 0 ? sz : -1;
+}
+
+/* Offset of a member of a member ("sched", "pc"), or -1. */
+static int32_t nested(Dwarf_Die *outer, const char *member, int32_t inner_off)
+{
+	int32_t off = member_offset(outer, member);
+
+	return off < 0 || inner_off < 0 ? -1 : off + inner_off;
+}
+
+/* Finds the named structs among the top-level DIEs of every CU. */
+static void find_structs(Dwarf *dw, struct dwarf_struct *ds)
+{
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+	unsigned left = DS_COUNT;
+
+	while (left && dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu, child;
+
+		if (!dwarf_offdie(dw, off + hsize, &cu) || dwarf_child(&cu, &child)) {
+			off = next;
+			continue;
+		}
+		do {
+			const char *n;
+
+			if (dwarf_tag(&child) != DW_TAG_structure_type)
+				continue;
+			n = dwarf_diename(&child);
+			if (!n || strncmp(n, "runtime.", 8))
+				continue;
+			for (int i = 0; i < DS_COUNT; i++)
+				if (!ds[i].found && !strcmp(n, ds[i].name) &&
+				    dwarf_hasattr(&child, DW_AT_byte_size)) {
+					ds[i].die = child;
+					ds[i].found = true;
+					left--;
+				}
+		} while (left && dwarf_siblingof(&child, &child) == 0);
+		off = next;
+	}
+}
+
+static int layout_from_elf(Elf *elf, struct go_layout *l)
+{
+	struct dwarf_struct ds[DS_COUNT];
+	Dwarf *dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	int32_t stack_lo, stack_hi, sp, pc, bp;
+
+	if (!dw)
+		return -ENOENT;
+	for (int i = 0; i < DS_COUNT; i++)
+		ds[i] = (struct dwarf_struct){.name = dwarf_struct_names[i]};
+	find_structs(dw, ds);
+	if (!ds[DS_G].found || !ds[DS_STACK].found || !ds[DS_GOBUF].found) {
+		dwarf_end(dw);
+		return -ENOENT;
+	}
+	memset(l, 0xff, sizeof(*l)); /* every field -1 */
+	stack_lo = member_offset(&ds[DS_STACK].die, "lo");
+	stack_hi = member_offset(&ds[DS_STACK].die, "hi");
+	sp = member_offset(&ds[DS_GOBUF].die, "sp");
+	pc = member_offset(&ds[DS_GOBUF].die, "pc");
+	bp = member_offset(&ds[DS_GOBUF].die, "bp");
+	l->g_size = struct_size(&ds[DS_G].die);
+	l->g_stack_lo = nested(&ds[DS_G].die, "stack", stack_lo);
+	l->g_stack_hi = nested(&ds[DS_G].die, "stack", stack_hi);
+	l->g_sched_sp = nested(&ds[DS_G].die, "sched", sp);
+	l->g_sched_pc = nested(&ds[DS_G].die, "sched", pc);
+	l->g_sched_bp = nested(&ds[DS_G].die, "sched", bp);
+	l->g_atomicstatus = member_offset(&ds[DS_G].die, "atomicstatus");
+	l->g_goid = member_offset(&ds[DS_G].die, "goid");
+	l->g_waitsince = member_offset(&ds[DS_G].die, "waitsince");
+	l->g_waitreason = member_offset(&ds[DS_G].die, "waitreason");
+	l->g_startpc = member_offset(&ds[DS_G].die, "startpc");
+	l->g_gopc = member_offset(&ds[DS_G].die, "gopc");
+	l->g_lockedm = member_offset(&ds[DS_G].die, "lockedm");
+	l->g_m = member_offset(&ds[DS_G].die, "m");
+	l->g_labels = member_offset(&ds[DS_G].die, "labels");
+	l->g_parent_goid = member_offset(&ds[DS_G].die, "parentGoid");
+	l->g_syscallsp = member_offset(&ds[DS_G].die, "syscallsp");
+	l->g_syscallpc = member_offset(&ds[DS_G].die, "syscallpc");
+	if (ds[DS_M].found)
+		l->m_procid = member_offset(&ds[DS_M].die, "procid");
+	if (ds[DS_BUCKET].found) {
+		l->bucket_size = struct_size(&ds[DS_BUCKET].die);
+		l->bucket_allnext = member_offset(&ds[DS_BUCKET].die, "allnext");
+		l->bucket_typ = member_offset(&ds[DS_BUCKET].die, "typ");
+		l->bucket_bsize = member_offset(&ds[DS_BUCKET].die, "size");
+		l->bucket_nstk = member_offset(&ds[DS_BUCKET].die, "nstk");
+	}
+	if (ds[DS_MEMRECORD].found && ds[DS_MEMRECORDCYCLE].found) {
+		l->memrecord_active = member_offset(&ds[DS_MEMRECORD].die, "active");
+		l->memrecord_future = member_offset(&ds[DS_MEMRECORD].die, "future");
+		l->memrecord_cycle_size = struct_size(&ds[DS_MEMRECORDCYCLE].die);
+	}
+	if (ds[DS_MSTATS].found) {
+		Dwarf_Die *ms = &ds[DS_MSTATS].die;
+
+		l->ms_numgc = member_offset(ms, "numgc");
+		l->ms_numforcedgc = member_offset(ms, "numforcedgc");
+		l->ms_pause_total_ns = member_offset(ms, "pause_total_ns");
+		l->ms_pause_ns = member_offset(ms, "pause_ns");
+		l->ms_pause_end = member_offset(ms, "pause_end");
+		l->ms_last_gc_unix = member_offset(ms, "last_gc_unix");
+		l->ms_gc_cpu_fraction = member_offset(ms, "gc_cpu_fraction");
+		l->ms_stacks_sys = member_offset(ms, "stacks_sys");
+		l->ms_mspan_sys = member_offset(ms, "mspan_sys");
+		l->ms_mcache_sys = member_offset(ms, "mcache_sys");
+		l->ms_buckhash_sys = member_offset(ms, "buckhash_sys");
+		l->ms_gc_sys = member_offset(ms, "gcMiscSys");
+		l->ms_other_sys = member_offset(ms, "other_sys");
+		l->ms_heap_sys = -1; /* MemStats.HeapSys is derived, not an mstats field */
+	}
+	if (ds[DS_GCCONTROLLER].found) {
+		Dwarf_Die *gc = &ds[DS_GCCONTROLLER].die;
+
+		l->gcc_gc_percent = member_offset(gc, "gcPercent");
+		l->gcc_memory_limit = member_offset(gc, "memoryLimit");
+		l->gcc_heap_live = member_offset(gc, "heapLive");
+		l->gcc_percent_heap_goal = member_offset(gc, "gcPercentHeapGoal");
+		l->gcc_sweep_dist_min_trigger = member_offset(gc, "sweepDistMinTrigger");
+		l->gcc_heap_in_use = member_offset(gc, "heapInUse");
+		l->gcc_heap_free = member_offset(gc, "heapFree");
+		l->gcc_heap_released = member_offset(gc, "heapReleased");
+	}
+	dwarf_end(dw);
+	return 0;
+}
+
+/*
+ * Layouts from the binary's own type descriptors (no DWARF, no table row):
+ * the runtime allocates its g's and m's with new(), so their types are in
+ * .rodata as Go's reflection sees them (abi.StructType: the Type header of
+ * 48 bytes, the package path, the fields slice; each field a Name pointer,
+ * a Type pointer and its offset).  A struct is found from a field name:
+ * the Name's bytes, the fields that point at it, back to the field at
+ * offset 0, the slice that holds that array; every step checked.  Names are
+ * Go 1.17+'s (flags byte, varint length); offsets before Go 1.19 are
+ * shifted left one (offsetAnon).  The heap and GC structs have no
+ * descriptors: a version known only this way has goroutines, not heap/GC.
+ */
+#define TYPE_KIND_STRUCT 25
+#define MAX_STRUCT_FIELDS 512
+
+struct rodata {
+	const uint8_t *p;
+	uint64_t va;
+	size_t len;
+};
+
+static bool ro_u64(const struct rodata *r, uint64_t va, uint64_t *v)
+{
+	if (va < r->va || va - r->va + 8 > r->len)
+		return false;
+	memcpy(v, r->p + (va - r->va), 8);
+	return true;
+}
+
+/* The text of the Name at va, into buf; false when it is no Name. */
+static bool ro_name(const struct rodata *r, uint64_t va, char *buf, size_t len)
+{
+	size_t o, n = 0, shift = 0;
+
+	if (va < r->va || va - r->va + 2 > r->len)
+		return false;
+	o = va - r->va + 1;		   /* flags */
+	for (int i = 0; i < 3; i++, o++) { /* varint length */
+		if (o >= r->len)
+			return false;
+		n |= (size_t)(r->p[o] & 0x7f) << shift;
+		shift += 7;
+		if (!(r->p[o] & 0x80))
+			break;
+	}
+	o++;
+	if (n == 0 || n >= len || o + n > r->len)
+		return false;
+	memcpy(buf, r->p + o, n);
+	buf[n] = '\0';
+	return true;
+}
+
+struct type_field {
+	char name[32];
+	uint64_t type;
+	int32_t offset;
+};
+
+/* The fields of the struct type at va (false when it is no struct type). */
+static bool struct_type_fields(const struct rodata *r, uint64_t va, bool shifted,
+			       struct type_field *f, size_t max, size_t *n, int32_t *size)
+{
+	uint64_t sz, arr, len;
+
+	if (va < r->va || va - r->va + 72 > r->len ||
+	    (r->p[va - r->va + 23] & 0x1f) != TYPE_KIND_STRUCT || !ro_u64(r, va, &sz) ||
+	    !ro_u64(r, va + 56, &arr) || !ro_u64(r, va + 64, &len) || len > max || sz > 65536)
+		return false;
+	for (uint64_t i = 0; i < len; i++) {
+		uint64_t name, typ, off;
+
+		if (!ro_u64(r, arr + 24 * i, &name) || !ro_u64(r, arr + 24 * i + 8, &typ) ||
+		    !ro_u64(r, arr + 24 * i + 16, &off) ||
+		    !ro_name(r, name, f[i].name, sizeof(f[i].name)))
+			return false;
+		if (shifted)
+			off >>= 1;
+		if (off > sz)
+			return false;
+		f[i].type = typ;
+		f[i].offset = (int32_t)off;
+	}
+	*n = len;
+	*size = (int32_t)sz;
+	return true;
+}
+
+static int32_t field_offset(const struct type_field *f, size_t n, const char *name, uint64_t *type)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(f[i].name, name)) {
+			if (type)
+				*type = f[i].type;
+			return f[i].offset;
+		}
+	return -1;
+}
+
+/*
+ * The struct type that has a field called key and every field of also[]
+ * (NULL-terminated): its fields into f.  false when none, or more than one.
+ */
+static bool find_struct_type(const struct rodata *r, bool shifted, const char *key,
+			     const char *const *also, struct type_field *f, size_t *n,
+			     int32_t *size)
+{
+	size_t klen = strlen(key), found = 0;
+	struct type_field *tmp = calloc(MAX_STRUCT_FIELDS, sizeof(*tmp));
+
+	if (!tmp)
+		return false;
+	for (size_t o = 0; o + klen + 2 <= r->len && found < 2; o++) {
+		uint64_t name_va;
+
+		/* A Name: flags (0: unexported, no tag), length, the bytes. */
+		if (r->p[o] != 0 || r->p[o + 1] != klen || memcmp(r->p + o + 2, key, klen))
+			continue;
+		name_va = r->va + o;
+		for (size_t w = 0; w + 24 <= r->len && found < 2; w += 8) {
+			uint64_t v, start, off;
+			size_t back = 0;
+
+			memcpy(&v, r->p + w, 8);
+			if (v != name_va)
+				continue;
+			/* A field pointing at the Name: back to the field at offset 0. */
+			start = r->va + w;
+			while (back < MAX_STRUCT_FIELDS && ro_u64(r, start + 16, &off) && off) {
+				start -= 24;
+				back++;
+			}
+			/* The slice (array, len, cap) of a struct type holding that array. */
+			for (size_t q = 56; q + 24 <= r->len; q += 8) {
+				uint64_t a, l, c, tva;
+				size_t m;
+				int32_t sz;
+				bool all = true;
+
+				memcpy(&a, r->p + q, 8);
+				if (a != start)
+					continue;
+				memcpy(&l, r->p + q + 8, 8);
+				memcpy(&c, r->p + q + 16, 8);
+				tva = r->va + q - 56;
+				if (l != c || l <= back ||
+				    !struct_type_fields(r, tva, shifted, tmp, MAX_STRUCT_FIELDS, &m,
+							&sz))
+					continue;
+				for (size_t k = 0; also[k] && all; k++)
+					all = field_offset(tmp, m, also[k], NULL) >= 0;
+				if (!all || field_offset(tmp, m, key, NULL) < 0)
+					continue;
+				if (!found++) {
+					memcpy(f, tmp, m * sizeof(*f));
+					*n = m;
+					*size = sz;
+				}
+				break;
+			}
+		}
+	}
+	free(tmp);
+	return found == 1;
+}
+
+/* "go1.17.3" -> 117; 0 when it does not parse. */
+static int version_number(const char *v)
+{
+	int major, minor;
+
+	return sscanf(v, "go%d.%d", &major, &minor) == 2 ? major * 100 + minor : 0;
+}
+
+int go_layout__from_types(Elf *elf, const char *version, struct go_layout *l)
+{
+	static const char *const g_also[] = {"atomicstatus", "sched", "stack", "startpc", NULL};
+	static const char *const m_also[] = {"curg", "g0", NULL};
+	struct type_field *g = calloc(3 * MAX_STRUCT_FIELDS, sizeof(*g)),
+			  *sub = g + MAX_STRUCT_FIELDS, *m = sub + MAX_STRUCT_FIELDS;
+	bool shifted = version_number(version) < 119;
+	size_t ng = 0, nsub = 0, nm = 0, shstrndx;
+	struct rodata r = {0};
+	Elf_Scn *scn = NULL;
+	uint64_t sched_t = 0, stack_t = 0;
+	int32_t size, off;
+	int ret = -ENOENT;
+
+	if (!g)
+		return -ENOMEM;
+	if (version_number(version) < 117 || elf_getshdrstrndx(elf, &shstrndx))
+		goto out;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, ".rodata") || !(d = elf_getdata(scn, NULL)) || !d->d_buf)
+			continue;
+		r = (struct rodata){d->d_buf, sh.sh_addr, d->d_size};
+	}
+	if (!r.p || !find_struct_type(&r, shifted, "goid", g_also, g, &ng, &size))
+		goto out;
+	memset(l, 0xff, sizeof(*l));
+	l->g_size = size;
+	l->g_sched_pc = field_offset(g, ng, "sched", &sched_t);
+	l->g_stack_lo = field_offset(g, ng, "stack", &stack_t);
+	if (!struct_type_fields(&r, sched_t, shifted, sub, MAX_STRUCT_FIELDS, &nsub, &size))
+		goto out;
+	off = l->g_sched_pc;
+	l->g_sched_sp = off + field_offset(sub, nsub, "sp", NULL);
+	l->g_sched_pc = off + field_offset(sub, nsub, "pc", NULL);
+	l->g_sched_bp = off + field_offset(sub, nsub, "bp", NULL);
+	if (field_offset(sub, nsub, "sp", NULL) < 0 || field_offset(sub, nsub, "pc", NULL) < 0 ||
+	    field_offset(sub, nsub, "bp", NULL) < 0 ||
+	    !struct_type_fields(&r, stack_t, shifted, sub, MAX_STRUCT_FIELDS, &nsub, &size) ||
+	    field_offset(sub, nsub, "lo", NULL) < 0 || field_offset(sub, nsub, "hi", NULL) < 0)
+		goto out;
+	off = l->g_stack_lo;
+	l->g_stack_lo = off + field_offset(sub, nsub, "lo", NULL);
+	l->g_stack_hi = off + field_offset(sub, nsub, "hi", NULL);
+	l->g_atomicstatus = field_offset(g, ng, "atomicstatus", NULL);
+	l->g_goid = field_offset(g, ng, "goid", NULL);
+	l->g_waitsince = field_offset(g, ng, "waitsince", NULL);
+	l->g_waitreason = field_offset(g, ng, "waitreason", NULL);
+	l->g_startpc = field_offset(g, ng, "startpc", NULL);
+	l->g_gopc = field_offset(g, ng, "gopc", NULL);
+	l->g_lockedm = field_offset(g, ng, "lockedm", NULL);
+	l->g_m = field_offset(g, ng, "m", NULL);
+	l->g_labels = field_offset(g, ng, "labels", NULL);
+	l->g_parent_goid = field_offset(g, ng, "parentGoid", NULL);
+	l->g_syscallsp = field_offset(g, ng, "syscallsp", NULL);
+	l->g_syscallpc = field_offset(g, ng, "syscallpc", NULL);
+	if (find_struct_type(&r, shifted, "procid", m_also, m, &nm, &size))
+		l->m_procid = field_offset(m, nm, "procid", NULL);
+	ret = 0;
+out:
+	free(g);
+	return ret;
+}
+
+int go_layout__from_dwarf(const char *path, struct go_layout *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+	Elf *elf;
+
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	ret = elf ? layout_from_elf(elf, out) : -EINVAL;
+	elf_end(elf);
+	close(fd);
+	return ret;
+}
+
+/* What a goroutine walk cannot do without. */
+static bool layout_usable(const struct go_layout *l)
+{
+	return l->g_size > 0 && l->g_size <= 4096 && l->g_stack_lo >= 0 && l->g_stack_hi >= 0 &&
+	       l->g_sched_sp >= 0 && l->g_sched_pc >= 0 && l->g_sched_bp >= 0 &&
+	       l->g_atomicstatus >= 0 && l->g_goid >= 0 && l->g_startpc >= 0 &&
+	       l->g_sched_bp + 8 <= l->g_size && l->g_goid + 8 <= l->g_size &&
+	       l->g_startpc + 8 <= l->g_size && l->g_atomicstatus + 4 <= l->g_size;
+}
+
+/* --- globals ------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	size_t off; /* in struct go_globals */
+} global_names[] = {
+    {"runtime.allgs", offsetof(struct go_globals, allgs)},
+    {"runtime.allglen", offsetof(struct go_globals, allglen)},
+    {"runtime.mbuckets", offsetof(struct go_globals, mbuckets)},
+    {"runtime.memstats", offsetof(struct go_globals, memstats)},
+    {"runtime.MemProfileRate", offsetof(struct go_globals, mem_profile_rate)},
+    {"runtime.mProfCycle", offsetof(struct go_globals, mprof_cycle)},
+    {"runtime.gcController", offsetof(struct go_globals, gc_controller)},
+};
+
+/* The ELF symbols of the runtime's globals, and runtime.buildVersion's address. */
+static void globals_from_symtab(Elf *elf, uint64_t bias, struct go_globals *g,
+				uint64_t *build_version)
+{
+	Elf_Scn *scn = NULL;
+
+	*build_version = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		size_t n;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		n = sh.sh_size / sh.sh_entsize;
+		for (size_t i = 0; i < n; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, (int)i, &sym) ||
+			    GELF_ST_TYPE(sym.st_info) != STT_OBJECT)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!name || strncmp(name, "runtime.", 8))
+				continue;
+			if (!strcmp(name, "runtime.buildVersion"))
+				*build_version = sym.st_value + bias;
+			for (size_t k = 0; k < sizeof(global_names) / sizeof(global_names[0]); k++)
+				if (!strcmp(name, global_names[k].name))
+					*(uint64_t *)((char *)g + global_names[k].off) =
+					    sym.st_value + bias;
+		}
+	}
+}
+
+/*
+ * Globals of a stripped binary: no .symtab, but .gopclntab names every
+ * function.  The functions that use a global are decoded for their
+ * RIP-relative operands (x86-64 ModRM mod 00 r/m 101: disp32 from the next
+ * instruction); the addresses that fall in the data sections are the
+ * candidates, and each global is taken only when exactly one candidate
+ * passes checks on what the target holds there.
+ */
+#define MAX_FUNC_BYTES 65536
+#define MAX_OPERANDS 1024
+
+/* How an operand is used (bits: one target may be used several ways). */
+enum operand_kind {
+	OPERAND_LEA = 1,    /* 8d: the address taken */
+	OPERAND_LOAD32 = 2, /* 8b without REX.W: a 32-bit load */
+	OPERAND_OTHER = 4,
+};
+
+struct operand {
+	uint64_t target;
+	unsigned kinds;
+};
+
+struct data_ranges {
+	uint64_t lo[8], hi[8];
+	size_t n;
+};
+
+static bool in_data(const struct data_ranges *d, uint64_t a)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (a >= d->lo[i] && a < d->hi[i])
+			return true;
+	return false;
+}
+
+/* The writable PT_LOAD segments (data, bss): where globals live. */
+static void data_ranges_of(Elf *elf, uint64_t bias, struct data_ranges *d)
+{
+	size_t nph;
+
+	d->n = 0;
+	if (elf_getphdrnum(elf, &nph))
+		return;
+	for (size_t i = 0; i < nph && d->n < 8; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_W))
+			continue;
+		d->lo[d->n] = ph.p_vaddr + bias;
+		d->hi[d->n] = ph.p_vaddr + ph.p_memsz + bias;
+		d->n++;
+	}
+}
+
+/*
+ * The RIP-relative operands of function name that point into the data
+ * segments, into ops (at most max, each target once).  How many, or a
+ * negative errno (-ENOENT: no such function).
+ */
+static int function_operands(struct go_runtime *rt, const struct gopclntab *pcln,
+			     const struct data_ranges *d, const char *name, struct operand *ops,
+			     size_t max)
+{
+	uint64_t entry, end;
+	uint8_t *code;
+	size_t len, n = 0;
+
+	if (gopclntab__func_by_name(pcln, name, &entry, &end))
+		return -ENOENT;
+	if (end <= entry)
+		return -ENOENT;
+	len = end - entry > MAX_FUNC_BYTES ? MAX_FUNC_BYTES : end - entry;
+	code = malloc(len);
+	if (!code)
+		return -ENOMEM;
+	if (remote_read(rt->pid, entry, code, len)) {
+		free(code);
+		return -EIO;
+	}
+	for (size_t i = 0; i + 6 <= len; i++) {
+		size_t p = i, imm = 0;
+		bool rexw = false, two = false;
+		uint8_t op, modrm;
+		int32_t disp;
+		uint64_t target;
+		enum operand_kind kind = OPERAND_OTHER;
+
+		if (code[p] >= 0x40 && code[p] <= 0x4f) {
+			rexw = code[p] & 0x08;
+			p++;
+		}
+		if (p < len && code[p] == 0x0f) {
+			two = true;
+			p++;
+		}
+		if (p + 6 > len)
+			continue;
+		op = code[p++];
+		if (two) {
+			/* movzx/movsx, cmpxchg, xadd, movsd/ss, ucomisd, cvt... */
+			if (op != 0xb6 && op != 0xb7 && op != 0xbe && op != 0xbf && op != 0xb1 &&
+			    op != 0xc1 && op != 0x10 && op != 0x11 && op != 0x2e && op != 0x2f &&
+			    op != 0x58 && op != 0x59 && op != 0x5e && op != 0x2a)
+				continue;
+		} else if (op == 0x80 || op == 0x83 || op == 0xc6) {
+			imm = 1;
+		} else if (op == 0x81 || op == 0xc7) {
+			imm = 4;
+		} else if (op != 0x01 && op != 0x03 && op != 0x29 && op != 0x2b && op != 0x39 &&
+			   op != 0x3b && op != 0x85 && op != 0x87 && op != 0x88 && op != 0x89 &&
+			   op != 0x8a && op != 0x8b && op != 0x8d && op != 0xff && op != 0xfe &&
+			   op != 0xf7) {
+			continue;
+		}
+		modrm = code[p++];
+		if ((modrm & 0xc7) != 0x05)
+			continue;
+		memcpy(&disp, code + p, sizeof(disp));
+		p += 4 + imm;
+		if (p > len)
+			continue;
+		target = entry + p + (int64_t)disp;
+		if (!in_data(d, target))
+			continue;
+		if (!two && op == 0x8d)
+			kind = OPERAND_LEA;
+		else if (!two && op == 0x8b && !rexw)
+			kind = OPERAND_LOAD32;
+		for (size_t k = 0; k < n; k++)
+			if (ops[k].target == target) {
+				ops[k].kinds |= kind;
+				goto next;
+			}
+		if (n < max)
+			ops[n++] = (struct operand){target, kind};
+	next:;
+	}
+	free(code);
+	return (int)n;
+}
+
+static bool has_target(const struct operand *ops, int n, uint64_t t)
+{
+	for (int i = 0; i < n; i++)
+		if (ops[i].target == t)
+			return true;
+	return false;
+}
+
+/*
+ * runtime.allgs (a slice: its array, len and cap all used by allgadd) and
+ * runtime.allglen (whose value is the slice's len), from runtime.allgadd.
+ */
+static void find_allgs(struct go_runtime *rt, const struct operand *ops, int n)
+{
+	uint64_t allgs = 0, slice[3] = {0}, allglen = 0;
+	int found = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint64_t t = ops[i].target, v[3];
+
+		if ((t & 7) || !has_target(ops, n, t + 8) || !has_target(ops, n, t + 16) ||
+		    remote_read(rt->pid, t, v, sizeof(v)))
+			continue;
+		if (!v[0] || !v[1] || v[1] > v[2] || v[2] > MAX_GOROUTINES || (v[0] & 7))
+			continue;
+		if (t == allgs)
+			continue;
+		allgs = t;
+		memcpy(slice, v, sizeof(v));
+		found++;
+	}
+	if (found != 1)
+		return;
+	found = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t t = ops[i].target, v;
+
+		if ((t & 7) || (t >= allgs && t < allgs + 24) || remote_u64(rt->pid, t, &v))
+			continue;
+		if (v == slice[1] && t != allglen) {
+			allglen = t;
+			found++;
+		}
+	}
+	if (found != 1)
+		return;
+	rt->globals.allgs = allgs;
+	rt->globals.allglen = allglen;
+}
+
+/* Whether the target holds a plausible runtime.mbuckets at t: nil or a memProfile bucket. */
+static bool plausible_mbuckets(struct go_runtime *rt, uint64_t t)
+{
+	const struct go_layout *l = &rt->layout;
+	uint8_t b[64];
+	uint64_t v;
+
+	if ((t & 7) || remote_u64(rt->pid, t, &v))
+		return false;
+	if (!v)
+		return true;
+	if (l->bucket_size <= 0 || (size_t)l->bucket_size > sizeof(b) || (v & 7) ||
+	    remote_read(rt->pid, v, b, (size_t)l->bucket_size))
+		return false;
+	return get_u64(b, l->bucket_typ) == 1 && get_u64(b, l->bucket_nstk) <= MAX_BUCKET_STACK;
+}
+
+/* The one candidate both functions use, or 0. */
+static uint64_t common_target(const struct operand *a, int na, const struct operand *b, int nb)
+{
+	uint64_t t = 0;
+	int found = 0;
+
+	for (int i = 0; i < na; i++)
+		if (has_target(b, nb, a[i].target) && a[i].target != t) {
+			t = a[i].target;
+			found++;
+		}
+	return found == 1 ? t : 0;
+}
+
+static void globals_from_pclntab(struct go_runtime *rt, Elf *elf, uint64_t bias,
+				 const struct gopclntab *pcln)
+{
+	const struct go_layout *l = &rt->layout;
+	struct operand *a = calloc(2 * MAX_OPERANDS, sizeof(*a)), *b = a + MAX_OPERANDS;
+	struct data_ranges d;
+	int na, nb;
+
+	if (!a)
+		return;
+	data_ranges_of(elf, bias, &d);
+	na = function_operands(rt, pcln, &d, "runtime.allgadd", a, MAX_OPERANDS);
+	if (na > 0)
+		find_allgs(rt, a, na);
+
+	/* mProf_FlushLocked walks the bucket list and nothing else global. */
+	na = function_operands(rt, pcln, &d, "runtime.mProf_FlushLocked", a, MAX_OPERANDS);
+	{
+		uint64_t t = 0, v, held = 0;
+		int found = 0, holding = 0;
+
+		/*
+		 * Decoding at every byte finds a few false operands: only one may
+		 * fit, or (several nil) the one that holds a bucket.
+		 */
+		for (int i = 0; i < na; i++) {
+			if (!plausible_mbuckets(rt, a[i].target))
+				continue;
+			t = a[i].target;
+			found++;
+			if (!remote_u64(rt->pid, t, &v) && v) {
+				held = t;
+				holding++;
+			}
+		}
+		if (found > 1 && holding == 1) {
+			t = held;
+			found = 1;
+		}
+		if (found == 1)
+			rt->globals.mbuckets = t;
+	}
+
+	/* MemProfileRate: the one global profilealloc and allocmcache both read. */
+	na = function_operands(rt, pcln, &d, "runtime.profilealloc", a, MAX_OPERANDS);
+	nb = function_operands(rt, pcln, &d, "runtime.allocmcache", b, MAX_OPERANDS);
+	if (na > 0 && nb > 0) {
+		uint64_t t = common_target(a, na, b, nb), v;
+
+		if (t && !(t & 7) && !remote_u64(rt->pid, t, &v) && v <= (1ULL << 30))
+			rt->globals.mem_profile_rate = t;
+	}
+
+	/* mProfCycle: the 32-bit load of mProf_Malloc (the rest are locks, by address). */
+	na = function_operands(rt, pcln, &d, "runtime.mProf_Malloc", a, MAX_OPERANDS);
+	for (int i = 0, found = 0; i < na; i++)
+		if (a[i].kinds == OPERAND_LOAD32 && !found++)
+			rt->globals.mprof_cycle = a[i].target;
+
+	/* memstats: the base whose numgc, pause_ns and pause_end readmemstats_m all uses. */
+	na = function_operands(rt, pcln, &d, "runtime.readmemstats_m", a, MAX_OPERANDS);
+	if (l->ms_numgc >= 0 && l->ms_pause_ns >= 0 && l->ms_pause_end >= 0) {
+		uint64_t base = 0;
+		int found = 0;
+
+		for (int i = 0; i < na; i++) {
+			uint64_t t = a[i].target - (uint64_t)l->ms_numgc;
+
+			if (a[i].target >= (uint64_t)l->ms_numgc &&
+			    has_target(a, na, t + (uint64_t)l->ms_pause_ns) &&
+			    has_target(a, na, t + (uint64_t)l->ms_pause_end) && t != base) {
+				base = t;
+				found++;
+			}
+		}
+		if (found == 1)
+			rt->globals.memstats = base;
+	}
+	/* gcController: the address readmemstats_m takes whose heapInUse and heapFree it reads. */
+	if (l->gcc_heap_in_use > 0 && l->gcc_heap_free > 0) {
+		uint64_t base = 0;
+		int found = 0;
+
+		for (int i = 0; i < na; i++) {
+			uint64_t t = a[i].target;
+
+			if ((a[i].kinds & OPERAND_LEA) &&
+			    has_target(a, na, t + (uint64_t)l->gcc_heap_in_use) &&
+			    has_target(a, na, t + (uint64_t)l->gcc_heap_free) && t != base) {
+				base = t;
+				found++;
+			}
+		}
+		if (found == 1)
+			rt->globals.gc_controller = base;
+	}
+	free(a);
+}
+
+/*
+ * runtime.waitReasonStrings, read from the binary: a [N]string in the data
+ * segments whose entry 1 is "GC assist marking" and entry 2 "IO wait" (the
+ * order since Go 1.11), entry 0 "".  Every entry must be a string of the
+ * read-only data; at most MAX_WAIT_REASONS.
+ */
+#define MAX_WAIT_REASONS 64
+
+static void wait_reasons_from_binary(struct go_runtime *rt, Elf *elf, uint64_t bias)
+{
+	static const char first[] = "GC assist marking", second[] = "IO wait";
+	struct data_ranges d;
+	uint8_t *buf = NULL;
+
+	data_ranges_of(elf, bias, &d);
+	for (size_t seg = 0; seg < d.n && !rt->nwait_reasons; seg++) {
+		size_t len = d.hi[seg] - d.lo[seg];
+
+		if (len > (64u << 20))
+			continue;
+		free(buf);
+		buf = malloc(len);
+		if (!buf || remote_read(rt->pid, d.lo[seg], buf, len))
+			continue;
+		for (size_t o = 16; o + 48 <= len && !rt->nwait_reasons; o += 8) {
+			uint64_t e[6];
+			char text[32];
+			size_t n = 0;
+
+			memcpy(e, buf + o - 16, sizeof(e));
+			if (e[1] != 0 || e[3] != sizeof(first) - 1 || e[5] != sizeof(second) - 1 ||
+			    remote_read(rt->pid, e[2], text, e[3]) || memcmp(text, first, e[3]) ||
+			    remote_read(rt->pid, e[4], text, e[5]) || memcmp(text, second, e[5]))
+				continue;
+			for (; n < MAX_WAIT_REASONS && o - 16 + 16 * (n + 1) <= len; n++) {
+				uint64_t sv[2];
+				char *str;
+
+				memcpy(sv, buf + o - 16 + 16 * n, sizeof(sv));
+				if (n && (sv[1] == 0 || sv[1] > 48))
+					break;
+				str = calloc(1, sv[1] + 1);
+				if (!str || (sv[1] && remote_read(rt->pid, sv[0], str, sv[1]))) {
+					free(str);
+					break;
+				}
+				rt->wait_reasons[n] = str;
+			}
+			rt->nwait_reasons = n;
+		}
+	}
+	free(buf);
+}
+
+/* Whether the ELF file is a Go binary: a section Go's linker writes. */
+static bool elf_is_go(Elf *elf)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && (!strcmp(name, ".gopclntab") || !strcmp(name, ".go.buildinfo") ||
+			     !strcmp(name, ".note.go.buildid")))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The load bias of the executable: 0 for ET_EXEC, else where its first
+ * segment is mapped (from /proc/PID/maps) minus its p_vaddr.
+ */
+static int load_bias(pid_t pid, Elf *elf, uint64_t *bias)
+{
+	GElf_Ehdr eh;
+	size_t nph;
+	uint64_t first = UINT64_MAX;
+	char path[64], exe[4096], line[4608];
+	ssize_t n;
+	FILE *f;
+
+	*bias = 0;
+	if (!gelf_getehdr(elf, &eh))
+		return -EINVAL;
+	if (eh.e_type == ET_EXEC)
+		return 0;
+	if (elf_getphdrnum(elf, &nph))
+		return -EINVAL;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && ph.p_vaddr < first)
+			first = ph.p_vaddr & ~0xfffULL;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0 || first == UINT64_MAX)
+		return -EINVAL;
+	exe[n] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off;
+		int pos = 0;
+
+		if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %n", &start, &end, &off, &pos) < 3 ||
+		    !pos)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (off == 0 && !strncmp(line + pos, exe, (size_t)n)) {
+			*bias = start - first;
+			fclose(f);
+			return 0;
+		}
+	}
+	fclose(f);
+	return -ENOENT;
+}
+
+/* Text range of the executable (for checking pcs read from the target). */
+static void text_range(Elf *elf, uint64_t bias, uint64_t *lo, uint64_t *hi)
+{
+	size_t nph;
+
+	*lo = UINT64_MAX;
+	*hi = 0;
+	if (elf_getphdrnum(elf, &nph))
+		return;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		if (ph.p_vaddr + bias < *lo)
+			*lo = ph.p_vaddr + bias;
+		if (ph.p_vaddr + ph.p_memsz + bias > *hi)
+			*hi = ph.p_vaddr + ph.p_memsz + bias;
+	}
+}
+
+/* A Go string (pointer, length) at addr, into buf.  0 or -errno. */
+static int remote_go_string(pid_t pid, uint64_t addr, char *buf, size_t len)
+{
+	uint64_t hdr[2];
+	int ret = remote_read(pid, addr, hdr, sizeof(hdr));
+
+	if (ret)
+		return ret;
+	if (hdr[1] == 0 || hdr[1] >= len)
+		return -EINVAL;
+	ret = remote_read(pid, hdr[0], buf, hdr[1]);
+	if (ret)
+		return ret;
+	buf[hdr[1]] = '\0';
+	return 0;
+}
+
+/* --- the object ---------------------------------------------------------- */
+
+static void runtime_free(struct go_runtime *rt)
+{
+	if (!rt)
+		return;
+	free(rt->gbuf);
+	free(rt->stack);
+	free(rt->allgs);
+	for (size_t i = 0; i < rt->nwait_reasons; i++)
+		free(rt->wait_reasons[i]);
+	free(rt);
+}
+
+static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
+{
+	struct go_runtime *rt = calloc(1, sizeof(*rt));
+	uint64_t bias = 0, build_version = 0;
+	struct gopclntab *pcln = NULL;
+	char path[64];
+	Elf *elf = NULL;
+	int fd = -1, ret;
+
+	err[0] = '\0';
+	if (!rt) {
+		errno = ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rt->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		ret = -ENOENT;
+		goto fail;
+	}
+	if (!elf_is_go(elf)) {
+		ret = -ENOENT; /* not Go: no reason, the native view is the view */
+		goto fail;
+	}
+	ret = load_bias(pid, elf, &bias);
+	if (ret) {
+		snprintf(err, errlen, "cannot find where the Go executable is mapped: %s",
+			 strerror(-ret));
+		ret = -EIO;
+		goto fail;
+	}
+	text_range(elf, bias, &rt->text_lo, &rt->text_hi);
+	globals_from_symtab(elf, bias, &rt->globals, &build_version);
+	pcln = gopclntab__open(elf, bias, NULL, 0);
+	if (pcln && gopclntab__go_version(pcln)[0])
+		snprintf(rt->version, sizeof(rt->version), "%s", gopclntab__go_version(pcln));
+	else if (build_version)
+		remote_go_string(pid, build_version, rt->version, sizeof(rt->version));
+	if (layout_from_elf(elf, &rt->layout) == 0 && layout_usable(&rt->layout)) {
+		snprintf(rt->layout_source, sizeof(rt->layout_source), "dwarf");
+	} else {
+		const struct go_layout *row = go_layout__for_version(rt->version);
+
+		if (!row && go_layout__from_types(elf, rt->version, &rt->layout) == 0 &&
+		    layout_usable(&rt->layout)) {
+			snprintf(rt->layout_source, sizeof(rt->layout_source), "type descriptors");
+		} else if (!row) {
+			snprintf(err, errlen,
+				 "unsupported Go version %s (no DWARF, and no layout "
+				 "known for it)",
+				 rt->version[0] ? rt->version : "(unknown)");
+			ret = -ENOTSUP;
+			goto fail;
+		}
+		if (row) {
+			rt->layout = *row;
+			snprintf(rt->layout_source, sizeof(rt->layout_source), "%s table",
+				 layout_row_of(row)->version);
+		}
+	}
+	/* No symbol table: the globals from the code that uses them. */
+	if (pcln && !rt->globals.allgs)
+		globals_from_pclntab(rt, elf, bias, pcln);
+	if (!rt->globals.allgs || !rt->globals.allglen) {
+		snprintf(err, errlen,
+			 "Go %s: runtime.allgs / runtime.allglen not found (stripped "
+			 "binary)",
+			 rt->version[0] ? rt->version : "(unknown version)");
+		ret = -ENOTSUP;
+		goto fail;
+	}
+	wait_reasons_from_binary(rt, elf, bias);
+	rt->gbuf = malloc((size_t)rt->layout.g_size * G_BATCH);
+	rt->stack = malloc(STACK_READ_BYTES);
+	if (!rt->gbuf || !rt->stack) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	gopclntab__free(pcln);
+	elf_end(elf);
+	close(fd);
+	pr_info("go runtime: %s, layouts from %s", rt->version[0] ? rt->version : "(version?)",
+		rt->layout_source);
+	return rt;
+fail:
+	gopclntab__free(pcln);
+	elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	runtime_free(rt);
+	errno = -ret;
+	return NULL;
+}
+
+/* Why the last open failed, so that asking again costs nothing. */
+static struct {
+	pid_t pid;
+	int error;
+	char reason[256];
+} failed;
+
+struct go_runtime *go_runtime__get(pid_t pid, char *err, size_t errlen)
+{
+	if (shared && shared->pid == pid) {
+		shared->refs++;
+		return shared;
+	}
+	if (failed.pid == pid && failed.error) {
+		snprintf(err, errlen, "%s", failed.reason);
+		errno = failed.error;
+		return NULL;
+	}
+	if (shared) { /* another target: this one is not shared */
+		struct go_runtime *rt = runtime_open(pid, err, errlen);
+
+		if (rt)
+			rt->refs = 1;
+		return rt;
+	}
+	shared = runtime_open(pid, err, errlen);
+	if (shared) {
+		shared->refs = 1;
+	} else {
+		failed.pid = pid;
+		failed.error = errno ? errno : EIO;
+		snprintf(failed.reason, sizeof(failed.reason), "%s", err);
+		errno = failed.error;
+	}
+	return shared;
+}
+
+void go_runtime__put(struct go_runtime *rt)
+{
+	if (!rt || --rt->refs)
+		return;
+	if (rt == shared)
+		shared = NULL;
+	runtime_free(rt);
+}
+
+const char *go_runtime__version(const struct go_runtime *rt)
+{
+	return rt->version;
+}
+
+bool go_runtime__has_mem_profile(const struct go_runtime *rt)
+{
+	const struct go_layout *l = &rt->layout;
+
+	return rt->globals.mbuckets && l->bucket_size > 0 && l->bucket_allnext >= 0 &&
+	       l->bucket_nstk >= 0 && l->bucket_typ >= 0 && l->memrecord_active >= 0 &&
+	       l->memrecord_future >= 0 && l->memrecord_cycle_size == 32;
+}
+
+const char *go_runtime__layout_source(const struct go_runtime *rt)
+{
+	return rt->layout_source;
+}
+
+const struct go_layout *go_runtime__layout(const struct go_runtime *rt)
+{
+	return &rt->layout;
+}
+
+const struct go_globals *go_runtime__globals(const struct go_runtime *rt)
+{
+	return &rt->globals;
+}
+
+/* --- goroutines ---------------------------------------------------------- */
+
+/* runtime2.go's waitReasonStrings of Go 1.19 (the numbering changes with versions). */
+static const char *const wait_reasons_119[] = {
+    "",
+    "GC assist marking",
+    "IO wait",
+    "chan receive (nil chan)",
+    "chan send (nil chan)",
+    "dumping heap",
+    "garbage collection",
+    "garbage collection scan",
+    "panicwait",
+    "select",
+    "select (no cases)",
+    "GC assist wait",
+    "GC sweep wait",
+    "GC scavenge wait",
+    "chan receive",
+    "chan send",
+    "finalizer wait",
+    "force gc (idle)",
+    "semacquire",
+    "sleep",
+    "sync.Cond.Wait",
+    "timer goroutine (idle)",
+    "trace reader (blocked)",
+    "wait for GC cycle",
+    "GC worker (idle)",
+    "preempted",
+    "debug call",
+};
+
+const char *go_runtime__wait_reason(const struct go_runtime *rt, uint32_t reason)
+{
+	if (rt->nwait_reasons)
+		return reason < rt->nwait_reasons ? rt->wait_reasons[reason]
+						  : "unknown wait reason";
+	if (strncmp(rt->version, "go1.19", 6) || (rt->version[6] && rt->version[6] != '.'))
+		return NULL;
+	if (reason >= sizeof(wait_reasons_119) / sizeof(wait_reasons_119[0]))
+		return "unknown wait reason";
+	return wait_reasons_119[reason];
+}
+
+const char *go_runtime__status_name(uint32_t status)
+{
+	/* runtime2.go gStatusStrings */
+	static const char *const names[] = {"idle",	  "runnable", "running", "syscall",
+					    "waiting",	  "moribund", "dead",	 "enqueue",
+					    "copy stack", "preempted"};
+
+	status &= ~(uint32_t)GO_STATUS_SCAN;
+	return status < sizeof(names) / sizeof(names[0]) ? names[status] : "???";
+}
+
+static bool in_text(const struct go_runtime *rt, uint64_t pc)
+{
+	return pc >= rt->text_lo && pc < rt->text_hi;
+}
+
+/*
+ * The stack of a goroutine that is not running, from its saved context:
+ * the pc where it stopped, then the frame-pointer chain from the saved bp
+ * (Go keeps frame pointers on amd64: [bp] the caller's bp, [bp + 8] the
+ * return address).  Every bp must be inside the goroutine's stack and
+ * above the last; the walk ends at bp 0 (the goroutine's first frame).
+ */
+static void walk_stack(struct go_runtime *rt, struct go_goroutine *g, uint64_t pc, uint64_t sp,
+		       uint64_t bp, uint64_t lo, uint64_t hi)
+{
+	uint64_t base = 0, got = 0; /* rt->stack holds [base, base + got) */
+
+	g->npcs = 0;
+	g->truncated = false;
+	if (!in_text(rt, pc)) {
+		g->truncated = true;
+		return;
+	}
+	g->pcs[g->npcs++] = pc;
+	if (hi <= lo || hi - lo > (1ULL << 30) || sp < lo || sp > hi) {
+		g->truncated = true;
+		return;
+	}
+	while (bp) {
+		uint64_t frame[2];
+
+		if (bp < sp || bp < lo || bp + 16 > hi || (bp & 7)) {
+			g->truncated = true;
+			return;
+		}
+		if (bp < base || bp + 16 > base + got) {
+			/* A parked goroutine's frames fit in a few hundred bytes: small first. */
+			uint64_t want = got ? STACK_READ_BYTES : STACK_FIRST_READ_BYTES;
+
+			base = bp;
+			got = hi - bp < want ? hi - bp : want;
+			if (remote_read(rt->pid, base, rt->stack, got)) {
+				g->truncated = true;
+				return;
+			}
+		}
+		memcpy(frame, rt->stack + (bp - base), sizeof(frame));
+		if (!frame[1])
+			return;
+		if (!in_text(rt, frame[1]) || g->npcs == GO_MAX_FRAMES) {
+			g->truncated = true;
+			return;
+		}
+		g->pcs[g->npcs++] = frame[1];
+		if (frame[0] && frame[0] <= bp) {
+			g->truncated = true;
+			return;
+		}
+		sp = bp + 16;
+		bp = frame[0];
+	}
+}
+
+/* One g, its bytes (l->g_size of them) at b, read. */
+static int read_goroutine(struct go_runtime *rt, uint64_t addr, const uint8_t *b, bool stack,
+			  struct go_goroutine *g)
+{
+	const struct go_layout *l = &rt->layout;
+	uint64_t pc, sp, bp;
+	uint32_t status;
+
+	status = get_u32(b, l->g_atomicstatus);
+	memset(g, 0, offsetof(struct go_goroutine, pcs));
+	g->addr = addr;
+	g->status = status;
+	if ((status & ~(uint32_t)GO_STATUS_SCAN) > 16)
+		return -EFAULT;
+	if ((status & ~(uint32_t)GO_STATUS_SCAN) == GO_STATUS_DEAD)
+		return 0;
+	g->goid = get_u64(b, l->g_goid);
+	g->start_pc = get_u64(b, l->g_startpc);
+	g->go_pc = l->g_gopc >= 0 ? get_u64(b, l->g_gopc) : 0;
+	if (l->g_parent_goid >= 0)
+		g->parent_goid = get_u64(b, l->g_parent_goid);
+	if (l->g_waitreason >= 0)
+		g->wait_reason = b[l->g_waitreason];
+	if (l->g_waitsince >= 0)
+		g->wait_since = (int64_t)get_u64(b, l->g_waitsince);
+	if (l->g_lockedm >= 0)
+		g->locked = get_u64(b, l->g_lockedm) != 0;
+	pc = get_u64(b, l->g_sched_pc);
+	sp = get_u64(b, l->g_sched_sp);
+	bp = get_u64(b, l->g_sched_bp);
+	/* gogo() clears sched.sp when it resumes a goroutine: sp 0 is "running". */
+	if (!stack) {
+		g->npcs = 0;
+		return 0;
+	}
+	if (!sp) {
+		g->stack_unavailable = true;
+		g->npcs = 0;
+		return 0;
+	}
+	walk_stack(rt, g, pc, sp, bp, get_u64(b, l->g_stack_lo), get_u64(b, l->g_stack_hi));
+	return 0;
+}
+
+int go_runtime__goroutines(struct go_runtime *rt, unsigned flags, go_goroutine_fn fn, void *ctx)
+{
+	const struct go_layout *l = &rt->layout;
+	struct go_goroutine *g;
+	uint64_t allglen, slice[3];
+	int ret;
+
+	/* allglen first: allgs only grows, and its array holds at least allglen. */
+	ret = remote_u64(rt->pid, rt->globals.allglen, &allglen);
+	if (!ret)
+		ret = remote_read(rt->pid, rt->globals.allgs, slice, sizeof(slice));
+	if (ret)
+		return ret == -ESRCH ? -ESRCH : -EIO;
+	/* slice: array, len, cap */
+	if (allglen > slice[1])
+		allglen = slice[1];
+	if (slice[1] > slice[2] || allglen > MAX_GOROUTINES || (allglen && !slice[0]))
+		return -EIO;
+	if (allglen > rt->cap_allgs) {
+		uint64_t *more = realloc(rt->allgs, allglen * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		rt->allgs = more;
+		rt->cap_allgs = allglen;
+	}
+	if (allglen && remote_read(rt->pid, slice[0], rt->allgs, allglen * sizeof(uint64_t)))
+		return -EIO;
+	g = malloc(sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	ret = 0;
+	for (uint64_t i = 0; i < allglen && !ret; i += G_BATCH) {
+		size_t k = allglen - i < G_BATCH ? allglen - i : G_BATCH, sz = (size_t)l->g_size;
+		struct iovec local[G_BATCH], remote[G_BATCH];
+		ssize_t got;
+
+		/* G_BATCH g's in one call; what it could not read is read one by one. */
+		for (size_t j = 0; j < k; j++) {
+			local[j] = (struct iovec){rt->gbuf + j * sz, sz};
+			remote[j] = (struct iovec){(void *)(uintptr_t)rt->allgs[i + j], sz};
+		}
+		got = process_vm_readv(rt->pid, local, k, remote, k, 0);
+		if (got < 0 && errno == ESRCH) {
+			ret = -ESRCH;
+			break;
+		}
+		for (size_t j = 0; j < k && !ret; j++) {
+			uint64_t addr = rt->allgs[i + j];
+			uint8_t *b = rt->gbuf + j * sz;
+			int r = 0;
+
+			if (!addr || (addr & 7))
+				continue;
+			if (got < (ssize_t)((j + 1) * sz))
+				r = remote_read(rt->pid, addr, b, sz);
+			if (!r)
+				r = read_goroutine(rt, addr, b, !(flags & GO_WALK_NO_STACKS), g);
+			if (r == -ESRCH) {
+				ret = r;
+				break;
+			}
+			/* A g freed and reused while we read it: skipped. */
+			if (r || (g->status & ~(uint32_t)GO_STATUS_SCAN) == GO_STATUS_DEAD)
+				continue;
+			ret = fn(ctx, g);
+		}
+	}
+	free(g);
+	return ret;
+}
+
+/* --- memory profile ------------------------------------------------------ */
+
+int go_runtime__mem_profile_rate(struct go_runtime *rt, int64_t *rate)
+{
+	uint64_t v;
+	int ret;
+
+	if (!rt->globals.mem_profile_rate)
+		return -ENOENT;
+	ret = remote_u64(rt->pid, rt->globals.mem_profile_rate, &v);
+	if (ret)
+		return ret;
+	*rate = (int64_t)v;
+	return 0;
+}
+
+int go_runtime__set_mem_profile_rate(struct go_runtime *rt, int64_t rate)
+{
+	struct iovec local = {&rate, sizeof(rate)},
+		     remote = {(void *)(uintptr_t)rt->globals.mem_profile_rate, sizeof(rate)};
+
+	if (!rt->globals.mem_profile_rate)
+		return -ENOENT;
+	if (rate < 0)
+		return -EINVAL;
+	if (process_vm_writev(rt->pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(rate))
+		return -errno;
+	return 0;
+}
+
+/* memRecordCycle: allocs, frees, alloc_bytes, free_bytes (uintptr each). */
+static void add_cycle(struct go_mem_record *r, const uint8_t *p)
+{
+	uint64_t v[4];
+
+	memcpy(v, p, sizeof(v));
+	r->allocs += (int64_t)v[0];
+	r->frees += (int64_t)v[1];
+	r->alloc_bytes += (int64_t)v[2];
+	r->free_bytes += (int64_t)v[3];
+}
+
+int go_runtime__mem_records(struct go_runtime *rt, go_mem_record_fn fn, void *ctx)
+{
+	const struct go_layout *l = &rt->layout;
+	struct go_mem_record *recs = NULL;
+	struct go_mem_record *later = NULL; /* per bucket: the two other future cycles */
+	size_t n = 0, cap = 0;
+	uint64_t b, cycle = 0;
+	uint8_t buf[512];
+	bool clear = true;
+	int ret = 0;
+
+	if (!rt->globals.mbuckets || l->bucket_size <= 0 || l->bucket_allnext < 0 ||
+	    l->bucket_nstk < 0 || l->bucket_typ < 0 || l->memrecord_active < 0 ||
+	    l->memrecord_future < 0 || l->memrecord_cycle_size != 32)
+		return -ENOTSUP;
+	if (rt->globals.mprof_cycle) {
+		uint32_t v;
+
+		if (!remote_read(rt->pid, rt->globals.mprof_cycle, &v, sizeof(v)))
+			cycle = v >> 1; /* mProfCycleHolder: cycle << 1 | flushed */
+	}
+	ret = remote_u64(rt->pid, rt->globals.mbuckets, &b);
+	if (ret)
+		return ret;
+	/* The list first (a copy), then the records, as MemProfile does. */
+	while (b) {
+		size_t need, rec_off;
+		uint64_t nstk;
+		struct go_mem_record *r;
+		const uint8_t *mr;
+
+		if (n == MAX_BUCKETS || (b & 7)) {
+			ret = -EIO;
+			goto out;
+		}
+		/* Header and stack first, to learn nstk. */
+		if (remote_read(rt->pid, b, buf, (size_t)l->bucket_size)) {
+			ret = -EIO;
+			goto out;
+		}
+		nstk = get_u64(buf, l->bucket_nstk);
+		if (nstk > MAX_BUCKET_STACK || get_u64(buf, l->bucket_typ) != 1 /* memProfile */) {
+			ret = -EIO;
+			goto out;
+		}
+		rec_off = (size_t)l->bucket_size + nstk * 8;
+		need = rec_off + (size_t)l->memrecord_future + 3 * 32;
+		if (need > sizeof(buf) || remote_read(rt->pid, b, buf, need)) {
+			ret = -EIO;
+			goto out;
+		}
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 256;
+			struct go_mem_record *more = realloc(recs, nc * sizeof(*more));
+
+			if (!more) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			recs = more;
+			more = realloc(later, nc * sizeof(*more));
+			if (!more) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			later = more;
+			cap = nc;
+		}
+		r = &recs[n];
+		memset(r, 0, offsetof(struct go_mem_record, stk));
+		memset(&later[n], 0, offsetof(struct go_mem_record, stk));
+		n++;
+		r->nstk = (uint32_t)nstk;
+		memcpy(r->stk, buf + l->bucket_size, nstk * 8);
+		mr = buf + rec_off;
+		add_cycle(r, mr + l->memrecord_active);
+		/* mProf_FlushLocked(cycle % 3): the cycle published, not yet flushed. */
+		add_cycle(r, mr + l->memrecord_future + (cycle % 3) * 32);
+		for (unsigned c = 0; c < 3; c++)
+			if (c != cycle % 3)
+				add_cycle(&later[n - 1], mr + l->memrecord_future + c * 32);
+		if (r->allocs || r->frees)
+			clear = false;
+		b = get_u64(buf, l->bucket_allnext);
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct go_mem_record *r = &recs[i];
+
+		/* No GC yet ("clear"): every cycle, so there is a profile before the first GC. */
+		if (clear) {
+			r->allocs += later[i].allocs;
+			r->frees += later[i].frees;
+			r->alloc_bytes += later[i].alloc_bytes;
+			r->free_bytes += later[i].free_bytes;
+		}
+		ret = fn(ctx, r);
+	}
+out:
+	free(recs);
+	free(later);
+	return ret;
+}
+
+/* --- GC statistics ------------------------------------------------------- */
+
+/* GOGC, GOMEMLIMIT, the heap goal and HeapSys from runtime.gcController. */
+static void read_controller(struct go_runtime *rt, struct go_gc_stats *out)
+{
+	const struct go_layout *l = &rt->layout;
+	int32_t need[] = {
+	    l->gcc_gc_percent,	      l->gcc_memory_limit,	     l->gcc_heap_live,
+	    l->gcc_percent_heap_goal, l->gcc_sweep_dist_min_trigger, l->gcc_heap_in_use,
+	    l->gcc_heap_free,	      l->gcc_heap_released};
+	uint8_t buf[1024];
+	size_t size = 0;
+	int32_t pct;
+	uint64_t goal, sweep;
+
+	if (!rt->globals.gc_controller)
+		return;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (need[i] < 0 || (size_t)need[i] + 8 > sizeof(buf))
+			return;
+		if ((size_t)need[i] + 8 > size)
+			size = (size_t)need[i] + 8;
+	}
+	if (remote_read(rt->pid, rt->globals.gc_controller, buf, size))
+		return;
+	pct = (int32_t)get_u32(buf, l->gcc_gc_percent);
+	out->gogc = pct < 0 ? -1 : pct;
+	out->memory_limit = (int64_t)get_u64(buf, l->gcc_memory_limit);
+	out->heap_live = (int64_t)get_u64(buf, l->gcc_heap_live);
+	/* heapGoalInternal(), outside the memory-limit regime: the larger of the two. */
+	goal = get_u64(buf, l->gcc_percent_heap_goal);
+	sweep = get_u64(buf, l->gcc_sweep_dist_min_trigger);
+	out->next_gc = (int64_t)(sweep > goal ? sweep : goal);
+	out->heap_sys_bytes =
+	    (int64_t)(get_u64(buf, l->gcc_heap_in_use) + get_u64(buf, l->gcc_heap_free) +
+		      get_u64(buf, l->gcc_heap_released));
+	out->have_controller = true;
+}
+
+int go_runtime__gc_stats(struct go_runtime *rt, struct go_gc_stats *out)
+{
+	const struct go_layout *l = &rt->layout;
+	uint8_t *ms;
+	size_t size;
+	int ret;
+
+	if (!rt->globals.memstats || l->ms_numgc < 0 || l->ms_pause_ns < 0 ||
+	    l->ms_pause_total_ns < 0 || l->ms_pause_end < 0 || l->ms_last_gc_unix < 0)
+		return -ENOTSUP;
+	size = (size_t)l->ms_numgc + 4;
+	if ((size_t)l->ms_pause_end + 2048 > size)
+		size = (size_t)l->ms_pause_end + 2048;
+	if ((size_t)l->ms_pause_ns + 2048 > size)
+		size = (size_t)l->ms_pause_ns + 2048;
+	if (l->ms_gc_cpu_fraction >= 0 && (size_t)l->ms_gc_cpu_fraction + 8 > size)
+		size = (size_t)l->ms_gc_cpu_fraction + 8;
+	if (size > 65536)
+		return -ENOTSUP;
+	ms = malloc(size);
+	if (!ms)
+		return -ENOMEM;
+	ret = remote_read(rt->pid, rt->globals.memstats, ms, size);
+	if (ret) {
+		free(ms);
+		return ret;
+	}
+	memset(out, 0, sizeof(*out));
+	out->num_gc = get_u32(ms, l->ms_numgc);
+	if (l->ms_numforcedgc >= 0)
+		out->num_forced_gc = get_u32(ms, l->ms_numforcedgc);
+	out->pause_total_ns = get_u64(ms, l->ms_pause_total_ns);
+	out->last_gc_unix_ns = get_u64(ms, l->ms_last_gc_unix);
+	memcpy(out->pause_ns, ms + l->ms_pause_ns, sizeof(out->pause_ns));
+	memcpy(out->pause_end, ms + l->ms_pause_end, sizeof(out->pause_end));
+	if (l->ms_gc_cpu_fraction >= 0)
+		memcpy(&out->gc_cpu_fraction, ms + l->ms_gc_cpu_fraction, sizeof(double));
+	free(ms);
+	out->gogc = out->memory_limit = out->heap_live = out->next_gc = out->heap_sys_bytes = -1;
+	read_controller(rt, out);
+	return 0;
+}

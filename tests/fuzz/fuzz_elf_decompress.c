@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fuzz_elf_decompress.c - the uncompressed copy of an ELF file with
+ * compressed debug sections (debugcache.c: its own section and header
+ * rewriting, zlib streaming).  What it writes must be an ELF file that
+ * libelf reads, with no compressed section left.
+ */
+#define _GNU_SOURCE
+#include <gelf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "debugcache.h"
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int in = memfd_create("fuzz-in", MFD_CLOEXEC), out = memfd_create("fuzz-out", MFD_CLOEXEC);
+
+	if (in < 0 || out < 0 || write(in, data, size) != (ssize_t)size)
+		abort();
+	elf_version(EV_CURRENT);
+	if (!debug_cache__decompress(in, out)) {
+		Elf *elf = elf_begin(out, ELF_C_READ, NULL);
+		Elf_Scn *scn = NULL;
+
+		if (!elf || elf_kind(elf) != ELF_K_ELF)
+			abort(); /* the copy of an ELF file must be one */
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr mem, *sh = gelf_getshdr(scn, &mem);
+
+			if (sh && (sh->sh_flags & SHF_COMPRESSED))
+				abort();
+		}
+		elf_end(elf);
+	}
+	close(in);
+	close(out);
+	return 0;
+}

@@ -168,8 +168,8 @@ static bool parse_line(const char *line, const char *end, struct perf_symbol *sy
 	p = skip_blanks(p, end);
 	if (!parse_hex(&p, end, &size) || !size || size > UINT64_MAX - start)
 		return false;
-	if (p < end && *p != ' ' && *p != '\t' && *p != '\r')
-		return false;
+	if (p < end && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\0')
+		return false; /* a NUL ends the name: "START SIZE\0..." is a symbol without one */
 	n = skip_blanks(p, end);
 	len = strnlen(n, end - n);
 	while (len && (n[len - 1] == ' ' || n[len - 1] == '\t' || n[len - 1] == '\r'))

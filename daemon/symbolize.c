@@ -1209,7 +1209,9 @@ out:
 	return err;
 }
 
-/* The vdso has no file: its bytes are copied out of the target. */
+/* The vdso has no file: its bytes are copied out of the target, at most this many. */
+#define VDSO_MAX_BYTES (1u << 20)
+
 static int module__read_vdso(struct module *mod)
 {
 	char path[64];
@@ -1217,6 +1219,8 @@ static int module__read_vdso(struct module *mod)
 	int fd;
 
 	mod->image_size = mod->map_limit - mod->map_start;
+	if (mod->image_size > VDSO_MAX_BYTES)
+		return -EFBIG; /* the kernel's is two pages: maps text that says otherwise is wrong */
 	mod->image = malloc(mod->image_size);
 	if (!mod->image)
 		return -ENOMEM;
@@ -1491,7 +1495,8 @@ static int symbolizer__load_maps(struct symbolizer *s, char *text, size_t len)
 		    !pos)
 			continue;
 		p = line + pos;
-		if (strlen(perms) < 3 || perms[2] != 'x' || start >= KERNEL_ADDR_MIN)
+		if (strlen(perms) < 3 || perms[2] != 'x' || start >= KERNEL_ADDR_MIN ||
+		    limit <= start)
 			continue;
 		if (p[0] != '/' && strcmp(p, vdso_path))
 			continue;

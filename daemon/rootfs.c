@@ -217,6 +217,22 @@ int rootfs__open(pid_t pid, const char *path, unsigned flags, uint64_t max_size,
 	return fd;
 }
 
+const char *rootfs__target_path(pid_t pid, const char *path, char *buf, size_t len)
+{
+	char link[64], root[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
+	n = readlink(link, root, sizeof(root) - 1);
+	if (n <= 1 || root[0] != '/')
+		return path; /* "/", or not to be read */
+	root[n] = '\0';
+	if (strncmp(path, root, n) || path[n] != '/' || strlen(path + n) >= len)
+		return path;
+	memcpy(buf, path + n, strlen(path + n) + 1);
+	return buf;
+}
+
 int rootfs__read_fd(int fd, size_t max_size, char **out, size_t *len)
 {
 	size_t n = 0, cap = 4096;

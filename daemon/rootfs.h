@@ -53,6 +53,14 @@ int rootfs__read(pid_t pid, const char *path, unsigned flags, size_t max_size, c
  */
 int rootfs__read_fd(int fd, size_t max_size, char **out, size_t *len);
 
+/*
+ * path (as /proc/PID/maps shows it to us) as the target names it: for a
+ * target chrooted inside our mount namespace, maps shows our view of its
+ * files, under its root; that prefix goes.  Otherwise path itself.  The
+ * result is path or points into buf.
+ */
+const char *rootfs__target_path(pid_t pid, const char *path, char *buf, size_t len);
+
 /* What a refusal means, for logs and /debug/metrics: "a symbolic link", ... */
 const char *rootfs__reason(int err);
 

@@ -1031,8 +1031,10 @@ static int module__find_debuglink(const struct module *mod, Dwfl_Module *dm, con
 {
 	static const char *const forms[] = { "%.*s/%s", "%.*s/.debug/%s",
 					     DEBUGINFO_DIR "%.*s/%s" };
-	const char *slash = strrchr(mod->path, '/');
-	int dirlen = slash ? (int)(slash - mod->path) : 0;
+	char buf[PATH_MAX];
+	const char *file = rootfs__target_path(mod->pid, mod->path, buf, sizeof(buf));
+	const char *slash = strrchr(file, '/');
+	int dirlen = slash ? (int)(slash - file) : 0;
 
 	if (!link || !*link)
 		return -1;
@@ -1041,14 +1043,14 @@ static int module__find_debuglink(const struct module *mod, Dwfl_Module *dm, con
 		debuglink__refuse(mod, link, "not a plain file name");
 		return -1;
 	}
-	if (mod->path[0] != '/')
+	if (file[0] != '/')
 		return -1;
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
 		char path[PATH_MAX + NAME_MAX + 32];
 		struct stat st;
 		int fd;
 
-		snprintf(path, sizeof(path), forms[i], dirlen, mod->path, link);
+		snprintf(path, sizeof(path), forms[i], dirlen, file, link);
 		fd = rootfs__open(mod->pid, path, 0, DEBUGLINK_MAX_BYTES, &st);
 		if (fd < 0) {
 			if (fd != -ENOENT && fd != -ENOTDIR)

@@ -109,6 +109,8 @@ WORKLOAD_CFLAGS := -O2 -g -fno-omit-frame-pointer -pthread
 # Built as Debian builds libc: no frame pointers.
 WORKLOAD_CFLAGS_nofp := -fomit-frame-pointer
 WORKLOAD_CFLAGS_busy_nofp := -fomit-frame-pointer
+# jit.c, static, no DWARF: runs chrooted in an empty directory (test_containment).
+WORKLOAD_CFLAGS_jit_static := -static -g0
 # A static binary without symbols: no allocator to probe (test_heap).
 WORKLOAD_CFLAGS_heap_static := -static -s
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads

@@ -7,10 +7,12 @@ set -eu
 # prometheus: only for promtool (check metrics in the tests); about 19 MB to
 # download, 96 MB installed, pulled in without its recommends.
 # bpftrace: only for make bench-heap (the memleak-style baseline).
+# libclang-rt-14-dev: libFuzzer and the sanitizer runtimes, for make fuzz
+# (clang only recommends it).
 
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev libdw-dev libevent-dev
 libcjson-dev zlib1g-dev libcmocka-dev pkg-config golang-go jq curl linux-perf
-procps iproute2 prometheus bpftrace wrk"
+procps iproute2 prometheus bpftrace wrk libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -26,6 +26,12 @@
 static char dir[] = "/tmp/pprofd-fuzz-elf.XXXXXX";
 static char path[sizeof(dir) + 16];
 
+static void remove_dir(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -34,6 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!mkdtemp(dir))
 		abort();
 	snprintf(path, sizeof(path), "%s/lib.so", dir);
+	atexit(remove_dir);
 	debug_cache__configure("", 0);
 	return 0;
 }

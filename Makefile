@@ -6,6 +6,7 @@
 #   make run PID=N  deps + build + attach pprofd to process N
 #   make check      deps + build + every test (unit, then end-to-end as root)
 #   make bench      overhead figures side by side with perf
+#   make fuzz       libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS each (60)
 #   V=1             show the commands
 #   SAN=1           AddressSanitizer + UndefinedBehaviorSanitizer build (in build-san/)
 
@@ -63,7 +64,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
-.PHONY: all deps run check test test-unit test-e2e bench bench-heap workloads clean
+.PHONY: all deps run check test test-unit test-e2e bench bench-heap workloads clean fuzz fuzz-build
 
 all: $(OUTPUT)/pprofd
 
@@ -115,6 +116,8 @@ WORKLOAD_CFLAGS := -O2 -g -fno-omit-frame-pointer -pthread
 # Built as Debian builds libc: no frame pointers.
 WORKLOAD_CFLAGS_nofp := -fomit-frame-pointer
 WORKLOAD_CFLAGS_busy_nofp := -fomit-frame-pointer
+# jit.c, static, no DWARF: runs chrooted in an empty directory (test_containment).
+WORKLOAD_CFLAGS_jit_static := -static -g0
 # A static binary without symbols: no allocator to probe (test_heap).
 WORKLOAD_CFLAGS_heap_static := -static -s
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
@@ -180,6 +183,44 @@ bench-http: deps
 	$(Q)$(MAKE) --no-print-directory all workloads
 	$(Q)OUTPUT=$(OUTPUT) BENCH_SECTIONS=http tests/bench/bench.sh
 
+# --- fuzzing -------------------------------------------------------------
+#
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_ONLY="perfmap elf"]
+# One libFuzzer harness per parser of outside input (tests/fuzz/fuzz_*.c),
+# built with clang under AddressSanitizer + UndefinedBehaviorSanitizer in
+# build-fuzz/ (the daemon's modules again, instrumented), each run for
+# FUZZ_SECONDS from its seed corpus tests/fuzz/corpus/<harness>/.
+FUZZ_OUT ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+	-I$(OUTPUT) -Ibpf -Idaemon -Itests/fuzz -DPPROFD_VERSION='"$(VERSION)"' -MMD -MP
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
+FUZZ_DAEMON_OBJS := $(patsubst daemon/%.c,$(FUZZ_OUT)/daemon/%.o,$(DAEMON_SRCS))
+.SECONDARY: $(FUZZ_DAEMON_OBJS) $(patsubst %,%.o,$(FUZZ_BINS))
+
+$(FUZZ_OUT)/daemon:
+	$(Q)mkdir -p $@
+
+$(FUZZ_OUT)/daemon/%.o: daemon/%.c $(BPF_SKELS) | $(FUZZ_OUT)/daemon
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_OUT)/fuzz_%.o: tests/fuzz/fuzz_%.c | $(FUZZ_OUT)/daemon
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/fuzz_%.o $(FUZZ_DAEMON_OBJS)
+	$(call msg,FUZZER,$@)
+	$(Q)$(CLANG) -fsanitize=fuzzer $(FUZZ_SAN) $^ $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)FUZZ_OUT=$(FUZZ_OUT) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
 # --- install -------------------------------------------------------------
 #
 #   make install [DESTDIR=...] [PREFIX=/usr/local]
@@ -240,6 +281,6 @@ compare-profiles:
 	$(Q)$(PPROF_TOP) -base $(BASE) $(NEW)
 
 clean:
-	$(Q)rm -rf build build-san
+	$(Q)rm -rf build build-san build-fuzz
 
--include $(wildcard $(OUTPUT)/daemon/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/daemon/*.d $(OUTPUT)/tests/*.d $(FUZZ_OUT)/daemon/*.d $(FUZZ_OUT)/*.d)

@@ -7,6 +7,7 @@
  * config/pprofd.json.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,7 +219,8 @@ static int apply_object(struct settings *s, const cJSON *obj, const char *prefix
 		case KEY_INT64: {
 			double v = item->valuedouble;
 
-			if (!cJSON_IsNumber(item) || v != (double)(long long)v)
+			/* floor(), not a cast: a double out of long long's range is undefined there. */
+			if (!cJSON_IsNumber(item) || v != floor(v))
 				return key_error(err, errlen, file, text, path,
 						 "expected an integer from %lld to %lld", key->min,
 						 key->max);

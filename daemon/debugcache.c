@@ -148,6 +148,16 @@ static int inflate_range(int in, uint64_t in_off, uint64_t len, int out, uint64_
 	return err;
 }
 
+/*
+ * A copy is at most this, and at most symbols.cache_max_mb (but that cap
+ * is never under COPY_MIN_LIMIT): the sizes in the file are its own
+ * claims, and a zlib bomb must not fill the disk.  Sections aligned beyond
+ * MAX_ALIGN are not ones we copy.
+ */
+#define COPY_MAX_BYTES (4ULL << 30)
+#define COPY_MIN_LIMIT (64ULL << 20)
+#define MAX_ALIGN (1ULL << 21)
+
 static uint64_t align_up(uint64_t pos, uint64_t align)
 {
 	return align > 1 ? (pos + align - 1) / align * align : pos;
@@ -173,7 +183,7 @@ int debug_cache__decompress(int in, int out)
 {
 	const unsigned char native = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB
 									     : ELFDATA2MSB;
-	uint64_t cut = UINT64_MAX, pos, shnum;
+	uint64_t cut = UINT64_MAX, pos, shnum, limit = COPY_MAX_BYTES;
 	Elf64_Shdr *sh = NULL;
 	uint32_t *order = NULL;
 	char *buf = NULL;
@@ -208,9 +218,17 @@ int debug_cache__decompress(int in, int out)
 	err = read_full(in, sh, shnum * sizeof(*sh), eh.e_shoff);
 	if (err)
 		goto out;
-	for (uint64_t i = 1; i < shnum; i++)
-		if ((sh[i].sh_flags & SHF_COMPRESSED) && sh[i].sh_offset < cut)
+	for (uint64_t i = 1; i < shnum; i++) {
+		if (!(sh[i].sh_flags & SHF_COMPRESSED))
+			continue;
+		/* Nothing to inflate in a NOBITS section: the file is not one we copy. */
+		if (sh[i].sh_type == SHT_NOBITS) {
+			err = -ENOTSUP;
+			goto out;
+		}
+		if (sh[i].sh_offset < cut)
 			cut = sh[i].sh_offset;
+	}
 	if (cut == UINT64_MAX) {
 		err = -ENOENT;
 		goto out;
@@ -229,6 +247,13 @@ int debug_cache__decompress(int in, int out)
 	sort_shdrs = sh;
 	qsort(order, n, sizeof(*order), by_offset);
 
+	/* No bigger than the whole cache may be (pruning keeps the copy just made). */
+	if (cache.max_bytes && cache.max_bytes < limit)
+		limit = cache.max_bytes > COPY_MIN_LIMIT ? cache.max_bytes : COPY_MIN_LIMIT;
+	if (cut > limit) {
+		err = -EFBIG;
+		goto out;
+	}
 	err = copy_range(in, 0, out, 0, cut, buf);
 	pos = cut;
 	for (size_t k = 0; !err && k < n; k++) {
@@ -236,7 +261,15 @@ int debug_cache__decompress(int in, int out)
 		Elf64_Chdr ch;
 
 		if (!(s->sh_flags & SHF_COMPRESSED)) {
+			if (s->sh_addralign > MAX_ALIGN) {
+				err = -ENOTSUP;
+				break;
+			}
 			pos = align_up(pos, s->sh_addralign);
+			if (pos > limit || s->sh_size > limit - pos) {
+				err = -EFBIG;
+				break;
+			}
 			err = copy_range(in, s->sh_offset, out, pos, s->sh_size, buf);
 		} else if (s->sh_size < sizeof(ch)) {
 			err = -EINVAL;
@@ -245,7 +278,16 @@ int debug_cache__decompress(int in, int out)
 				err = -ENOTSUP;
 				break;
 			}
+			/* The size is the file's claim: a zlib bomb must not fill the disk. */
+			if (ch.ch_addralign > MAX_ALIGN) {
+				err = -ENOTSUP;
+				break;
+			}
 			pos = align_up(pos, ch.ch_addralign);
+			if (pos > limit || ch.ch_size > limit - pos) {
+				err = -EFBIG;
+				break;
+			}
 			err = inflate_range(in, s->sh_offset + sizeof(ch), s->sh_size - sizeof(ch), out,
 					    pos, ch.ch_size, buf, buf + COPY_CHUNK);
 			s->sh_flags &= ~(uint64_t)SHF_COMPRESSED;

@@ -889,6 +889,27 @@ static void send_json(struct http_server *srv, struct evhttp_request *req, int c
 	evbuffer_free(body);
 }
 
+/* The files of the target that symbolizing reads, and what was refused (rootfs.h). */
+static void add_target_files(cJSON *root, const struct symbolizer *sym)
+{
+	cJSON *files = cJSON_AddObjectToObject(root, "target_files"), *map, *links;
+	struct symbolizer_files f;
+
+	symbolizer__files(sym, &f);
+	map = cJSON_AddObjectToObject(files, "perf_map");
+	cJSON_AddStringToObject(map, "path", f.perf_map.path);
+	cJSON_AddStringToObject(map, "state", f.perf_map.state);
+	if (f.perf_map.reason)
+		cJSON_AddStringToObject(map, "reason", f.perf_map.reason);
+	else
+		cJSON_AddNullToObject(map, "reason");
+	cJSON_AddNumberToObject(map, "symbols", f.perf_map.symbols);
+	cJSON_AddNumberToObject(map, "refusals", f.perf_map.refusals);
+	links = cJSON_AddObjectToObject(files, "debuglinks");
+	cJSON_AddNumberToObject(links, "refused", f.debuglinks_refused);
+	cJSON_AddStringToObject(links, "last_refused", f.last_debuglink_refused);
+}
+
 /* /debug/metrics: every collector from the table, and the daemon's counters. */
 static void handle_metrics(struct http_server *srv, struct evhttp_request *req)
 {
@@ -928,6 +949,8 @@ static void handle_metrics(struct http_server *srv, struct evhttp_request *req)
 	cJSON_AddNumberToObject(unwind, "rule_lookups", us.rules);
 	cJSON_AddNumberToObject(unwind, "runtime_table_rules", us.runtime_rules);
 	cJSON_AddNumberToObject(unwind, "ended_at_runtime_stack_switch", us.runtime_switches);
+	if (d->sym)
+		add_target_files(root, d->sym);
 	send_json(srv, req, 200, root);
 }
 

@@ -44,6 +44,7 @@
 #include "gopclntab.h"
 #include "log.h"
 #include "perfmap.h"
+#include "rootfs.h"
 #include "symbolize.h"
 
 /*
@@ -813,6 +814,7 @@ struct symbolizer {
 	struct ptrmap imported;  /* gcache string -> our interned copy ... */
 	unsigned imported_gen;   /* ... for this generation of the gcache */
 	struct perf_map *jit;    /* /tmp/perf-PID.map: code in no file */
+	bool maps_given;         /* symbolizer__new_from_maps(): never reread */
 };
 
 static struct mapping *to_mapping(const struct symbol_mapping *pub)
@@ -834,7 +836,9 @@ static uint64_t now_ns(void)
  * /proc/PID/map_files/ (a deleted or replaced file, a container's overlay);
  * else the root path if only the device differs (overlayfs, btrfs report
  * another one) ; else, when the target is gone, the same path in our own
- * namespace if it is the same file.  Returns an fd or a negative errno;
+ * namespace if it is the same file.  Paths resolve inside the root they are
+ * meant for and only regular files are opened (rootfs.h): the path comes
+ * from the target's maps, which it controls.  Returns an fd or a negative errno;
  * *opened (malloc'd) names what was opened.
  */
 static int module__open_file(const struct module *mod, char **opened)
@@ -844,10 +848,8 @@ static int module__open_file(const struct module *mod, char **opened)
 	struct stat st;
 
 	snprintf(root, sizeof(root), "/proc/%d/root%s", (int)mod->pid, mod->path);
-	fd = open(root, O_RDONLY | O_CLOEXEC);
+	fd = rootfs__open(mod->pid, mod->path, 0, 0, &st);
 	if (fd >= 0) {
-		if (fstat(fd, &st))
-			st.st_ino = 0;
 		if (st.st_ino && (!mod->ino || (st.st_ino == mod->ino && st.st_dev == mod->dev))) {
 			snprintf(path, sizeof(path), "%s", root);
 			goto found;
@@ -857,7 +859,7 @@ static int module__open_file(const struct module *mod, char **opened)
 		else
 			close(fd);
 	} else {
-		err = -errno;
+		err = fd;
 	}
 
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)mod->pid,
@@ -874,9 +876,9 @@ static int module__open_file(const struct module *mod, char **opened)
 		goto found;
 	}
 
-	fd = open(mod->path, O_RDONLY | O_CLOEXEC);
+	fd = rootfs__open(getpid(), mod->path, 0, 0, &st);
 	if (fd >= 0) {
-		if (mod->ino && !fstat(fd, &st) && st.st_ino == mod->ino && st.st_dev == mod->dev) {
+		if (mod->ino && st.st_ino == mod->ino && st.st_dev == mod->dev) {
 			snprintf(path, sizeof(path), "%s", mod->path);
 			goto found;
 		}
@@ -964,9 +966,119 @@ static int find_elf_cb(Dwfl_Module *dm, void **userdata, const char *modname, Dw
 	return fd >= 0 ? uncompressed(fd, elfp, file_name) : fd;
 }
 
+/* Debug files found by .gnu_debuglink are read whole for their CRC: at most this. */
+#define DEBUGLINK_MAX_BYTES (1ULL << 30)
+
+/* Debuglinks refused, process-wide (symbolizer__files()). */
+static struct {
+	uint64_t refused;
+	char last[PATH_MAX + 128];
+} debuglinks;
+
+static void debuglink__refuse(const struct module *mod, const char *what, const char *why)
+{
+	debuglinks.refused++;
+	snprintf(debuglinks.last, sizeof(debuglinks.last), "%s: %s: %s", mod->path, what, why);
+	pr_warn("symbols: pid %d: %s: debuglink %s refused: %s", (int)mod->pid, mod->path, what,
+		why);
+}
+
+/* The CRC-32 of the whole file (the one .gnu_debuglink holds), -1 when unreadable. */
+static int64_t file_crc32(int fd)
+{
+	static unsigned char buf[64 * 1024];
+	uLong crc = crc32(0L, Z_NULL, 0);
+	uint64_t total = 0;
+	ssize_t r;
+
+	while ((r = pread(fd, buf, sizeof(buf), total)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || (total += r) > DEBUGLINK_MAX_BYTES)
+			return -1;
+		crc = crc32(crc, buf, r);
+	}
+	return (int64_t)(crc & 0xffffffffu);
+}
+
+/* Whether fd is mod's debug file: the same build ID, or (none) the CRC the link holds. */
+static bool debuglink__matches(Dwfl_Module *dm, int fd, GElf_Word crc)
+{
+	const unsigned char *id;
+	const void *bits;
+	GElf_Addr vaddr;
+	ssize_t nbits;
+	bool same;
+	Elf *elf;
+	int idlen = dwfl_module_build_id(dm, &id, &vaddr);
+
+	if (idlen <= 0)
+		return file_crc32(fd) == (int64_t)crc;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return false;
+	nbits = dwelf_elf_gnu_build_id(elf, &bits);
+	same = nbits == idlen && !memcmp(bits, id, idlen);
+	elf_end(elf);
+	return same;
+}
+
 /*
- * libdwfl's find_debuginfo: the standard search (.gnu_debuglink next to
- * the file and under /usr/lib/debug, /usr/lib/debug/.build-id/); for the
+ * The separate debug file .gnu_debuglink names, searched as gdb and libdwfl
+ * do (next to the file, in .debug/ there, under /usr/lib/debug/<dir>/), but
+ * in the target's root (rootfs.h: no symbolic link leads out of it) and
+ * only for a plain file name: the link is the target's to write, "../" in
+ * it is refused.  The file must match (build ID, else CRC).  An fd, or -1.
+ */
+static int module__find_debuglink(const struct module *mod, Dwfl_Module *dm, const char *link,
+				  GElf_Word crc, char **name)
+{
+	static const char *const forms[] = { "%.*s/%s", "%.*s/.debug/%s",
+					     DEBUGINFO_DIR "%.*s/%s" };
+	char buf[PATH_MAX];
+	const char *file = rootfs__target_path(mod->pid, mod->path, buf, sizeof(buf));
+	const char *slash = strrchr(file, '/');
+	int dirlen = slash ? (int)(slash - file) : 0;
+
+	if (!link || !*link)
+		return -1;
+	if (strchr(link, '/') || !strcmp(link, ".") || !strcmp(link, "..") ||
+	    strlen(link) > NAME_MAX) {
+		debuglink__refuse(mod, link, "not a plain file name");
+		return -1;
+	}
+	if (file[0] != '/')
+		return -1;
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		char path[PATH_MAX + NAME_MAX + 32];
+		struct stat st;
+		int fd;
+
+		snprintf(path, sizeof(path), forms[i], dirlen, file, link);
+		fd = rootfs__open(mod->pid, path, 0, DEBUGLINK_MAX_BYTES, &st);
+		if (fd < 0) {
+			if (fd != -ENOENT && fd != -ENOTDIR)
+				debuglink__refuse(mod, path, rootfs__reason(fd));
+			continue;
+		}
+		if ((st.st_ino == mod->ino && st.st_dev == mod->dev) ||
+		    !debuglink__matches(dm, fd, crc)) {
+			close(fd);
+			continue;
+		}
+		if (asprintf(name, "/proc/%d/root%s", (int)mod->pid, path) < 0) {
+			*name = NULL;
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	return -1;
+}
+
+/*
+ * libdwfl's find_debuginfo: by build ID (/usr/lib/debug/.build-id/), then
+ * by .gnu_debuglink in the target's root (module__find_debuglink); for the
  * vdso, which has no file, the build-ID path only.
  */
 static int find_debuginfo_cb(Dwfl_Module *dm, void **userdata, const char *modname,
@@ -985,14 +1097,12 @@ static int find_debuginfo_cb(Dwfl_Module *dm, void **userdata, const char *modna
 		if (fd >= 0)
 			return fd;
 	}
-	if (mod && mod->vdso)
-		fd = dwfl_build_id_find_debuginfo(dm, userdata, modname, base, file_name,
-						  debuglink_file, debuglink_crc,
-						  debuginfo_file_name);
-	else
-		fd = dwfl_standard_find_debuginfo(dm, userdata, modname, base, file_name,
-						  debuglink_file, debuglink_crc,
-						  debuginfo_file_name);
+	/* By build ID in our own DEBUGINFO_DIR: a path made of hex digits. */
+	fd = dwfl_build_id_find_debuginfo(dm, userdata, modname, base, file_name, debuglink_file,
+					  debuglink_crc, debuginfo_file_name);
+	if (fd < 0 && mod && !mod->vdso)
+		fd = module__find_debuglink(mod, dm, debuglink_file, debuglink_crc,
+					    debuginfo_file_name);
 	/*
 	 * Found by .gnu_debuglink: libdwfl validated it by build ID and keeps
 	 * the file it opened for that, so no copy can stand in for it now.
@@ -1119,7 +1229,9 @@ out:
 	return err;
 }
 
-/* The vdso has no file: its bytes are copied out of the target. */
+/* The vdso has no file: its bytes are copied out of the target, at most this many. */
+#define VDSO_MAX_BYTES (1u << 20)
+
 static int module__read_vdso(struct module *mod)
 {
 	char path[64];
@@ -1127,6 +1239,8 @@ static int module__read_vdso(struct module *mod)
 	int fd;
 
 	mod->image_size = mod->map_limit - mod->map_start;
+	if (mod->image_size > VDSO_MAX_BYTES)
+		return -EFBIG; /* the kernel's is two pages: maps text that says otherwise is wrong */
 	mod->image = malloc(mod->image_size);
 	if (!mod->image)
 		return -ENOMEM;
@@ -1372,22 +1486,14 @@ static struct mapping *symbolizer__new_mapping(struct symbolizer *s, uint64_t st
 	return m;
 }
 
-int symbolizer__reload(struct symbolizer *s)
+/* The mappings of maps text (malloc'd, NUL-terminated, kept: owned now). */
+static int symbolizer__load_maps(struct symbolizer *s, char *text, size_t len)
 {
 	const struct symbol_mapping **cur = NULL;
 	size_t ncur = 0, cap = 0, kept = 0;
-	char path[64], *text = NULL, *work, *line, *eol;
-	size_t len = 0;
+	char *work, *line, *eol;
 	int err;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
-	err = read_whole_file(path, &text, &len);
-	if (err)
-		return err == -ENOENT ? -ESRCH : err;
-	if (s->maps_text && len == s->maps_len && !memcmp(text, s->maps_text, len)) {
-		free(text);
-		return 0;
-	}
 	/* Parsed in a copy: text is kept as read, for the comparison above. */
 	work = malloc(len + 1);
 	if (!work) {
@@ -1414,7 +1520,8 @@ int symbolizer__reload(struct symbolizer *s)
 		    !pos)
 			continue;
 		p = line + pos;
-		if (strlen(perms) < 3 || perms[2] != 'x' || start >= KERNEL_ADDR_MIN)
+		if (strlen(perms) < 3 || perms[2] != 'x' || start >= KERNEL_ADDR_MIN ||
+		    limit <= start)
 			continue;
 		if (p[0] != '/' && strcmp(p, vdso_path))
 			continue;
@@ -1479,6 +1586,47 @@ fail:
 	return err;
 }
 
+int symbolizer__reload(struct symbolizer *s)
+{
+	char path[64], *text = NULL;
+	size_t len = 0;
+	int err;
+
+	if (s->maps_given)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
+	err = read_whole_file(path, &text, &len);
+	if (err)
+		return err == -ENOENT ? -ESRCH : err;
+	if (s->maps_text && len == s->maps_len && !memcmp(text, s->maps_text, len)) {
+		free(text);
+		return 0;
+	}
+	return symbolizer__load_maps(s, text, len);
+}
+
+/* Maps text to load instead of /proc/PID/maps (symbolizer__new_from_maps). */
+static const char *given_maps;
+static size_t given_maps_len;
+
+struct symbolizer *symbolizer__new_from_maps(pid_t pid, const char *maps, size_t len)
+{
+	struct symbolizer *s;
+
+	given_maps = maps;
+	given_maps_len = len;
+	s = symbolizer__new(pid);
+	given_maps = NULL;
+	return s;
+}
+
+void symbolizer__files(const struct symbolizer *s, struct symbolizer_files *out)
+{
+	perf_map__status(s->jit, &out->perf_map);
+	out->debuglinks_refused = debuglinks.refused;
+	out->last_debuglink_refused = debuglinks.last;
+}
+
 struct symbolizer *symbolizer__new(pid_t pid)
 {
 	struct symbolizer *s;
@@ -1515,7 +1663,20 @@ struct symbolizer *symbolizer__new(pid_t pid)
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = symbolizer__reload(s);
+	if (given_maps) {
+		char *text = malloc(given_maps_len + 1);
+
+		if (!text) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		memcpy(text, given_maps, given_maps_len);
+		text[given_maps_len] = '\0';
+		err = symbolizer__load_maps(s, text, given_maps_len);
+		s->maps_given = true;
+	} else {
+		err = symbolizer__reload(s);
+	}
 	if (err)
 		goto fail;
 	return s;

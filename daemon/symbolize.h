@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "perfmap.h"
+
 struct symbolizer;
 
 /* One executable mapping of the target (a line of /proc/PID/maps with x). */
@@ -120,5 +122,24 @@ struct symbol_frame_rule {
  * address in no mapping, as symbolizer__lookup() does.
  */
 int symbolizer__frame_rule(struct symbolizer *s, uint64_t pc, struct symbol_frame_rule *rule);
+
+/*
+ * The files the target controls that symbolizing reads, and what was
+ * refused of them (/debug/metrics): its perf map, and the debug files its
+ * .gnu_debuglink sections name (process-wide count).
+ */
+struct symbolizer_files {
+	struct perf_map_status perf_map;
+	uint64_t debuglinks_refused;
+	const char *last_debuglink_refused; /* "FILE: LINK: why", "" when none */
+};
+void symbolizer__files(const struct symbolizer *s, struct symbolizer_files *out);
+
+/*
+ * For the fuzzers: a symbolizer of pid whose mappings are those of maps
+ * text (as /proc/PID/maps shows them) instead of the file's, never reread;
+ * its files are opened as for any target.  NULL with errno on failure.
+ */
+struct symbolizer *symbolizer__new_from_maps(pid_t pid, const char *maps, size_t len);
 
 #endif /* PPROFD_SYMBOLIZE_H */

@@ -61,27 +61,46 @@ int target__read_proc(pid_t pid, const char *name, char **out, size_t *len)
 	return 0;
 }
 
+bool target__stat_alive(const char *stat)
+{
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	const char *state = strrchr(stat, ')');
+
+	return state && state[1] == ' ' && state[2] && state[2] != 'Z' && state[2] != 'X';
+}
+
 bool target__exists(pid_t pid)
 {
 	char *stat;
 	size_t len;
-	const char *state;
 	bool alive;
 
 	if (pid <= 0 || target__read_proc(pid, "stat", &stat, &len))
 		return false;
-	/* "pid (comm) S ...": the state follows the last ')'. */
-	state = strrchr(stat, ')');
-	alive = state && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X';
+	alive = target__stat_alive(stat);
 	free(stat);
 	return alive;
+}
+
+int target__parse_pidfile(const char *line, long *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(line, &end, 10);
+	while (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')
+		end++;
+	if (end == line || *end || errno || v <= 0 || v > 4194304)
+		return -EINVAL;
+	*pid = v;
+	return 0;
 }
 
 int target__from_pidfile(const char *path, pid_t *pid, char *err, size_t errlen)
 {
 	char line[64];
 	long v;
-	char *end;
 	FILE *f = fopen(path, "re");
 
 	if (!f) {
@@ -93,11 +112,7 @@ int target__from_pidfile(const char *path, pid_t *pid, char *err, size_t errlen)
 	if (!fgets(line, sizeof(line), f))
 		line[0] = '\0';
 	fclose(f);
-	errno = 0;
-	v = strtol(line, &end, 10);
-	while (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')
-		end++;
-	if (end == line || *end || errno || v <= 0 || v > 4194304) {
+	if (target__parse_pidfile(line, &v)) {
 		snprintf(err, errlen, "pidfile %s: expected a process id, found \"%.20s\"", path,
 			 line);
 		return -EINVAL;
@@ -110,41 +125,60 @@ int target__from_pidfile(const char *path, pid_t *pid, char *err, size_t errlen)
 	return 0;
 }
 
-/* Whether /proc/PID/cgroup puts pid in a cgroup whose last component is unit. */
-static bool in_unit(pid_t pid, const char *unit)
+bool target__cgroup_in_unit(char *cgroup, const char *unit)
 {
-	char *text, *line, *save = NULL;
-	size_t len, ulen = strlen(unit);
+	char *line, *save = NULL;
+	size_t ulen = strlen(unit);
 	bool found = false;
 
-	if (target__read_proc(pid, "cgroup", &text, &len))
-		return false;
-	for (line = strtok_r(text, "\n", &save); line && !found;
+	for (line = strtok_r(cgroup, "\n", &save); line && !found;
 	     line = strtok_r(NULL, "\n", &save)) {
 		/* "ID:CONTROLLERS:/path/to/app.service" (the unit, not a sub-cgroup of it). */
 		size_t n = strlen(line);
 
 		found = n > ulen && line[n - ulen - 1] == '/' && !strcmp(line + n - ulen, unit);
 	}
+	return found;
+}
+
+/* Whether /proc/PID/cgroup puts pid in a cgroup whose last component is unit. */
+static bool in_unit(pid_t pid, const char *unit)
+{
+	char *text;
+	size_t len;
+	bool found;
+
+	if (target__read_proc(pid, "cgroup", &text, &len))
+		return false;
+	found = target__cgroup_in_unit(text, unit);
 	free(text);
 	return found;
 }
 
+pid_t target__stat_parent(const char *stat, unsigned long long *start)
+{
+	const char *p = strrchr(stat, ')');
+	int ppid = 0;
+
+	*start = 0;
+	/* ") S PPID" ... field 22 starttime. */
+	if (!p || !p[1] || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+					 "%*d %*d %*d %*d %*d %*d %llu",
+				  &ppid, start) < 2)
+		ppid = 0;
+	return ppid;
+}
+
 static pid_t parent_of(pid_t pid, unsigned long long *start)
 {
-	char *stat, *p;
+	char *stat;
 	size_t len;
-	int ppid = 0;
+	pid_t ppid;
 
 	*start = 0;
 	if (target__read_proc(pid, "stat", &stat, &len))
 		return 0;
-	p = strrchr(stat, ')');
-	/* ") S PPID" ... field 22 starttime. */
-	if (p && sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-			       "%*d %*d %*d %llu",
-			 &ppid, start) < 2)
-		ppid = 0;
+	ppid = target__stat_parent(stat, start);
 	free(stat);
 	return ppid;
 }

@@ -41,4 +41,18 @@ struct target_source {
 /* The PID the source names now.  Returns 0 or a negative errno with err. */
 int target__resolve(const struct target_source *src, pid_t *pid, char *err, size_t errlen);
 
+/* --- parsers of the text read (pure; the fuzzers call them too) ----------- */
+
+/* Whether /proc/PID/stat text says the process is alive (not a zombie). */
+bool target__stat_alive(const char *stat);
+
+/* The parent PID in /proc/PID/stat text (0 when none) and its start time. */
+pid_t target__stat_parent(const char *stat, unsigned long long *start);
+
+/* Whether /proc/PID/cgroup text names a cgroup whose last component is unit.  Cuts cgroup up. */
+bool target__cgroup_in_unit(char *cgroup, const char *unit);
+
+/* A pidfile's first line: 0 and *pid, or -EINVAL when it holds no PID. */
+int target__parse_pidfile(const char *line, long *pid);
+
 #endif /* PPROFD_TARGET_H */

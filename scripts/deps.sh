@@ -9,10 +9,12 @@ set -eu
 # bpftrace: only for make bench-heap (the memleak-style baseline).
 # npm: only to fetch a Go binary built with a newer Go than Debian's (esbuild,
 # tests/fetch-esbuild.sh) for the pclntab tests.
+# libclang-rt-14-dev: libFuzzer and the sanitizer runtimes, for make fuzz
+# (clang only recommends it).
 
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev libdw-dev libevent-dev
 libcjson-dev zlib1g-dev libcmocka-dev pkg-config golang-go jq curl linux-perf
-procps iproute2 prometheus bpftrace wrk npm"
+procps iproute2 prometheus bpftrace wrk npm libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -202,7 +202,7 @@ stop "$split_pid"
 
 # ------------------------------------------------------------ late_thread
 
-# The late thread starts on SIGUSR1, sent 1.5 s into the profile.
+# The late thread starts on SIGUSR1, sent 1 s into the profile.
 start_workload late_thread usr1 || fail "start late_thread"
 late_pid=$WORKLOAD_PID
 if start_daemon "$late_pid"; then
@@ -214,7 +214,16 @@ if start_daemon "$late_pid"; then
 		fail "late_thread: one thread when the profile starts" \
 			"$threads threads already"
 	fi
-	(sleep 1.5 && kill -USR1 "$late_pid") &
+	# Once the profile runs (its request is counted in /debug/metrics), not
+	# after a time its start may or may not have taken.
+	(for _ in $(seq 250); do
+		[ "$(curl -s --max-time 2 "$DAEMON_URL/debug/metrics" |
+			jq '.collectors[] | select(.name == "profile") | .requests')" -ge 1 ] 2>/dev/null &&
+			break
+		sleep 0.02
+	done
+	sleep 1
+	kill -USR1 "$late_pid") &
 	starter=$!
 	track "$starter"
 	if profile late_thread seconds=5; then

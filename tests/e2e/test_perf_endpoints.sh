@@ -234,9 +234,18 @@ if start_workload stall 400 && start_daemon "$WORKLOAD_PID" --config "$E2E_TMP/s
 	stall=$WORKLOAD_PID
 	sleep 1.5
 	kill -USR1 "$stall"
-	sleep 1.5
-	fetch "$DAEMON_URL/performance/health" "$E2E_TMP/health" >/dev/null
-	check=$(jq -c '.checks[] | select(.name == "scheduling_stall")' "$E2E_TMP/health")
+	# Until the workload says the stall is over (not a guess of how long it takes).
+	for _ in $(seq 200); do
+		grep -q 'stalled\|no SCHED_FIFO' "$E2E_TMP/stall.log" 2>/dev/null && break
+		sleep 0.05
+	done
+	# Then until health has it (the drain tick brings it in), at most 5 s.
+	for _ in $(seq 100); do
+		fetch "$DAEMON_URL/performance/health" "$E2E_TMP/health" >/dev/null
+		check=$(jq -c '.checks[] | select(.name == "scheduling_stall")' "$E2E_TMP/health")
+		jq -e '.value >= 350' <<<"$check" >/dev/null 2>&1 && break
+		sleep 0.05
+	done
 	if grep -q 'no SCHED_FIFO' "$E2E_TMP/stall.log"; then
 		skip "health: a 400 ms stall is a scheduling_stall warning naming the thread" \
 			"SCHED_FIFO refused"

@@ -6,7 +6,7 @@
 #   cxx       C++ names demangled (ns::Widget::spin(int), a template instance,
 #             no "_Z..." left), and an always_inline function as an inline
 #             frame: a Location with two lines, mix_inline then hash_block;
-#   dlopen    a library dlopen()ed 3 s after the start, with pprofd already
+#   dlopen    a library dlopen()ed 2 s into a profile (on SIGUSR1), with pprofd already
 #             attached: hot_lib_spin is named, libhot.so is a mapping, and its
 #             stacks reach main;
 #   jit       code in an anonymous mapping announced in /tmp/perf-PID.map
@@ -159,7 +159,7 @@ fi
 lib=$(readlink -f "$WORKLOADS/libhot.so")
 if [ ! -f "$lib" ]; then
 	fail "dlopen: $WORKLOADS/libhot.so built" "run: make workloads"
-elif ! start_workload dlopen 3 "$lib"; then
+elif ! start_workload dlopen usr1 "$lib"; then
 	fail "start dlopen"
 elif ! start_daemon "$WORKLOAD_PID"; then
 	fail "start pprofd --pid $WORKLOAD_PID"
@@ -167,10 +167,21 @@ else
 	dl_pid=$WORKLOAD_PID
 	if grep -qF "$lib" "/proc/$dl_pid/maps"; then
 		fail "dlopen: libhot.so not loaded yet when pprofd is up" \
-			"pprofd took more than 3 s to start: the library was there before it"
+			"it is loaded on SIGUSR1, which was not sent yet"
 	else
 		ok "dlopen: libhot.so not loaded yet when pprofd is up"
 	fi
+	# The dlopen 2 s into the profile, once it runs (its request is counted in
+	# /debug/metrics), whatever the daemon's start took.
+	(for _ in $(seq 250); do
+		[ "$(curl -s --max-time 2 "$DAEMON_URL/debug/metrics" |
+			jq '.collectors[] | select(.name == "profile") | .requests')" -ge 1 ] 2>/dev/null &&
+			break
+		sleep 0.02
+	done
+	sleep 2
+	kill -USR1 "$dl_pid") &
+	track $!
 	if profile dlopen "seconds=6&hz=1000"; then
 		diag "dlopen -top:" "$(head -8 <<<"$TOP")"
 		grep -qF "$lib" "/proc/$dl_pid/maps" ||

@@ -161,6 +161,72 @@ static void test_not_elf(void **state)
 	close(out);
 }
 
+/*
+ * A compressed section that claims more than a copy may hold (a zlib bomb),
+ * and one in a NOBITS section (fuzz_elf_decompress: it stayed compressed in
+ * the copy): no copy.
+ */
+static void copy_of_self_with(int (*edit)(int fd, Elf64_Shdr *sh, off_t shdr_at), int want)
+{
+	char path[PATH_MAX], cmd[PATH_MAX * 2 + 16];
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int in, out, edited = 0;
+
+	snprintf(path, sizeof(path), "%s/self", dir);
+	snprintf(cmd, sizeof(cmd), "cp /proc/%d/exe %s", (int)getpid(), path);
+	assert_int_equal(system(cmd), 0);
+	in = open(path, O_RDWR);
+	assert_true(in >= 0);
+	elf = elf_begin(in, ELF_C_READ, NULL);
+	assert_non_null(elf);
+	while (!edited && (scn = elf_nextscn(elf, scn))) {
+		GElf_Ehdr eh;
+		Elf64_Shdr sh;
+		off_t at;
+
+		assert_non_null(gelf_getehdr(elf, &eh));
+		at = eh.e_shoff + elf_ndxscn(scn) * sizeof(sh);
+		assert_int_equal(pread(in, &sh, sizeof(sh), at), sizeof(sh));
+		if (sh.sh_flags & SHF_COMPRESSED)
+			edited = edit(in, &sh, at);
+	}
+	elf_end(elf);
+	assert_true(edited);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	out = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(out >= 0);
+	assert_int_equal(debug_cache__decompress(in, out), want);
+	close(in);
+	close(out);
+}
+
+static int claim_5gib(int fd, Elf64_Shdr *sh, off_t shdr_at)
+{
+	Elf64_Chdr ch;
+
+	(void)shdr_at;
+	assert_int_equal(pread(fd, &ch, sizeof(ch), sh->sh_offset), sizeof(ch));
+	ch.ch_size = 5ULL << 30;
+	assert_int_equal(pwrite(fd, &ch, sizeof(ch), sh->sh_offset), sizeof(ch));
+	return 1;
+}
+
+static int make_nobits(int fd, Elf64_Shdr *sh, off_t shdr_at)
+{
+	sh->sh_type = SHT_NOBITS;
+	assert_int_equal(pwrite(fd, sh, sizeof(*sh), shdr_at), sizeof(*sh));
+	return 1;
+}
+
+static void test_hostile_sizes(void **state)
+{
+	(void)state;
+	debug_cache__configure("", 0);
+	copy_of_self_with(claim_5gib, -EFBIG);
+	copy_of_self_with(make_nobits, -ENOTSUP);
+}
+
 /* The first 8 KiB of this binary: headers that point past the end. */
 static void test_truncated(void **state)
 {
@@ -332,6 +398,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_decompress_matches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_elf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nothing_compressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_reuses_replaces_prunes, setup, teardown),

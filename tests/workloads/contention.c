@@ -7,6 +7,13 @@
  *   holder-1/2  hold_lock(): take one mutex, keep it ~5 ms (sleeping),
  *               release; then a little work.  Each waits on the other's
  *               hold: mutex contention charged to hold_lock (the releaser).
+ *
+ * What a test can count on: a hold lasts at least 5 ms (nanosleep does not
+ * return early), so the lock changes hands at most 200 times a second; a
+ * holder sleeps only in that nanosleep and in the futex wait for the lock,
+ * which only the other holder's unlock ends.  contention_holds[N] counts
+ * holder-N's holds (read from /proc/PID/mem): its voluntary context
+ * switches minus its holds are the times the other holder woke it.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -21,6 +28,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t cond_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t never = PTHREAD_COND_INITIALIZER;
 static volatile unsigned long sink;
+volatile unsigned long contention_holds[3]; /* [1], [2]: holds of holder-1, holder-2 */
 
 static NOINLINE void wait_for_signal(void)
 {
@@ -65,6 +73,7 @@ static void *holder(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	for (;;) {
 		hold_lock();
+		contention_holds[(long)arg]++;
 		little_work();
 	}
 	return NULL;

@@ -2,10 +2,11 @@
 /*
  * dlopen.c - a library that appears after profiling has started.
  *
- * Usage: dlopen [DELAY_SECONDS [LIBRARY]]
+ * Usage: dlopen [DELAY_SECONDS|usr1 [LIBRARY]]
  *
- * For DELAY_SECONDS (default 2, decimals allowed) it spins in
- * before_dlopen_spin(); then it dlopen()s LIBRARY (default: libhot.so next to
+ * For DELAY_SECONDS (default 2, decimals allowed), or with "usr1" until the
+ * process gets SIGUSR1 (the tests send it once their profile runs), it spins
+ * in before_dlopen_spin(); then it dlopen()s LIBRARY (default: libhot.so next to
  * this executable) and spins in the library's hot_lib_spin() until killed.
  * Expected: a profile whose window began before the dlopen names
  * hot_lib_spin and lists the library's mapping; its stacks reach main
@@ -15,6 +16,8 @@
 #include <dlfcn.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,13 @@
 #define NOINLINE __attribute__((noinline))
 
 static volatile uint64_t sink;
+static volatile sig_atomic_t go;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
 
 static double monotonic_s(void)
 {
@@ -55,9 +65,10 @@ static NOINLINE uint64_t lib_phase(spin_fn spin, uint64_t seed)
 
 int main(int argc, char **argv)
 {
-	double delay = argc > 1 ? atof(argv[1]) : 2;
+	bool on_signal = argc > 1 && !strcmp(argv[1], "usr1");
+	double delay = argc > 1 && !on_signal ? atof(argv[1]) : 2;
 	char path[PATH_MAX];
-	double end = monotonic_s() + delay;
+	double start = monotonic_s(), end = start + delay;
 	void *lib;
 	spin_fn spin;
 	uint64_t seed = 1;
@@ -76,8 +87,11 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/libhot.so", dirname(self));
 	}
 
-	while (monotonic_s() < end)
+	if (on_signal)
+		signal(SIGUSR1, on_usr1);
+	while (on_signal ? !go : monotonic_s() < end)
 		sink += before_dlopen_spin(sink, 100000);
+	delay = monotonic_s() - start;
 
 	lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {

@@ -3,12 +3,14 @@
  * idle_threads.c - threads that sleep, for the goroutine and threadcreate
  * profiles.
  *
- * Usage: idle_threads [LATE_SECONDS]
+ * Usage: idle_threads [LATE_SECONDS|usr1]
  *
  * Six threads named idle-1 .. idle-6 each block forever in idle_wait() on a
  * condition variable (pthread_cond_wait: a futex wait, state S); the main
  * thread ("idle_threads") blocks in main_wait() the same way.  LATE_SECONDS
- * (default 3) seconds after start, the main thread creates one more thread,
+ * (default 3) seconds after start, or with "usr1" when the process gets
+ * SIGUSR1 (whatever the daemon's start-up took: the tests send it once
+ * their window is open), the main thread creates one more thread,
  * "idle-late", from spawn_late_thread(): a threadcreate profile taken by a
  * daemon attached before then shows that function; afterwards the goroutine
  * profile counts 8 threads.  Prints "ready" once the six are waiting.
@@ -17,8 +19,11 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define IDLE_THREADS 6
@@ -65,7 +70,14 @@ __attribute__((noinline)) void spawn_late_thread(void)
 
 int main(int argc, char **argv)
 {
-	int late = argc > 1 ? atoi(argv[1]) : 3;
+	bool on_signal = argc > 1 && !strcmp(argv[1], "usr1");
+	int late = argc > 1 && !on_signal ? atoi(argv[1]) : 3;
+	sigset_t usr1;
+
+	/* Blocked in every thread (they inherit it): sigwait() below takes it. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 
 	for (int i = 0; i < IDLE_THREADS; i++) {
 		char name[16];
@@ -85,7 +97,13 @@ int main(int argc, char **argv)
 	printf("ready\n");
 	fflush(stdout);
 
-	sleep(late);
+	if (on_signal) {
+		int sig;
+
+		sigwait(&usr1, &sig);
+	} else {
+		sleep(late);
+	}
 	spawn_late_thread();
 	main_wait();
 	return 0;

@@ -7,20 +7,23 @@ set -eu
 # prometheus: only for promtool (check metrics in the tests); about 19 MB to
 # download, 96 MB installed, pulled in without its recommends.
 # bpftrace: only for make bench-heap (the memleak-style baseline).
-# npm: only to fetch a Go binary built with a newer Go than Debian's (esbuild,
-# tests/fetch-esbuild.sh) for the pclntab tests.
+# npm (to fetch Go binaries built with newer Go versions than Debian's,
+# tests/fetch-esbuild.sh) comes with the machine's Node.js (nodesource's
+# nodejs package, which conflicts with Debian's npm): installed from Debian
+# only where no npm command exists.
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes, for make fuzz
 # (clang only recommends it).
 
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev libdw-dev libevent-dev
 libcjson-dev zlib1g-dev libcmocka-dev pkg-config golang-go jq curl linux-perf
-procps iproute2 prometheus bpftrace wrk npm libclang-rt-14-dev"
+procps iproute2 prometheus bpftrace wrk libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 echo "pprofd: installing missing Debian packages:$missing"

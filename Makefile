@@ -63,7 +63,7 @@ endif
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 .PHONY: all deps run check test test-unit test-e2e bench bench-heap workloads clean
 
-all: $(OUTPUT)/pprofd
+all: $(OUTPUT)/pprofd $(OUTPUT)/libpprofd-sampler.so
 
 $(OUTPUT) $(OUTPUT)/daemon $(OUTPUT)/tests $(OUTPUT)/workloads:
 	$(Q)mkdir -p $@
@@ -92,11 +92,24 @@ $(OUTPUT)/pprofd: $(OUTPUT)/daemon/main.o $(DAEMON_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The heap sampler pprofd loads into targets (heap.mode inject): libc only,
+# no sanitizer (it runs in the target), unwind tables for pprofd's unwinder.
+SAMPLER_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -fno-omit-frame-pointer \
+	-fasynchronous-unwind-tables -fvisibility=hidden -fno-stack-protector -Isampler -MMD -MP
+$(OUTPUT)/libpprofd-sampler.so: sampler/sampler.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(SAMPLER_CFLAGS) -shared -Wl,-z,now,-z,relro,-soname,libpprofd-sampler.so \
+		$< -o $@ -pthread
+
 # Unit tests: one cmocka binary per tests/unit/test_*.c, linked with the daemon's
 # modules (not main.c).  They need no root.
 $(OUTPUT)/tests/%: tests/unit/%.c $(DAEMON_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+# test_sampler loads the sampler library into itself.
+$(OUTPUT)/tests/test_sampler: $(OUTPUT)/libpprofd-sampler.so $(OUTPUT)/workloads/liblate.so
+$(OUTPUT)/tests/test_sampler: override CFLAGS += -Isampler
 
 # test_debugcache is its own fixture: an ELF file with compressed DWARF.
 $(OUTPUT)/tests/test_debugcache: override CFLAGS += -gz=zlib
@@ -180,6 +193,8 @@ install: all
 	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/pprofd \
 		$(DESTDIR)$(PREFIX)/share/doc/pprofd
 	$(Q)install -m 0755 $(OUTPUT)/pprofd $(DESTDIR)$(PREFIX)/bin/pprofd
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/pprofd
+	$(Q)install -m 0644 $(OUTPUT)/libpprofd-sampler.so $(DESTDIR)$(PREFIX)/lib/pprofd/libpprofd-sampler.so
 	$(Q)install -m 0755 scripts/health-gate $(DESTDIR)$(PREFIX)/bin/pprofd-health-gate
 	$(Q)sed 's|/usr/local/|$(PREFIX)/|g' systemd/pprofd@.service > $(DESTDIR)$(UNITDIR)/pprofd@.service
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/pprofd@.service
@@ -227,4 +242,4 @@ compare-profiles:
 clean:
 	$(Q)rm -rf build build-san
 
--include $(wildcard $(OUTPUT)/daemon/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/daemon/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/*.d)

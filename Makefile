@@ -30,7 +30,7 @@ PKGS := libbpf libevent libdw libelf libcjson zlib
 CFLAGS ?= -O2 -g
 # -fno-omit-frame-pointer: pprofd profiles itself as well as anyone.
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -fno-omit-frame-pointer $(SANFLAGS) \
-	-I$(OUTPUT) -Ibpf -Idaemon -DPPROFD_VERSION='"$(VERSION)"' -MMD -MP
+	-I$(OUTPUT) -Ibpf -Idaemon -Isampler -DPPROFD_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS += $(SANFLAGS)
 LDLIBS := -lbpf -levent -ldw -lelf -lcjson -lz -lm
 
@@ -109,7 +109,6 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(DAEMON_OBJS) | $(OUTPUT)/tests
 
 # test_sampler loads the sampler library into itself.
 $(OUTPUT)/tests/test_sampler: $(OUTPUT)/libpprofd-sampler.so $(OUTPUT)/workloads/liblate.so
-$(OUTPUT)/tests/test_sampler: override CFLAGS += -Isampler
 
 # test_debugcache is its own fixture: an ELF file with compressed DWARF.
 $(OUTPUT)/tests/test_debugcache: override CFLAGS += -gz=zlib

@@ -122,6 +122,8 @@ WORKLOAD_CFLAGS_nofp := -fomit-frame-pointer
 WORKLOAD_CFLAGS_busy_nofp := -fomit-frame-pointer
 # A static binary without symbols: no allocator to probe (test_heap).
 WORKLOAD_CFLAGS_heap_static := -static -s
+# The same with its symbols: an allocator found, no sampler loadable (test_heap_inject).
+WORKLOAD_CFLAGS_heap_static_syms := -static -Itests/workloads
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) $(WORKLOAD_CFLAGS_$*) $< -o $@ -lm
@@ -143,7 +145,12 @@ $(OUTPUT)/workloads/%.so: tests/workloads/libs/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -fPIC -shared $< -o $@
 
-workloads: $(WORKLOAD_BINS) $(GO_WORKLOADS) $(CXX_WORKLOADS) $(WORKLOAD_LIBS)
+# daemon/inject.c alone, driven by test_heap_inject.
+$(OUTPUT)/tests/inject-tool: tests/tools/inject_tool.c $(OUTPUT)/daemon/inject.o $(OUTPUT)/daemon/log.o | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lelf -o $@
+
+workloads: $(WORKLOAD_BINS) $(GO_WORKLOADS) $(CXX_WORKLOADS) $(WORKLOAD_LIBS) $(OUTPUT)/tests/inject-tool
 
 deps:
 	$(Q)scripts/deps.sh

@@ -24,6 +24,7 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -382,18 +383,31 @@ static bool safe_syscall(long nr, uint64_t arg2)
 	}
 }
 
+/*
+ * Waits for tid's next stop until deadline (CLOCK_MONOTONIC ms).  A call
+ * stops the thread at each of its system calls: yielding, not sleeping,
+ * for the first 2 ms keeps each round trip at a few microseconds (a sleep
+ * costs the timer slack, 50 us).
+ */
 static int wait_stop(pid_t tid, int *status, double deadline)
 {
+	double spin_until = now_ms() + 2;
+
 	for (;;) {
 		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
+		double t;
 
 		if (r == tid)
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (now_ms() > deadline)
+		t = now_ms();
+		if (t > deadline)
 			return -ETIMEDOUT;
-		usleep(20);
+		if (t < spin_until)
+			sched_yield();
+		else
+			usleep(50);
 	}
 }
 
@@ -401,11 +415,12 @@ struct stopped {
 	pid_t tid;
 	struct user_regs_struct regs;
 	uint64_t sigmask;
-	unsigned char xstate[XSTATE_MAX] __attribute__((aligned(64)));
 	size_t xstate_len;
 	bool fx_only;
 	double stopped_at;
 	int pending_stop; /* a SIGSTOP that arrived during the calls */
+	/* Last: stop_thread() clears everything before it. */
+	unsigned char xstate[XSTATE_MAX] __attribute__((aligned(64)));
 };
 
 static void release(struct stopped *s)
@@ -545,8 +560,10 @@ static int find_thread(pid_t pid, const char *libc, struct stopped *s, char *err
 			}
 			fclose(f);
 			ret = stop_thread(pid, tid, lo, hi, s, err, errlen);
-			if (ret == -EAGAIN || ret == -ESRCH)
+			if (ret == -EAGAIN || ret == -ESRCH) {
+				pr_debug("inject: thread %d: %s", (int)tid, strerror(-ret));
 				continue;
+			}
 			closedir(d);
 			return ret;
 		}
@@ -900,6 +917,17 @@ lazy:
 	pr_warn("inject: stopping the sampler in process %d by its rate (%s)", (int)st->pid,
 		err[0] ? err : "no call");
 	return write_target(st->pid, st->base + st->rate, &zero, sizeof(zero));
+}
+
+int inject__find(pid_t pid, const char *lib, struct sampler_target *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->pid = pid;
+	snprintf(st->lib, sizeof(st->lib), "%s", lib);
+	if (sampler_symbols(lib, st))
+		return -ENOENT;
+	st->base = map_base(pid, lib);
+	return st->base ? 0 : -ENOENT;
 }
 
 int inject__counters(const struct sampler_target *st, void *out, size_t len)

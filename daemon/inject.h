@@ -57,6 +57,9 @@ int inject__start(pid_t pid, const char *lib, int64_t rate, struct sampler_targe
  */
 int inject__stop(struct sampler_target *st, char *err, size_t errlen);
 
+/* st for the library lib already loaded into pid (nothing called); 0 or -ENOENT. */
+int inject__find(pid_t pid, const char *lib, struct sampler_target *st);
+
 /* Reads the library's struct sampler_counters from the target; 0 or -errno. */
 int inject__counters(const struct sampler_target *st, void *out, size_t len);
 

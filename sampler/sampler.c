@@ -8,9 +8,10 @@
  * allocator (malloc, calloc, realloc, reallocarray, free, posix_memalign,
  * aligned_alloc, memalign, valloc, pvalloc, and C++ new/delete when the
  * allocator defines them rather than libstdc++, whose operators call malloc
- * and free through slots rewritten already); objects dlopen'ed later are
- * rewritten at the next sampled call (the loader's count of objects added
- * has moved).  Each thread counts down an exponential
+ * and free through slots rewritten already) and dlopen: objects dlopen'ed
+ * later are rewritten when that dlopen returns (see hook_dlopen), or at the
+ * next sampled call (the loader's count of objects added has moved: a
+ * dlopen from libc itself, NSS say).  Each thread counts down an exponential
  * number of bytes of mean pprofd_sampler_rate, as Go does; the allocation
  * that reaches zero is sampled: its block goes into a set of sampled
  * addresses and pprofd_sampled_alloc() is called, where pprofd's uprobe
@@ -75,7 +76,16 @@ struct sampler_thread {
 	int64_t countdown; /* bytes to the next sample */
 	uint64_t rng;      /* xorshift state, 0: not seeded */
 	uint64_t start;    /* the start its countdown was drawn in */
+	uint64_t expired;  /* countdowns expired */
 };
+
+/*
+ * Looking for objects loaded since (patch_new_objects) takes the loader's
+ * lock: at most once per LOOK_EVERY samples of a thread at a high rate,
+ * at every sample from LOOK_ALWAYS_RATE bytes (a few per MiB allocated).
+ */
+#define LOOK_EVERY 64
+#define LOOK_ALWAYS_RATE 65536
 
 /* Counts the starts: a thread's countdown drawn at an earlier rate is redrawn. */
 static uint64_t generation;
@@ -212,9 +222,15 @@ static void (*real_delete)(void *);
 static void (*real_delete_array)(void *);
 static void (*real_delete_sized)(void *, size_t);
 static void (*real_delete_array_sized)(void *, size_t);
+/* Named from the asm of hook_dlopen: not static. */
+__attribute__((visibility("hidden"))) void *(*pprofd_real_dlopen)(const char *, int);
 
 static void restore_all(bool wait);
 static void patch_new_objects(void);
+static void patch_now(void);
+
+/* A dlopen by a path the sampler did not see the end of: look at the next sample. */
+static volatile int dlopen_seen;
 
 /*
  * The slow path of every allocation hook: the countdown reached zero (or
@@ -232,7 +248,8 @@ static __attribute__((noinline)) bool countdown_expired(struct sampler_thread *t
 		t->countdown = 0;
 		return false;
 	}
-	patch_new_objects();
+	if (rate >= LOOK_ALWAYS_RATE || first || dlopen_seen || ++t->expired % LOOK_EVERY == 0)
+		patch_new_objects();
 	t->start = gen;
 	t->countdown = draw(t, rate);
 	if (first && rate > 1) {
@@ -380,6 +397,57 @@ static void hook_delete_array_sized(void *p, size_t size)
 }
 
 
+/*
+ * dlopen looks at its caller's return address: the caller's namespace,
+ * $ORIGIN and RUNPATH decide what a name without a slash loads.  The hook
+ * keeps that address: a file name with a slash and no '$' (where the caller
+ * changes nothing) is loaded by hook_dlopen_path, which rewrites the new
+ * objects' slots before it returns; any other is a jump to the real dlopen
+ * (the caller's own call), its objects rewritten at the next sample.
+ */
+__attribute__((used, visibility("hidden"))) int pprofd_dlopen_by_path(const char *file)
+{
+	if (file && strchr(file, '/') && !strchr(file, '$'))
+		return 1;
+	dlopen_seen = 1;
+	return 0;
+}
+
+__attribute__((used, visibility("hidden"))) void *pprofd_dlopen_path(const char *file, int mode)
+{
+	void *h = pprofd_real_dlopen(file, mode);
+
+	if (h)
+		patch_now();
+	return h;
+}
+
+void *hook_dlopen(const char *file, int mode);
+__asm__(".text\n"
+	".globl hook_dlopen\n"
+	".hidden hook_dlopen\n"
+	".type hook_dlopen, @function\n"
+	"hook_dlopen:\n"
+	"	.cfi_startproc\n"
+	"	push %rdi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	push %rsi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	sub $8, %rsp\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	call pprofd_dlopen_by_path\n"
+	"	add $8, %rsp\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	pop %rsi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	pop %rdi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	test %eax, %eax\n"
+	"	jnz pprofd_dlopen_path\n"
+	"	jmp *pprofd_real_dlopen(%rip)\n"
+	"	.cfi_endproc\n"
+	".size hook_dlopen, .-hook_dlopen\n");
+
 /* --- rewriting the slots ---------------------------------------------------------------- */
 
 struct hook {
@@ -390,6 +458,7 @@ struct hook {
 };
 
 #define HOOK(sym, fn, cxx) { sym, (void *)hook_##fn, (void **)&real_##fn, cxx }
+#define real_dlopen pprofd_real_dlopen
 
 static const struct hook hooks[] = {
 	HOOK("malloc", malloc, false),
@@ -402,6 +471,7 @@ static const struct hook hooks[] = {
 	HOOK("memalign", memalign, false),
 	HOOK("valloc", valloc, false),
 	HOOK("pvalloc", pvalloc, false),
+	HOOK("dlopen", dlopen, false),
 	HOOK("_Znwm", new, true),
 	HOOK("_Znam", new_array, true),
 	HOOK("_ZnwmRKSt9nothrow_t", new_nothrow, true),
@@ -609,6 +679,9 @@ static int walk_object(struct dl_phdr_info *info, size_t size, void *arg)
 	}
 	for (size_t i = 0; i < ntodo; i++) {
 		if (w->op == SLOT_PATCH) {
+			/* A slot saved for an object unloaded since, at the same address,
+			 * is this object's now. */
+			forget_saved(todo[i].slot);
 			saved[nsaved].slot = todo[i].slot;
 			saved[nsaved++].old = todo[i].old;
 		} else {
@@ -644,9 +717,8 @@ static int read_adds(struct dl_phdr_info *info, size_t size, void *arg)
 
 /*
  * From the sampled path: objects dlopen'ed since the last look get their
- * slots rewritten.  dlopen itself is not hooked: it looks at its caller's
- * address ($ORIGIN, RUNPATH, namespace), which a hook would change.  Never
- * waits for the lock (a hook may run inside the loader or a start).
+ * slots rewritten.  Never waits for the lock (a hook may run inside the
+ * loader or a start).
  */
 static void patch_new_objects(void)
 {
@@ -658,12 +730,30 @@ static void patch_new_objects(void)
 		return;
 	if (pthread_mutex_trylock(&patch_lock))
 		return;
+	dlopen_seen = 0;
 	if (active) {
 		w = walk_all(SLOT_PATCH);
 		pprofd_sampler_counters.slots += w.slots;
 		pprofd_sampler_counters.objects += w.objects;
 	}
 	__atomic_store_n(&known_adds, adds, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&patch_lock);
+}
+
+/* After a dlopen the hook saw through: waits for the lock. */
+static void patch_now(void)
+{
+	unsigned long long adds = 0;
+	struct walk w;
+
+	pthread_mutex_lock(&patch_lock);
+	if (active) {
+		dl_iterate_phdr(read_adds, &adds);
+		w = walk_all(SLOT_PATCH);
+		pprofd_sampler_counters.slots += w.slots;
+		pprofd_sampler_counters.objects += w.objects;
+		__atomic_store_n(&known_adds, adds, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&patch_lock);
 }
 

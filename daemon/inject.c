@@ -47,6 +47,8 @@
 #define FIND_THREAD_MS 3000
 /* A call that takes longer is left to finish alone on its frame. */
 #define CALL_LIMIT_MS 5000
+/* How far above its stack pointer a thread's stack is read for a signal frame. */
+#define SIGNAL_FRAME_SCAN (128 << 10)
 /* Room the calls need below the thread's stack pointer. */
 #define STACK_ROOM (64 << 10)
 
@@ -429,11 +431,37 @@ static void release(struct stopped *s)
 }
 
 /*
+ * Is the thread inside a signal handler?  A handler may have interrupted
+ * the allocator with its lock held, and a handler may well sleep or read:
+ * the return address of every handler, libc's __restore_rt, then lies on
+ * the stack above its frames.  Read page by page up to SIGNAL_FRAME_SCAN
+ * above sp (a stale copy of that address only makes the thread skipped).
+ */
+static bool in_signal_handler(pid_t tid, uint64_t sp, uint64_t restore)
+{
+	static uint64_t page[512];
+	uint64_t addr = sp & ~7ULL, end = sp + SIGNAL_FRAME_SCAN;
+
+	while (addr < end) {
+		uint64_t next = (addr | 4095) + 1;
+		size_t n = (next - addr) / 8;
+
+		if (read_target(tid, addr, page, n * 8))
+			return false; /* the end of the stack */
+		for (size_t i = 0; i < n; i++)
+			if (page[i] == restore)
+				return true;
+		addr = next;
+	}
+	return false;
+}
+
+/*
  * Seizes and interrupts tid; 0 when it stopped where the calls are safe,
  * -EAGAIN when not (released), another negative errno on failure.
  */
-static int stop_thread(pid_t pid, pid_t tid, uint64_t libc_lo, uint64_t libc_hi, struct stopped *s,
-		       char *err, size_t errlen)
+static int stop_thread(pid_t pid, pid_t tid, uint64_t libc_lo, uint64_t libc_hi, uint64_t restore,
+		       struct stopped *s, char *err, size_t errlen)
 {
 	struct iovec iov;
 	int status, ret;
@@ -485,6 +513,11 @@ static int stop_thread(pid_t pid, pid_t tid, uint64_t libc_lo, uint64_t libc_hi,
 		release(s);
 		return -EAGAIN;
 	}
+	if (in_signal_handler(tid, s->regs.rsp, restore)) {
+		pr_debug("inject: thread %d is in a signal handler: not stopped there", (int)tid);
+		release(s);
+		return -EAGAIN;
+	}
 	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(s->sigmask), &s->sigmask)) {
 		ret = -errno;
 		release(s);
@@ -507,7 +540,8 @@ static int stop_thread(pid_t pid, pid_t tid, uint64_t libc_lo, uint64_t libc_hi,
 }
 
 /* A thread of pid stopped where the calls are safe; -EAGAIN when none in time. */
-static int find_thread(pid_t pid, const char *libc, struct stopped *s, char *err, size_t errlen)
+static int find_thread(pid_t pid, const char *libc, uint64_t restore, struct stopped *s, char *err,
+		       size_t errlen)
 {
 	char path[64], line[PATH_MAX + 128];
 	uint64_t lo = UINT64_MAX, hi = 0;
@@ -559,7 +593,7 @@ static int find_thread(pid_t pid, const char *libc, struct stopped *s, char *err
 				continue;
 			}
 			fclose(f);
-			ret = stop_thread(pid, tid, lo, hi, s, err, errlen);
+			ret = stop_thread(pid, tid, lo, hi, restore, s, err, errlen);
 			if (ret == -EAGAIN || ret == -ESRCH) {
 				pr_debug("inject: thread %d: %s", (int)tid, strerror(-ret));
 				continue;
@@ -570,9 +604,9 @@ static int find_thread(pid_t pid, const char *libc, struct stopped *s, char *err
 		closedir(d);
 		usleep(2000);
 	}
-	snprintf(err, errlen, "no thread of process %d was blocked in a system call where it can be "
-			      "stopped safely (waiting on a condition variable, a read, epoll_wait, "
-			      "...) within %d ms",
+	snprintf(err, errlen, "no thread of process %d was blocked, outside a signal handler, in a "
+			      "system call where it can be stopped safely (waiting on a condition "
+			      "variable, a read, epoll_wait, ...) within %d ms",
 		 (int)pid, FIND_THREAD_MS);
 	return -EAGAIN;
 }
@@ -823,7 +857,7 @@ int inject__start(pid_t pid, const char *lib, int64_t rate, struct sampler_targe
 	s = aligned_alloc(64, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	ret = find_thread(pid, libc, s, err, errlen);
+	ret = find_thread(pid, libc, libc_base + rt, s, err, errlen);
 	if (ret)
 		goto out;
 	ret = write_frame(pid, s, lib, libc_base + rt, &fr);
@@ -892,7 +926,7 @@ int inject__stop(struct sampler_target *st, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)st->pid, libc);
 	ret = libc_entry_points(path, &dl, &rt);
 	if (!ret)
-		ret = find_thread(st->pid, libc, s, err, errlen);
+		ret = find_thread(st->pid, libc, map_base(st->pid, libc) + rt, s, err, errlen);
 	if (!ret) {
 		ret = write_frame(st->pid, s, st->lib, map_base(st->pid, libc) + rt, &fr);
 		if (ret)

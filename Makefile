@@ -175,6 +175,7 @@ bench: deps
 
 # The heap section alone: ns per malloc+free pair, pprofd against memleak-style bpftrace.
 bench-heap: deps
+	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all workloads
 	$(Q)OUTPUT=$(OUTPUT) BENCH_SECTIONS=heap tests/bench/bench.sh
 

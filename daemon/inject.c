@@ -913,8 +913,8 @@ int inject__stop(struct sampler_target *st, char *err, size_t errlen)
 	int ret;
 
 	err[0] = '\0';
-	if (!st->base)
-		return 0;
+	if (!st->base || (kill(st->pid, 0) && errno == ESRCH))
+		return 0; /* nothing loaded, or nothing left to stop */
 	if (inject__check(st->pid, st->lib, err, errlen) || find_libc(st->pid, libc, sizeof(libc)))
 		goto lazy;
 	s = aligned_alloc(64, sizeof(*s));

@@ -833,6 +833,29 @@ attach_pprofd_inject_all()
 	HEAP_MODE=inject attach_pprofd_rate 1 "$1"
 }
 
+# pprofd with heap.mode off: no heap collector to wait for, its index answers.
+attach_pprofd_heap_off()
+{
+	local port logf
+	port=$((20000 + RANDOM % 30000))
+	DAEMON_URL=http://127.0.0.1:$port
+	logf=$BENCH_TMP/pprofd.heapoff.$port.log
+	APP_ENVIRONMENT=development "$PPROFD" --pid "$1" --listen "127.0.0.1:$port" \
+		--heap-mode off >"$logf" 2>&1 &
+	TOOL_PID=$!
+	track "$TOOL_PID"
+	for _ in $(seq 150); do
+		curl -s --max-time 1 -o /dev/null "$DAEMON_URL/debug/pprof/" 2>/dev/null && {
+			sleep 0.5
+			return 0
+		}
+		alive "$TOOL_PID" || break
+		sleep 0.1
+	done
+	tail -3 "$logf" >&2
+	return 1
+}
+
 # attach_bpftrace SCRIPT PID
 attach_bpftrace()
 {
@@ -862,11 +885,13 @@ attach_floor()
 
 # The server half of the heap section: redis-server (Debian's, linked with
 # libjemalloc) under redis-benchmark, SET / LPUSH / GET from 20 clients,
-# alone, with pprofd in inject mode at the default rate and in uprobe mode
-# (--heap-max-overhead 0: what the probes cost before any governor pauses
-# them).  requests/s of each test; the loss per round against the same
-# round's run alone.
-HEAP_SERVER_REQUESTS=${BENCH_HEAP_SERVER_REQUESTS:-200000}
+# alone, with pprofd attached and heap.mode off (its other collectors cost
+# something per context switch: the baseline of heap tracking), in inject
+# mode at the default rate and in uprobe mode (--heap-max-overhead 0: what
+# the probes cost before any governor pauses them).  requests/s of each
+# test, the server's CPU per request; the loss per round against the same
+# round's run with heap.mode off.
+HEAP_SERVER_REQUESTS=${BENCH_HEAP_SERVER_REQUESTS:-150000}
 
 # heap_server_run CONFIG ATTACH REQUESTS
 heap_server_run()
@@ -898,7 +923,7 @@ heap_server_run()
 		rps=$(awk -F'"' -v t="$t" '$2 == t { print $4 }' "$out.csv")
 		[ -n "$rps" ] && put "heapsrv.$config" "rps_$t" "$rps"
 	done
-	if [ -n "$TOOL_PID" ]; then
+	if [ -n "$TOOL_PID" ] && [ "$config" != off ]; then
 		metrics=$(curl -s --max-time 5 "$DAEMON_URL/debug/metrics" |
 			jq -c '.collectors[] | select(.name == "heap")')
 		put "heapsrv.$config" sampled "$(jq .sampled <<<"$metrics")"
@@ -908,8 +933,8 @@ heap_server_run()
 				log "heap: redis: not injected: $(jq -r .inject_refused <<<"$metrics")"
 			put "heapsrv.$config" stop_ms "$(jq .load_stop_ms <<<"$metrics")"
 		}
-		stop "$TOOL_PID" TERM
 	fi
+	[ -n "$TOOL_PID" ] && stop "$TOOL_PID" TERM
 	redis-cli -p "$port" shutdown nosave >/dev/null 2>&1
 	wait_gone "$TARGET_PID" 10 || stop "$TARGET_PID"
 	untrack "$TARGET_PID"
@@ -926,22 +951,24 @@ section_heap_server()
 	fi
 	log "heap: redis-server under redis-benchmark, $HEAP_SERVER_REQUESTS requests per test; $RUNS rounds"
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
-		order="none inject uprobe"
-		((RUN % 2)) || order="inject none uprobe"
+		order="none off inject uprobe"
+		((RUN % 2)) || order="inject off none uprobe"
 		for config in $order; do
 			log "heap: redis round $RUN/$RUNS: $config"
 			case $config in
 			none) heap_server_run none attach_none "$HEAP_SERVER_REQUESTS" ;;
+			off) heap_server_run off attach_pprofd_heap_off "$HEAP_SERVER_REQUESTS" ;;
 			inject) heap_server_run inject attach_pprofd_inject_default "$HEAP_SERVER_REQUESTS" ;;
 			uprobe) heap_server_run uprobe attach_pprofd_default $((HEAP_SERVER_REQUESTS / 10)) ;;
 			esac || log "heap: redis $config: no result this round"
 		done
 		for t in SET LPUSH GET; do
-			ratio_round "heapsrv.inject_$t" heapsrv.inject heapsrv.none "rps_$t"
-			ratio_round "heapsrv.uprobe_$t" heapsrv.uprobe heapsrv.none "rps_$t"
+			ratio_round "heapsrv.inject_$t" heapsrv.inject heapsrv.off "rps_$t"
+			ratio_round "heapsrv.uprobe_$t" heapsrv.uprobe heapsrv.off "rps_$t"
 		done
-		ratio_round heapsrv.inject_cpu heapsrv.none heapsrv.inject cpu_us
-		ratio_round heapsrv.uprobe_cpu heapsrv.none heapsrv.uprobe cpu_us
+		ratio_round heapsrv.inject_cpu heapsrv.off heapsrv.inject cpu_us
+		ratio_round heapsrv.uprobe_cpu heapsrv.off heapsrv.uprobe cpu_us
+		ratio_round heapsrv.off_cpu heapsrv.none heapsrv.off cpu_us
 	done
 	echo
 	echo "heap tracking of redis-server $(redis-server --version | awk '{ print $3 }') (jemalloc) under redis-benchmark -c 20 -d 64, medians of $RUNS runs"
@@ -951,22 +978,26 @@ section_heap_server()
 	echo
 	printf '  %-28s %10s %10s %10s %10s %12s %10s\n' config SET LPUSH GET "CPU us/req" sampled \
 		"stop ms"
-	for config in none inject uprobe; do
+	for config in none off inject uprobe; do
 		printf '  %-28s %10s %10s %10s %10s %12s %10s\n' \
-			"$(case $config in none) echo "redis alone" ;; inject) echo "pprofd inject, 512 KiB" ;;
+			"$(case $config in none) echo "redis alone" ;; off) echo "pprofd, heap.mode off" ;;
+			inject) echo "pprofd inject, 512 KiB" ;;
 			uprobe) echo "pprofd uprobe, 512 KiB" ;; esac)" \
 			"$(med heapsrv.$config rps_SET 0)" "$(med heapsrv.$config rps_LPUSH 0)" \
 			"$(med heapsrv.$config rps_GET 0)" "$(med heapsrv.$config cpu_us 2)" \
 			"$(med heapsrv.$config sampled 0)" "$(med heapsrv.$config stop_ms 2)"
 	done
 	echo
-	echo "goals (medians of the per-round ratios to redis alone; throughput lost by CPU is"
-	echo "1 - CPU alone / CPU with pprofd, for a server bound by its CPU):"
+	echo "goals (medians of the per-round ratios to pprofd with heap.mode off: what heap"
+	echo "tracking adds; throughput lost by CPU is 1 - CPU off / CPU with heap tracking, for"
+	echo "a server bound by its CPU):"
 	goal "inject: throughput lost (CPU/request)" \
 		"$(values ratio heapsrv.inject_cpu | median | awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", 100 * (1 - $1) }')" \
 		"<=" 3 %
 	printf '  %-36s %7s %%\n' "uprobe: throughput lost (CPU/request)" \
 		"$(values ratio heapsrv.uprobe_cpu | median | awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", 100 * (1 - $1) }')"
+	printf '  %-36s %7s %%\n' "(pprofd's other collectors: lost, off vs alone)" \
+		"$(values ratio heapsrv.off_cpu | median | awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", 100 * (1 - $1) }')"
 	for t in SET LPUSH GET; do
 		goal "inject: $t requests/s lost (wall)" \
 			"$(values ratio "heapsrv.inject_$t" | median | awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", 100 * (1 - $1) }')" \

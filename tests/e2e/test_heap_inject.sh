@@ -315,7 +315,9 @@ if start_workload heap_insig; then
 	stop "$WL_PID"
 fi
 
-if start_workload heap_mix small; then
+if ! command -v python3 >/dev/null 2>&1; then
+	skip "tracer: refused" "no python3 to hold a tracer on it"
+elif start_workload heap_mix small; then
 	WL_PID=$WORKLOAD_PID
 	# A tracer already there: a process that seizes it and waits.
 	python3 -c '

@@ -7,7 +7,8 @@
 #              no frame of the sampler in the stacks; every slot put back
 #              when pprofd exits (the library stays mapped, inert);
 #   sampled    heap_mix large at the default rate: 128 MiB per function
-#              within 30%;
+#              within 30%; one 32 MiB block within 30%, in inject and in
+#              uprobe mode;
 #   cxx        new and new[] (libstdc++'s, calling malloc) exact;
 #   late       a library dlopen'ed after the load (liblate.so) is sampled;
 #   rounds     100 loads and stops (inject-tool) while heap_churn allocates
@@ -53,7 +54,8 @@ heap_metrics()
 	curl -s --max-time 5 "$DAEMON_URL/debug/metrics" | jq -c '.collectors[] | select(.name == "heap")'
 }
 
-# heap_run NAME WORKLOAD MODE [PPROFD ARGS...]: as in test_heap.sh, in inject mode.
+# heap_run NAME WORKLOAD MODE [PPROFD ARGS...]: as in test_heap.sh, in heap.mode
+# $HEAP_MODE (inject by default).
 heap_run()
 {
 	local name=$1 wl=$2 mode=$3 log
@@ -64,8 +66,8 @@ heap_run()
 		return 1
 	}
 	WL_PID=$WORKLOAD_PID
-	if ! start_daemon "$WL_PID" --heap-mode inject "$@"; then
-		fail "$name: start pprofd --pid $WL_PID --heap-mode inject $*"
+	if ! start_daemon "$WL_PID" --heap-mode "${HEAP_MODE:-inject}" "$@"; then
+		fail "$name: start pprofd --pid $WL_PID --heap-mode ${HEAP_MODE:-inject} $*"
 		return 1
 	fi
 	URL=$DAEMON_URL/debug/pprof
@@ -73,9 +75,13 @@ heap_run()
 		heap_metrics 2>/dev/null | grep -q '"allocator"' && break
 		sleep 0.1
 	done
-	check_eq "$name: the sampler is loaded (mode inject)" inject "$(heap_metrics | jq -r .mode)" ||
-		diag "$(heap_metrics | jq -r .inject_refused)"
-	diag "$name: a thread of the target stopped $(heap_metrics | jq .load_stop_ms) ms for the load"
+	if [ "${HEAP_MODE:-inject}" = inject ]; then
+		check_eq "$name: the sampler is loaded (mode inject)" inject "$(heap_metrics | jq -r .mode)" ||
+			diag "$(heap_metrics | jq -r .inject_refused)"
+		diag "$name: a thread of the target stopped $(heap_metrics | jq .load_stop_ms) ms for the load"
+	else
+		check_eq "$name: uprobes (mode uprobe)" uprobe "$(heap_metrics | jq -r .mode)"
+	fi
 	kill -USR1 "$WL_PID"
 	log=$E2E_TMP/$wl.log
 	for _ in $(seq 1200); do
@@ -156,6 +162,22 @@ if heap_run sampled heap_mix large --heap-max-overhead 0; then
 	fi
 fi
 stop_run
+
+# --- one 32 MiB block at the default rate, both modes
+for mode in inject uprobe; do
+	if HEAP_MODE=$mode heap_run "block32-$mode" heap_mix block32 --heap-max-overhead 0; then
+		if get_profile "block32-$mode-heap" heap; then
+			top=$(pprof "$PROF" -top -unit=B -sample_index=inuse_space -nodecount=200)
+			v=$(top_value "$top" heap_block32 1)
+			if within "$v" $((32 << 20)) $(((32 << 20) * 3 / 10)); then
+				ok "block32-$mode: inuse_space of heap_block32 is 32 MiB within 30% ($v)"
+			else
+				fail "block32-$mode: inuse_space of heap_block32 is 32 MiB within 30%" "got $v" "$top"
+			fi
+		fi
+	fi
+	stop_run
+done
 
 # --- C++
 if heap_run cxx heap_cxx "" --heap-sample-rate 1 --heap-max-overhead 0; then

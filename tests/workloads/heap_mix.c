@@ -23,6 +23,7 @@
  *   dlopen:  only heap_dlopen: after SIGUSR1, loads prealloc.so (an object
  *          with an allocator of its own, loaded later), waits 3 s, then keeps
  *          400 blocks of 4 KiB from its malloc;
+ *   block32: after SIGUSR1, heap_block32 keeps one 32 MiB block;
  *   late:    after SIGUSR1, loads liblate.so (an object calling libc's malloc
  *          through its own GOT, loaded later), then heap_late has it keep
  *          400 blocks of 4 KiB (late_alloc_hold).
@@ -162,6 +163,14 @@ __attribute__((noinline)) static void heap_dlopen(void *(*lib_malloc)(size_t))
 	}
 }
 
+__attribute__((noinline)) static void *heap_block32(void)
+{
+	void *p = malloc(32 << 20);
+
+	touch(p);
+	return p;
+}
+
 /* Paced as small: 100 blocks at a time. */
 __attribute__((noinline)) static void heap_late(int (*hold)(int, size_t))
 {
@@ -205,6 +214,13 @@ int main(int argc, char **argv)
 	while (!go)
 		usleep(10000);
 
+	if (argc > 1 && !strcmp(argv[1], "block32")) {
+		kept_malloc[0] = heap_block32();
+		printf("ready\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	if (argc > 1 && !strcmp(argv[1], "late")) {
 		char lib[PATH_MAX + 16];
 		int (*hold)(int, size_t);

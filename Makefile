@@ -31,7 +31,7 @@ PKGS := libbpf libevent libdw libelf libcjson zlib
 CFLAGS ?= -O2 -g
 # -fno-omit-frame-pointer: pprofd profiles itself as well as anyone.
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -fno-omit-frame-pointer $(SANFLAGS) \
-	-I$(OUTPUT) -Ibpf -Idaemon -DPPROFD_VERSION='"$(VERSION)"' -MMD -MP
+	-I$(OUTPUT) -Ibpf -Idaemon -Isampler -DPPROFD_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS += $(SANFLAGS)
 LDLIBS := -lbpf -levent -ldw -lelf -lcjson -lz -lm
 
@@ -66,7 +66,7 @@ endif
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 .PHONY: all deps run check test test-unit test-e2e bench bench-heap workloads clean fuzz fuzz-build
 
-all: $(OUTPUT)/pprofd
+all: $(OUTPUT)/pprofd $(OUTPUT)/libpprofd-sampler.so
 
 $(OUTPUT) $(OUTPUT)/daemon $(OUTPUT)/tests $(OUTPUT)/workloads:
 	$(Q)mkdir -p $@
@@ -95,6 +95,15 @@ $(OUTPUT)/pprofd: $(OUTPUT)/daemon/main.o $(DAEMON_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The heap sampler pprofd loads into targets (heap.mode inject): libc only,
+# no sanitizer (it runs in the target), unwind tables for pprofd's unwinder.
+SAMPLER_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -fno-omit-frame-pointer \
+	-fasynchronous-unwind-tables -fvisibility=hidden -fno-stack-protector -Isampler -MMD -MP
+$(OUTPUT)/libpprofd-sampler.so: sampler/sampler.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(SAMPLER_CFLAGS) -shared -Wl,-z,now,-z,relro,-soname,libpprofd-sampler.so \
+		$< -o $@ -pthread
+
 # Unit tests: one cmocka binary per tests/unit/test_*.c, linked with the daemon's
 # modules (not main.c).  They need no root.
 $(OUTPUT)/tests/%: tests/unit/%.c $(DAEMON_OBJS) | $(OUTPUT)/tests
@@ -105,6 +114,8 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(DAEMON_OBJS) | $(OUTPUT)/tests
 # (tests/fetch-esbuild.sh, run by test-unit and check) when it is there.
 $(OUTPUT)/tests/test_gopclntab: override CFLAGS += -DSRC_DIR='"$(abspath .)"' \
 	-DOUTPUT_DIR='"$(abspath $(OUTPUT))"'
+# test_sampler loads the sampler library into itself.
+$(OUTPUT)/tests/test_sampler: $(OUTPUT)/libpprofd-sampler.so $(OUTPUT)/workloads/liblate.so
 
 # test_debugcache is its own fixture: an ELF file with compressed DWARF.
 $(OUTPUT)/tests/test_debugcache: override CFLAGS += -gz=zlib
@@ -120,6 +131,8 @@ WORKLOAD_CFLAGS_busy_nofp := -fomit-frame-pointer
 WORKLOAD_CFLAGS_jit_static := -static -g0
 # A static binary without symbols: no allocator to probe (test_heap).
 WORKLOAD_CFLAGS_heap_static := -static -s
+# The same with its symbols: an allocator found, no sampler loadable (test_heap_inject).
+WORKLOAD_CFLAGS_heap_static_syms := -static -Itests/workloads
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) $(WORKLOAD_CFLAGS_$*) $< -o $@ -lm
@@ -146,7 +159,12 @@ $(OUTPUT)/workloads/%.so: tests/workloads/libs/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(WORKLOAD_CFLAGS) -fPIC -shared $< -o $@
 
-workloads: $(WORKLOAD_BINS) $(GO_WORKLOADS) $(CXX_WORKLOADS) $(WORKLOAD_LIBS)
+# daemon/inject.c alone, driven by test_heap_inject.
+$(OUTPUT)/tests/inject-tool: tests/tools/inject_tool.c $(OUTPUT)/daemon/inject.o $(OUTPUT)/daemon/log.o | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -lelf -o $@
+
+workloads: $(WORKLOAD_BINS) $(GO_WORKLOADS) $(CXX_WORKLOADS) $(WORKLOAD_LIBS) $(OUTPUT)/tests/inject-tool
 
 deps:
 	$(Q)scripts/deps.sh
@@ -174,6 +192,7 @@ bench: deps
 
 # The heap section alone: ns per malloc+free pair, pprofd against memleak-style bpftrace.
 bench-heap: deps
+	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all workloads
 	$(Q)OUTPUT=$(OUTPUT) BENCH_SECTIONS=heap tests/bench/bench.sh
 
@@ -236,6 +255,8 @@ install: all
 	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/pprofd \
 		$(DESTDIR)$(PREFIX)/share/doc/pprofd
 	$(Q)install -m 0755 $(OUTPUT)/pprofd $(DESTDIR)$(PREFIX)/bin/pprofd
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/pprofd
+	$(Q)install -m 0644 $(OUTPUT)/libpprofd-sampler.so $(DESTDIR)$(PREFIX)/lib/pprofd/libpprofd-sampler.so
 	$(Q)install -m 0755 scripts/health-gate $(DESTDIR)$(PREFIX)/bin/pprofd-health-gate
 	$(Q)sed 's|/usr/local/|$(PREFIX)/|g' systemd/pprofd@.service > $(DESTDIR)$(UNITDIR)/pprofd@.service
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/pprofd@.service
@@ -283,4 +304,4 @@ compare-profiles:
 clean:
 	$(Q)rm -rf build build-san build-fuzz
 
--include $(wildcard $(OUTPUT)/daemon/*.d $(OUTPUT)/tests/*.d $(FUZZ_OUT)/daemon/*.d $(FUZZ_OUT)/*.d)
+-include $(wildcard $(OUTPUT)/daemon/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/*.d $(FUZZ_OUT)/daemon/*.d $(FUZZ_OUT)/*.d)

@@ -90,14 +90,11 @@ static __always_inline __s64 draw(void)
 	return d ? (__s64)*d : (__s64)sample_rate;
 }
 
-/* A sampled block goes away (free, or realloc moving or shrinking it). */
-static __always_inline void forget_block(__u64 addr)
+/* A sampled block is gone: tells the daemon. */
+static __always_inline void send_free(__u64 addr)
 {
 	struct alloc_event *e;
 
-	if (!bpf_map_lookup_elem(&live, &addr))
-		return;
-	bpf_map_delete_elem(&live, &addr);
 	e = bpf_ringbuf_reserve(&alloc_events, ALLOC_FREE_EVENT_SIZE, 0);
 	if (!e) {
 		count(ALLOC_COUNTER_LOST);
@@ -111,6 +108,15 @@ static __always_inline void forget_block(__u64 addr)
 	e->pad = 0;
 	bpf_ringbuf_submit(e, ringbuf_wakeup(&alloc_events));
 	count(ALLOC_COUNTER_FREED);
+}
+
+/* A sampled block goes away (free, or realloc moving or shrinking it). */
+static __always_inline void forget_block(__u64 addr)
+{
+	if (!bpf_map_lookup_elem(&live, &addr))
+		return;
+	bpf_map_delete_elem(&live, &addr);
+	send_free(addr);
 }
 
 /*

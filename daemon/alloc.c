@@ -43,8 +43,10 @@
 #include "collector.h"
 #include "collectors.h"
 #include "config.h"
+#include "inject.h"
 #include "log.h"
 #include "profile.h"
+#include "sampler.h"
 #include "stacks.h"
 #include "unwind.h"
 
@@ -143,6 +145,12 @@ struct live_block {
 struct alloc_tracker {
 	unsigned refs;
 	pid_t pid;
+	enum heap_mode mode;
+	/* heap.mode inject: the sampler loaded into the target, where its code is. */
+	bool injected;
+	struct sampler_target sampler;
+	uint64_t sampler_lo, sampler_hi;
+	char inject_refused[512]; /* why inject fell back to uprobes */
 	struct unwinder *uw;
 	int64_t rate;
 	int max_overhead; /* percent; 0: no governor */
@@ -191,8 +199,8 @@ struct alloc_tracker {
 	double overhead_percent;
 	int strikes;
 	bool paused;
-	char paused_reason[256];
-	char paused_text[300]; /* the collectors' unavailable reason once paused */
+	char paused_reason[512];
+	char paused_text[600]; /* the collectors' unavailable reason once paused */
 	struct collector *collectors[2]; /* heap and allocs: running while tracking */
 	size_t ncollectors;
 	char comment[PATH_MAX + 512];
@@ -386,6 +394,15 @@ static void on_alloc(struct alloc_tracker *t, const struct alloc_event *e)
 	long id;
 
 	n = unwinder__user_stack(t->uw, &e->user, NULL, 0, pcs, MAX_USER_FRAMES + 1);
+	if (t->injected) {
+		/* Taken in the sampler's probe point: its frames are not the program's. */
+		size_t skip = 0;
+
+		while (skip < n && pcs[skip] >= t->sampler_lo && pcs[skip] < t->sampler_hi)
+			skip++;
+		n -= skip;
+		memmove(pcs, pcs + skip, n * sizeof(*pcs));
+	}
 	if (!n)
 		return;
 	/* Taken at the return: the leaf is a return address; show the call. */
@@ -674,6 +691,9 @@ static int add_link(struct alloc_tracker *t, struct bpf_program *prog, const cha
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = p->func, .retprobe = retprobe);
 	struct bpf_link *link;
 
+	/* No offset: the function of that name (the sampler's probe points). */
+	if (!p->offset)
+		opts.func_name = p->name;
 	if (t->nlinks == t->cap_links) {
 		size_t cap = t->cap_links ? 2 * t->cap_links : 32;
 		struct bpf_link **more = realloc(t->links, cap * sizeof(*more));
@@ -869,6 +889,141 @@ out:
 	return ret;
 }
 
+/* --- heap.mode inject ------------------------------------------------------------ */
+
+static const char *probe_mode(const struct alloc_tracker *t)
+{
+	if (t->injected)
+		return "sampler in the target (inject)";
+	return t->session ? "uprobe session" : "entry + return uprobes";
+}
+
+/* The sampler library next to pprofd: build/, or $(PREFIX)/lib/pprofd/. */
+static int find_sampler(char *out, size_t len)
+{
+	static const char *const where[] = { "%s/libpprofd-sampler.so",
+					     "%s/../lib/pprofd/libpprofd-sampler.so" };
+	char exe[PATH_MAX], path[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return -ENOENT;
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		snprintf(path, sizeof(path), where[i], exe);
+		if (realpath(path, out) && strlen(out) < len)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* Where the sampler's code is in the target: its frames are dropped. */
+static void sampler_range(struct alloc_tracker *t)
+{
+	char maps[64], line[PATH_MAX + 128];
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)t->pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return;
+	t->sampler_lo = UINT64_MAX;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		char *name = strchr(line, '/');
+
+		if (!name || sscanf(line, "%lx-%lx", &a, &b) != 2)
+			continue;
+		name[strcspn(name, "\n")] = '\0';
+		if (strcmp(name, t->sampler.lib))
+			continue;
+		t->sampler_lo = a < t->sampler_lo ? a : t->sampler_lo;
+		t->sampler_hi = b > t->sampler_hi ? b : t->sampler_hi;
+	}
+	fclose(f);
+}
+
+/* Allocators whose entry points every object calls through its GOT. */
+static bool injectable_allocator(const struct alloc_tracker *t, const char *exe)
+{
+	const char *base = strrchr(t->allocator, '/');
+
+	base = base ? base + 1 : t->allocator;
+	if (!strcmp(t->allocator, exe))
+		return false;
+	return is_libc(t->allocator) || strstr(base, "jemalloc") || strstr(base, "tcmalloc") ||
+	       strstr(base, "mimalloc");
+}
+
+/*
+ * heap.mode inject: the two probe points attached, then the sampler loaded
+ * into the target and started.  0, or a negative errno and why in err
+ * (nothing left attached or running).
+ */
+static int start_inject(struct alloc_tracker *t, char *err, size_t errlen)
+{
+	struct probe_point alloc_pt = { 0, ALLOC_FUNC_MALLOC, SAMPLER_PROBE_ALLOC };
+	struct probe_point free_pt = { 0, ALLOC_FUNC_FREE, SAMPLER_PROBE_FREE };
+	char exe[PATH_MAX], lib[PATH_MAX], link[64];
+	ssize_t len;
+	int ret;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)t->pid);
+	len = readlink(link, exe, sizeof(exe) - 1);
+	exe[len > 0 ? len : 0] = '\0';
+	if (!injectable_allocator(t, exe)) {
+		snprintf(err, errlen, "the allocator in %s is %s: its calls from inside the "
+				      "executable do not go through the GOT",
+			 t->allocator, !strcmp(t->allocator, exe) ? "linked into the executable"
+								  : "not one the sampler knows");
+		return -ENOTSUP;
+	}
+	if (find_sampler(lib, sizeof(lib))) {
+		snprintf(err, errlen, "libpprofd-sampler.so not found next to pprofd (make "
+				      "install puts it in PREFIX/lib/pprofd)");
+		return -ENOENT;
+	}
+	ret = inject__check(t->pid, lib, err, errlen);
+	if (ret)
+		return ret;
+	t->no_session = true;
+	ret = load_probes(t, err, errlen);
+	if (ret)
+		return ret;
+	/* Attached before the start: per file, they are there from its first sample. */
+	ret = add_link(t, t->skel->progs.sampled_alloc, lib, &alloc_pt, false);
+	if (!ret)
+		ret = add_link(t, t->skel->progs.sampled_free, lib, &free_pt, false);
+	if (ret) {
+		snprintf(err, errlen, "uprobe on the sampler's probe points in %s: %s", lib,
+			 strerror(-ret));
+		detach_all(t);
+		return ret;
+	}
+	ret = inject__start(t->pid, lib, t->rate, &t->sampler, err, errlen);
+	if (ret) {
+		detach_all(t);
+		return ret;
+	}
+	t->injected = true;
+	sampler_range(t);
+	snprintf(t->probed, sizeof(t->probed), "%s %s", SAMPLER_PROBE_ALLOC, SAMPLER_PROBE_FREE);
+	return 0;
+}
+
+/* Every slot put back (the library stays mapped, inert), then the probes off. */
+static void stop_inject(struct alloc_tracker *t)
+{
+	char err[512];
+
+	if (!t->injected)
+		return;
+	if (inject__stop(&t->sampler, err, sizeof(err)))
+		pr_warn("heap: stopping the sampler in process %d: %s", (int)t->pid, err);
+	t->injected = false;
+}
+
 /* --- governor -------------------------------------------------------------------- */
 
 /* What the calibration probes: a function of the daemon's own. */
@@ -981,6 +1136,7 @@ static uint64_t target_cpu_ns(pid_t pid)
 
 static void pause_tracking(struct alloc_tracker *t, const char *why)
 {
+	stop_inject(t);
 	detach_all(t);
 	t->paused = true;
 	snprintf(t->paused_reason, sizeof(t->paused_reason), "%s", why);
@@ -1013,7 +1169,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	t->last_cpu_ns = cpu;
 	if (t->paused)
 		return;
-	if (++t->ticks % SCAN_PERIOD_TICKS == 0)
+	/* The sampler sees objects loaded later by itself. */
+	if (++t->ticks % SCAN_PERIOD_TICKS == 0 && !t->injected)
 		scan_objects(t, true);
 	if (!cpu) /* gone, or no CPU time to its name yet */
 		return;
@@ -1031,13 +1188,24 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (++t->strikes >= GOVERNOR_STRIKES) {
-		char why[256];
+		char why[512];
 
-		snprintf(why, sizeof(why),
-			 "the allocation probes cost the target about %.0f%% of its CPU time, over "
-			 "heap.max_overhead_percent (%d%%); raise heap.sample_rate or the budget "
-			 "(--heap-max-overhead, 0: no limit) and restart pprofd",
-			 t->overhead_percent, t->max_overhead);
+		if (t->injected)
+			snprintf(why, sizeof(why),
+				 "the probes on sampled allocations cost the target about %.0f%% of "
+				 "its CPU time, over heap.max_overhead_percent (%d%%); raise "
+				 "heap.sample_rate (fewer samples, fewer traps) or the budget "
+				 "(--heap-max-overhead, 0: no limit) and restart pprofd",
+				 t->overhead_percent, t->max_overhead);
+		else
+			snprintf(why, sizeof(why),
+				 "the allocation probes cost the target about %.0f%% of its CPU "
+				 "time, over heap.max_overhead_percent (%d%%); in uprobe mode every "
+				 "allocation traps whatever heap.sample_rate: use heap.mode "
+				 "\"inject\" (--heap-mode inject: only sampled allocations trap) or "
+				 "raise the budget (--heap-max-overhead, 0: no limit), and restart "
+				 "pprofd",
+				 t->overhead_percent, t->max_overhead);
 		pause_tracking(t, why);
 	}
 }
@@ -1048,6 +1216,7 @@ static void tracker__free(struct alloc_tracker *t)
 {
 	if (!t)
 		return;
+	stop_inject(t);
 	detach_all(t);
 	if (t->timer)
 		event_free(t->timer);
@@ -1081,6 +1250,11 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 		snprintf(err, errlen, "heap tracking runs only in development mode");
 		return NULL;
 	}
+	if (env->settings->heap_mode == HEAP_MODE_OFF) {
+		*error = -ENOTSUP;
+		snprintf(err, errlen, "heap tracking is off (heap.mode \"off\")");
+		return NULL;
+	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		*error = -ENOMEM;
@@ -1089,6 +1263,7 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 	}
 	t->counters_fd = -1;
 	t->pid = env->pid;
+	t->mode = env->settings->heap_mode;
 	t->uw = env->uw;
 	t->rate = env->settings->heap_sample_rate;
 	t->max_overhead = env->settings->heap_max_overhead_percent;
@@ -1108,10 +1283,22 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 	ret = find_allocator(t, path, sizeof(path), points, &n, err, errlen);
 	if (ret)
 		goto fail;
-	ret = load_probes(t, err, errlen);
-	if (ret)
-		goto fail;
-	ret = attach_probes(t, path, points, n, err, errlen);
+	if (t->mode == HEAP_MODE_INJECT && start_inject(t, err, errlen)) {
+		/* The fallback: uprobes, which the governor guards the same way. */
+		snprintf(t->inject_refused, sizeof(t->inject_refused), "%s", err);
+		pr_warn("heap: the sampler cannot be loaded into process %d: %s; uprobes instead",
+			(int)t->pid, err);
+		alloc_bpf__destroy(t->skel);
+		t->skel = NULL;
+		t->counters_fd = -1;
+		t->no_session = getenv("PPROFD_HEAP_NO_SESSION") != NULL;
+	}
+	if (!t->injected) {
+		ret = load_probes(t, err, errlen);
+		if (ret)
+			goto fail;
+		ret = attach_probes(t, path, points, n, err, errlen);
+	}
 	if (ret && t->session) {
 		/* A kernel that loads session programs but refuses their link. */
 		pr_info("heap: %s: entry and return probes instead", err);
@@ -1151,10 +1338,9 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 		 "pprofd heap tracking of process %d since attach at %ld (Unix time): "
 		 "allocations made before attach are unknown. Allocator: %s; one sample every "
 		 "%" PRId64 " bytes on average; %s.",
-		 (int)t->pid, (long)t->started, t->allocator, t->rate,
-		 t->session ? "uprobe session" : "entry and return uprobes");
+		 (int)t->pid, (long)t->started, t->allocator, t->rate, probe_mode(t));
 	pr_info("heap: tracking %s in %s (%s), one sample per %" PRId64 " bytes", t->probed,
-		t->allocator, t->session ? "uprobe session" : "entry + return uprobes", t->rate);
+		t->allocator, probe_mode(t), t->rate);
 	return t;
 fail:
 	*error = ret;
@@ -1274,8 +1460,20 @@ static void alloc_stats(const struct collector *c, cJSON *out)
 	cJSON_AddStringToObject(out, "allocator", t->allocator);
 	cJSON_AddStringToObject(out, "probed", t->probed);
 	cJSON_AddStringToObject(out, "also_probed", t->also);
-	cJSON_AddStringToObject(out, "probe_mode",
-				t->session ? "uprobe session" : "entry + return uprobes");
+	cJSON_AddStringToObject(out, "mode", t->injected ? "inject" : "uprobe");
+	cJSON_AddStringToObject(out, "probe_mode", probe_mode(t));
+	if (t->inject_refused[0])
+		cJSON_AddStringToObject(out, "inject_refused", t->inject_refused);
+	if (t->injected) {
+		struct sampler_counters sc = { 0 };
+
+		inject__counters(&t->sampler, &sc, sizeof(sc));
+		cJSON_AddStringToObject(out, "sampler_library", t->sampler.lib);
+		cJSON_AddNumberToObject(out, "sampler_slots", sc.slots);
+		cJSON_AddNumberToObject(out, "sampler_objects", sc.objects);
+		cJSON_AddNumberToObject(out, "sampler_untracked", sc.untracked);
+		cJSON_AddNumberToObject(out, "load_stop_ms", t->sampler.stop_ms);
+	}
 	cJSON_AddNumberToObject(out, "sample_rate_bytes", t->rate);
 	cJSON_AddBoolToObject(out, "paused", t->paused);
 	if (t->paused)

@@ -3,7 +3,10 @@
  * alloc.h - heap and allocation profiles of a native process, from uprobes
  * on the allocator it really uses (the first object of the process that
  * defines malloc: a statically linked or preloaded jemalloc, tcmalloc,
- * mimalloc, else libc).
+ * mimalloc, else libc), or, in heap.mode inject, from uprobes on the probe
+ * points of the sampler library loaded into the target (inject.h,
+ * sampler/sampler.c), which sample in the target and trap only for
+ * sampled blocks; uprobes are the fallback when it cannot be loaded.
  *
  * One heap tracker serves two collectors: "heap" (inuse_space shown by
  * default) and "allocs" (alloc_space).  It runs from attach (development

@@ -17,7 +17,16 @@
 
 #include "config.h"
 
-enum key_type { KEY_OBJECT, KEY_INT, KEY_INT64, KEY_BOOL, KEY_STRING, KEY_PATH, KEY_ENVIRONMENT };
+enum key_type {
+	KEY_OBJECT,
+	KEY_INT,
+	KEY_INT64,
+	KEY_BOOL,
+	KEY_STRING,
+	KEY_PATH,
+	KEY_ENVIRONMENT,
+	KEY_HEAP_MODE,
+};
 
 struct config_key {
 	const char *path;   /* dotted: "cpu.hz" */
@@ -55,6 +64,7 @@ static const struct config_key config_keys[] = {
 	{ "heap", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "heap.sample_rate", KEY_INT, FIELD(heap_sample_rate), 0, 1, HEAP_SAMPLE_RATE_MAX },
 	{ "heap.max_overhead_percent", KEY_INT, FIELD(heap_max_overhead_percent), 0, 0, 100 },
+	{ "heap.mode", KEY_HEAP_MODE, FIELD(heap_mode), 0, 0, 0 },
 	{ "go", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "go.set_mem_profile_rate", KEY_INT, FIELD(go_set_mem_profile_rate), 0, 0,
 	  HEAP_SAMPLE_RATE_MAX },
@@ -106,6 +116,28 @@ static const char *const environment_names[] = {
 	[ENV_DEVELOPMENT] = "development",
 	[ENV_DEBUG] = "debug",
 };
+
+static const char *const heap_mode_names[] = {
+	[HEAP_MODE_UPROBE] = "uprobe",
+	[HEAP_MODE_INJECT] = "inject",
+	[HEAP_MODE_OFF] = "off",
+};
+
+int heap_mode__parse(const char *name, enum heap_mode *out)
+{
+	for (size_t i = 0; i < sizeof(heap_mode_names) / sizeof(heap_mode_names[0]); i++) {
+		if (!strcmp(name, heap_mode_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *heap_mode__name(enum heap_mode mode)
+{
+	return heap_mode_names[mode];
+}
 
 int environment__parse(const char *name, enum environment *out)
 {
@@ -260,6 +292,12 @@ static int apply_object(struct settings *s, const cJSON *obj, const char *prefix
 				return key_error(err, errlen, file, text, path,
 						 "expected \"production\", \"development\" or "
 						 "\"debug\"");
+			break;
+		case KEY_HEAP_MODE:
+			if (!cJSON_IsString(item) ||
+			    heap_mode__parse(item->valuestring, (enum heap_mode *)field))
+				return key_error(err, errlen, file, text, path,
+						 "expected \"inject\", \"uprobe\" or \"off\"");
 			break;
 		}
 	}

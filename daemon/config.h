@@ -28,6 +28,17 @@ enum exit_code {
 	EXIT_BPF = 7,       /* BPF programs could not be loaded or attached */
 };
 
+/* "heap.mode": how heap profiles are collected. */
+enum heap_mode {
+	HEAP_MODE_UPROBE, /* uprobes on the allocator: every call traps */
+	HEAP_MODE_INJECT, /* the sampler library loaded into the target: sampled calls trap */
+	HEAP_MODE_OFF,    /* no heap or allocs profile */
+};
+
+/* Parses "uprobe", "inject", "off"; 0 or -EINVAL. */
+int heap_mode__parse(const char *name, enum heap_mode *out);
+const char *heap_mode__name(enum heap_mode mode);
+
 enum environment {
 	ENV_PRODUCTION,  /* the profiling endpoints hidden */
 	ENV_DEVELOPMENT, /* everything served */
@@ -104,6 +115,8 @@ struct settings {
 	/* "heap.max_overhead_percent": the probes' share of the target's CPU
 	 * time over which heap tracking pauses (10); 0: no limit. */
 	int heap_max_overhead_percent;
+	/* "heap.mode": inject, uprobe or off (see enum heap_mode; uprobe). */
+	enum heap_mode heap_mode;
 
 	/*
 	 * "go.set_mem_profile_rate": for a Go target, the runtime.MemProfileRate

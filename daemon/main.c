@@ -64,6 +64,8 @@ static const char usage[] =
 	"                        (heap.sample_rate, 524288; 1: every allocation)\n"
 	"      --heap-max-overhead PCT   pause heap tracking over this share of the\n"
 	"                        target's CPU (heap.max_overhead_percent, 10; 0: off)\n"
+	"      --heap-mode MODE  inject (a sampler loaded into the target), uprobe\n"
+	"                        (probes on the allocator) or off (heap.mode, uprobe)\n"
 	"\n"
 	"Environment: APP_ENVIRONMENT=development (or debug) serves /debug/pprof/*;\n"
 	"any other mode (production, the default) answers 404 there.\n"
@@ -160,7 +162,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 }
 
 /* Long options without a short letter. */
-enum { OPT_HEAP_SAMPLE_RATE = 1000, OPT_HEAP_MAX_OVERHEAD };
+enum { OPT_HEAP_SAMPLE_RATE = 1000, OPT_HEAP_MAX_OVERHEAD, OPT_HEAP_MODE };
 enum { OPT_PIDFILE = 1100, OPT_UNIT };
 
 static int parse_int(const char *s, long min, long max, int *out)
@@ -202,13 +204,14 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "heap-sample-rate", required_argument, NULL, OPT_HEAP_SAMPLE_RATE },
 		{ "heap-max-overhead", required_argument, NULL, OPT_HEAP_MAX_OVERHEAD },
+		{ "heap-mode", required_argument, NULL, OPT_HEAP_MODE },
 		{ 0 },
 	};
 	const char *config_path = NULL, *listen = NULL, *pid_arg = NULL;
 	struct target_source source = { 0 };
 	struct attach *attach = NULL;
 	struct notify *notify = NULL;
-	const char *heap_rate_arg = NULL, *heap_overhead_arg = NULL;
+	const char *heap_rate_arg = NULL, *heap_overhead_arg = NULL, *heap_mode_arg = NULL;
 	struct settings settings;
 	struct daemon d = { .settings = &settings };
 	struct collector_env env;
@@ -234,6 +237,7 @@ int main(int argc, char **argv)
 		case 'V': printf("pprofd %s\n", PPROFD_VERSION); return EXIT_OK;
 		case OPT_HEAP_SAMPLE_RATE: heap_rate_arg = optarg; break;
 		case OPT_HEAP_MAX_OVERHEAD: heap_overhead_arg = optarg; break;
+		case OPT_HEAP_MODE: heap_mode_arg = optarg; break;
 		case ':':
 			return fail(EXIT_USAGE, "%s needs a value (see pprofd --help)",
 				    argv[optind - 1]);
@@ -269,6 +273,8 @@ int main(int argc, char **argv)
 	if (heap_rate_arg && parse_int(heap_rate_arg, 1, HEAP_SAMPLE_RATE_MAX, &settings.heap_sample_rate))
 		return fail(EXIT_USAGE, "--heap-sample-rate %s: expected bytes from 1 to %d",
 			    heap_rate_arg, HEAP_SAMPLE_RATE_MAX);
+	if (heap_mode_arg && heap_mode__parse(heap_mode_arg, &settings.heap_mode))
+		return fail(EXIT_USAGE, "--heap-mode %s: expected inject, uprobe or off", heap_mode_arg);
 	if (heap_overhead_arg &&
 	    parse_int(heap_overhead_arg, 0, 100, &settings.heap_max_overhead_percent))
 		return fail(EXIT_USAGE, "--heap-max-overhead %s: expected a percentage from 0 to 100",

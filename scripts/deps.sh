@@ -18,6 +18,15 @@ PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev libdw-dev libevent-dev
 libcjson-dev zlib1g-dev libcmocka-dev pkg-config golang-go jq curl linux-perf
 procps iproute2 prometheus bpftrace wrk libclang-rt-14-dev"
 
+# `scripts/deps.sh bench` (make bench-heap): a real allocation-heavy server and
+# its own load tool, redis-server (Debian's links libjemalloc) and
+# redis-benchmark.  Its service is disabled again: the bench starts its own.
+BENCH_ONLY=""
+if [ "${1:-}" = bench ]; then
+	PKGS="redis-server redis-tools"
+	BENCH_ONLY=1
+fi
+
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -39,3 +48,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$BENCH_ONLY" ] && command -v systemctl >/dev/null 2>&1; then
+	$SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi

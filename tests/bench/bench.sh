@@ -18,9 +18,12 @@
 #         /metrics, and of switcher per context switch (as switch).
 #
 #   heap  ns per malloc+free pair of tests/workloads/heap_loop: no probes,
-#         pprofd's heap tracking at the default rate and at rate 1, a
-#         memleak-style bpftrace script (the baseline) and bare counting
-#         probes on malloc and free (the floor); `make bench-heap`.
+#         pprofd's heap tracking (heap.mode uprobe and inject) at the default
+#         rate and at rate 1, a memleak-style bpftrace script (the baseline)
+#         and bare counting probes on malloc and free (the floor); then
+#         redis-server (Debian's, jemalloc) under redis-benchmark alone, with
+#         pprofd in inject mode and in uprobe mode: requests/s lost, and how
+#         long the load stopped a thread of the target; `make bench-heap`.
 #
 #   cpu   CPU profile of tests/workloads/busy (two threads burning CPU at a
 #         call depth of 7-9 frames): pprofd serving /debug/pprof/profile
@@ -878,6 +881,13 @@ heap_loop_run()
 			put "heap.$config" lost "$(jq .events_lost <<<"$metrics")"
 			put "heap.$config" traps "$(jq "(.entry_hits + .return_hits + .free_hits) / $pairs" <<<"$metrics")"
 			put "heap.$config" hit_ns "$(jq .entry_cost_ns <<<"$metrics")"
+			case $config in
+			pprofd_inject*)
+				[ "$(jq -r .mode <<<"$metrics")" = inject ] ||
+					log "heap: $config: not injected: $(jq -r .inject_refused <<<"$metrics")"
+				put "heap.$config" stop_ms "$(jq .load_stop_ms <<<"$metrics")"
+				;;
+			esac
 			;;
 		esac
 		stop "$TOOL_PID" "${TOOL_SIGNAL:-TERM}"
@@ -898,7 +908,8 @@ attach_pprofd_rate()
 	DAEMON_URL=http://127.0.0.1:$port
 	logf=$BENCH_TMP/pprofd.heap.$port.log
 	APP_ENVIRONMENT=development "$PPROFD" --pid "$2" --listen "127.0.0.1:$port" \
-		--heap-sample-rate "$1" --heap-max-overhead 0 >"$logf" 2>&1 &
+		--heap-sample-rate "$1" --heap-max-overhead 0 --heap-mode "${HEAP_MODE:-uprobe}" \
+		>"$logf" 2>&1 &
 	TOOL_PID=$!
 	track "$TOOL_PID"
 	TOOL_SIGNAL=TERM
@@ -922,6 +933,39 @@ attach_pprofd_default()
 attach_pprofd_all()
 {
 	attach_pprofd_rate 1 "$1"
+}
+
+attach_pprofd_inject_default()
+{
+	HEAP_MODE=inject attach_pprofd_rate 524288 "$1"
+}
+
+attach_pprofd_inject_all()
+{
+	HEAP_MODE=inject attach_pprofd_rate 1 "$1"
+}
+
+# pprofd with heap.mode off: no heap collector to wait for, its index answers.
+attach_pprofd_heap_off()
+{
+	local port logf
+	port=$((20000 + RANDOM % 30000))
+	DAEMON_URL=http://127.0.0.1:$port
+	logf=$BENCH_TMP/pprofd.heapoff.$port.log
+	APP_ENVIRONMENT=development "$PPROFD" --pid "$1" --listen "127.0.0.1:$port" \
+		--heap-mode off >"$logf" 2>&1 &
+	TOOL_PID=$!
+	track "$TOOL_PID"
+	for _ in $(seq 150); do
+		curl -s --max-time 1 -o /dev/null "$DAEMON_URL/debug/pprof/" 2>/dev/null && {
+			sleep 0.5
+			return 0
+		}
+		alive "$TOOL_PID" || break
+		sleep 0.1
+	done
+	tail -3 "$logf" >&2
+	return 1
 }
 
 # attach_bpftrace SCRIPT PID
@@ -951,6 +995,133 @@ attach_floor()
 	attach_bpftrace "$BENCH_TMP/floor.bt" "$1"
 }
 
+# The server half of the heap section: redis-server (Debian's, linked with
+# libjemalloc) under redis-benchmark, SET / LPUSH / GET from 20 clients,
+# alone, with pprofd attached and heap.mode off (its other collectors cost
+# something per context switch: the baseline of heap tracking), in inject
+# mode at the default rate and in uprobe mode (--heap-max-overhead 0: what
+# the probes cost before any governor pauses them).  requests/s of each
+# test, the server's CPU per request; the loss per round against the same
+# round's run with heap.mode off.
+HEAP_SERVER_REQUESTS=${BENCH_HEAP_SERVER_REQUESTS:-150000}
+
+# heap_server_run CONFIG ATTACH REQUESTS
+heap_server_run()
+{
+	local config=$1 attach=$2 n=$3 port out metrics t rps c0 c1
+	port=$((20000 + RANDOM % 30000))
+	out=$BENCH_TMP/redis.$config.$RUN
+	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize no >"$out.server.log" 2>&1 &
+	TARGET_PID=$!
+	track "$TARGET_PID"
+	for _ in $(seq 100); do
+		redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
+		sleep 0.05
+	done
+	TOOL_PID=
+	if ! $attach "$TARGET_PID"; then
+		log "heap: redis $config: could not attach"
+		stop "$TARGET_PID"
+		return 1
+	fi
+	c0=$(ticks "$TARGET_PID")
+	redis-benchmark -p "$port" -t set,lpush,get -n "$n" -c 20 -r 100000 -d 64 --csv \
+		>"$out.csv" 2>"$out.err"
+	c1=$(ticks "$TARGET_PID")
+	# The server's CPU per request: what a shared machine's load does not change.
+	put "heapsrv.$config" cpu_us "$(calc "($c1 - $c0) * 1e6 / $CLK_TCK / (3 * $n)")"
+	for t in SET LPUSH GET; do
+		rps=$(awk -F'"' -v t="$t" '$2 == t { print $4 }' "$out.csv")
+		[ -n "$rps" ] && put "heapsrv.$config" "rps_$t" "$rps"
+	done
+	if [ -n "$TOOL_PID" ] && [ "$config" != off ]; then
+		metrics=$(curl -s --max-time 5 "$DAEMON_URL/debug/metrics" |
+			jq -c '.collectors[] | select(.name == "heap")')
+		put "heapsrv.$config" sampled "$(jq .sampled <<<"$metrics")"
+		put "heapsrv.$config" overhead "$(jq .overhead_percent <<<"$metrics")"
+		[ "$config" = inject ] && {
+			[ "$(jq -r .mode <<<"$metrics")" = inject ] ||
+				log "heap: redis: not injected: $(jq -r .inject_refused <<<"$metrics")"
+			put "heapsrv.$config" stop_ms "$(jq .load_stop_ms <<<"$metrics")"
+		}
+	fi
+	[ -n "$TOOL_PID" ] && stop "$TOOL_PID" TERM
+	redis-cli -p "$port" shutdown nosave >/dev/null 2>&1
+	wait_gone "$TARGET_PID" 10 || stop "$TARGET_PID"
+	untrack "$TARGET_PID"
+	[ -s "$out.csv" ]
+}
+
+section_heap_server()
+{
+	local config t order
+	if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
+		echo
+		echo "heap on a server: skipped (no redis-server/redis-benchmark: apt-get install redis-server redis-tools)"
+		return 0
+	fi
+	log "heap: redis-server under redis-benchmark, $HEAP_SERVER_REQUESTS requests per test; $RUNS rounds"
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		order="none off inject uprobe"
+		((RUN % 2)) || order="inject off none uprobe"
+		for config in $order; do
+			log "heap: redis round $RUN/$RUNS: $config"
+			case $config in
+			none) heap_server_run none attach_none "$HEAP_SERVER_REQUESTS" ;;
+			off) heap_server_run off attach_pprofd_heap_off "$HEAP_SERVER_REQUESTS" ;;
+			inject) heap_server_run inject attach_pprofd_inject_default "$HEAP_SERVER_REQUESTS" ;;
+			uprobe) heap_server_run uprobe attach_pprofd_default $((HEAP_SERVER_REQUESTS / 10)) ;;
+			esac || log "heap: redis $config: no result this round"
+		done
+		for t in SET LPUSH GET; do
+			ratio_round "heapsrv.inject_$t" heapsrv.inject heapsrv.off "rps_$t"
+			ratio_round "heapsrv.uprobe_$t" heapsrv.uprobe heapsrv.off "rps_$t"
+		done
+		ratio_round heapsrv.inject_cpu heapsrv.off heapsrv.inject cpu_us
+		ratio_round heapsrv.uprobe_cpu heapsrv.off heapsrv.uprobe cpu_us
+		ratio_round heapsrv.off_cpu heapsrv.none heapsrv.off cpu_us
+	done
+	echo
+	echo "heap tracking of redis-server $(redis-server --version | awk '{ print $3 }') (jemalloc) under redis-benchmark -c 20 -d 64, medians of $RUNS runs"
+	echo "  requests/s per test (wall: a shared machine's load moves them), and the server's"
+	echo "  CPU time per request (user + system, /proc: what the load does not move);"
+	echo "  uprobe mode runs a tenth of the requests, without its governor"
+	echo
+	printf '  %-28s %10s %10s %10s %10s %12s %10s\n' config SET LPUSH GET "CPU us/req" sampled \
+		"stop ms"
+	for config in none off inject uprobe; do
+		printf '  %-28s %10s %10s %10s %10s %12s %10s\n' \
+			"$(case $config in none) echo "redis alone" ;; off) echo "pprofd, heap.mode off" ;;
+			inject) echo "pprofd inject, 512 KiB" ;;
+			uprobe) echo "pprofd uprobe, 512 KiB" ;; esac)" \
+			"$(med heapsrv.$config rps_SET 0)" "$(med heapsrv.$config rps_LPUSH 0)" \
+			"$(med heapsrv.$config rps_GET 0)" "$(med heapsrv.$config cpu_us 2)" \
+			"$(med heapsrv.$config sampled 0)" "$(med heapsrv.$config stop_ms 2)"
+	done
+	echo
+	echo "goals (medians of the per-round ratios to pprofd with heap.mode off: what heap"
+	echo "tracking adds; throughput lost by CPU is 1 - CPU off / CPU with heap tracking, for"
+	echo "a server bound by its CPU):"
+	goal "inject: throughput lost (CPU/request)" \
+		"$(values ratio heapsrv.inject_cpu | median | awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", 100 * (1 - $1) }')" \
+		"<=" 3 %
+	printf '  %-36s %7s %%\n' "uprobe: throughput lost (CPU/request)" \
+		"$(values ratio heapsrv.uprobe_cpu | median | awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", 100 * (1 - $1) }')"
+	printf '  %-36s %7s %%\n' "(pprofd's other collectors: lost, off vs alone)" \
+		"$(values ratio heapsrv.off_cpu | median | awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", 100 * (1 - $1) }')"
+	for t in SET LPUSH GET; do
+		goal "inject: $t requests/s lost (wall)" \
+			"$(values ratio "heapsrv.inject_$t" | median | awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", 100 * (1 - $1) }')" \
+			"<=" 3 %
+	done
+	for t in SET LPUSH GET; do
+		printf '  %-36s %7s %%\n' "uprobe: $t requests/s lost (wall)" \
+			"$(values ratio "heapsrv.uprobe_$t" | median | awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", 100 * (1 - $1) }')"
+	done
+	goal "thread stopped while loading" "$(med heapsrv.inject stop_ms 2)" "<=" 20 ms
+}
+
 section_heap()
 {
 	local libc config
@@ -972,16 +1143,20 @@ section_heap()
 	BT
 	log "heap: heap_loop, $HEAP_PAIRS malloc+free pairs per probed run; $RUNS rounds"
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
-		for config in none pprofd_default pprofd_all memleak floor; do
+		for config in none pprofd_inject_default pprofd_inject_all pprofd_default pprofd_all \
+			memleak floor; do
 			log "heap: round $RUN/$RUNS: $config"
-			if [ "$config" = none ]; then
-				heap_loop_run none $((HEAP_PAIRS * 100)) attach_none
+			if [ "$config" = none ] || [ "$config" = pprofd_inject_default ]; then
+				heap_loop_run "$config" $((HEAP_PAIRS * 100)) "attach_$config"
+			elif [ "$config" = pprofd_inject_all ]; then
+				heap_loop_run "$config" "$HEAP_PAIRS" "attach_$config"
 			else
 				heap_loop_run "$config" "$HEAP_PAIRS" "attach_$config"
 			fi || log "heap: $config: no result this round"
 		done
 		ratio_round heap.vs_memleak heap.pprofd_default heap.memleak ns
 		ratio_round heap.vs_floor heap.pprofd_default heap.floor ns
+		ratio_round heap.inject_vs_uprobe heap.pprofd_inject_default heap.pprofd_default ns
 	done
 
 	echo
@@ -994,11 +1169,16 @@ section_heap()
 	echo
 	printf '  %-30s %12s %10s %12s %8s\n' config "ns/pair" "peak MiB" "traps/pair" lost
 	printf '  %-30s %12s %10s %12s %8s\n' "no probes" "$(med heap.none ns 1)" - 0 -
-	for config in default all; do
+	for config in inject_default inject_all default all; do
 		printf '  %-30s %12s %10s %12s %8s\n' \
-			"pprofd, $([ $config = default ] && echo "default rate (512 KiB)" || echo "rate 1 (every block)")" \
-			"$(med heap.pprofd_$config ns 0)" "$(med heap.pprofd_$config rss_mib 1)" \
-			"$(med heap.pprofd_$config traps 2)" "$(med heap.pprofd_$config lost 0)"
+			"$(case $config in
+			inject_default) echo "inject, default rate (512 KiB)" ;;
+			inject_all) echo "inject, rate 1 (every block)" ;;
+			default) echo "uprobe, default rate (512 KiB)" ;;
+			all) echo "uprobe, rate 1 (every block)" ;;
+			esac)" \
+			"$(med heap.pprofd_$config ns 1)" "$(med heap.pprofd_$config rss_mib 1)" \
+			"$(med heap.pprofd_$config traps 4)" "$(med heap.pprofd_$config lost 0)"
 	done
 	printf '  %-30s %12s %10s %12s %8s\n' "memleak-style bpftrace" "$(med heap.memleak ns 0)" - 3 -
 	printf '  %-30s %12s %10s %12s %8s\n' "floor: 2 counting probes" "$(med heap.floor ns 0)" - 2 -
@@ -1007,11 +1187,15 @@ section_heap()
 	echo "goals (ratios are medians of the per-round ratios):"
 	goal "pprofd default / memleak-style" "$(med ratio heap.vs_memleak 2)" "<=" 0.9 ""
 	goal "pprofd default / bare two-probe floor" "$(med ratio heap.vs_floor 2)" "<=" 1.1 ""
+	goal "inject, default rate: ns per pair" "$(med heap.pprofd_inject_default ns 1)" "<=" 60 ns
+	goal "thread stopped while loading" "$(med heap.pprofd_inject_default stop_ms 2)" "<=" 20 ms
+	echo "  (inject / uprobe at the default rate, per round: $(med ratio heap.inject_vs_uprobe 4))"
 	echo
 	echo "every run (ns/pair):"
-	for config in none pprofd_default pprofd_all memleak floor; do
-		printf '  %-16s %s\n' "$config" "$(runs "heap.$config" ns)"
+	for config in none pprofd_inject_default pprofd_inject_all pprofd_default pprofd_all memleak floor; do
+		printf '  %-22s %s\n' "$config" "$(runs "heap.$config" ns)"
 	done
+	[ "${BENCH_HEAP_SERVER:-1}" = 1 ] && section_heap_server
 }
 
 # ---------------------------------------------------------------- dwarf

@@ -57,6 +57,14 @@ static void test_values(void **state)
 	assert_int_equal(s.cpu_hz, 997);
 	assert_int_equal(s.profile_max_seconds, 60);
 	assert_int_equal(s.profile_default_seconds, 30);
+	assert_int_equal(settings__load_json(&s, "t.json", "{\"heap\":{\"mode\":\"off\"}}", err,
+					     sizeof(err)),
+			 0);
+	assert_int_equal(s.heap_mode, HEAP_MODE_OFF);
+	assert_int_equal(settings__load_json(&s, "t.json", "{\"heap\":{\"mode\":\"inject\"}}", err,
+					     sizeof(err)),
+			 0);
+	assert_int_equal(s.heap_mode, HEAP_MODE_INJECT);
 }
 
 static void expect_error(const char *text, const char *want)
@@ -88,6 +96,9 @@ static void test_errors_name_file_line_key(void **state)
 	expect_error("{\"cpu\": 100}", "key \"cpu\": expected an object");
 	expect_error("{\"environment\": \"staging\"}", "key \"environment\": expected \"production\"");
 	expect_error("{\"listen\": 6060}", "key \"listen\": expected a string");
+	expect_error("{\n \"heap\": {\n  \"mode\": \"preload\"\n }\n}",
+		     "bad.json:3: key \"heap.mode\": expected \"inject\", \"uprobe\" or \"off\"");
+	expect_error("{\"heap\": {\"mode\": 1}}", "key \"heap.mode\": expected \"inject\"");
 	expect_error("{\"symbols\": {\"cache_dir\": \"cache\"}}",
 		     "key \"symbols.cache_dir\": expected an absolute path");
 	expect_error("{\"symbols\": {\"cache_max_mb\": 0}}",

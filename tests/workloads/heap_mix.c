@@ -22,7 +22,11 @@
  *          process's allocator is that library's, not libc's;
  *   dlopen:  only heap_dlopen: after SIGUSR1, loads prealloc.so (an object
  *          with an allocator of its own, loaded later), waits 3 s, then keeps
- *          400 blocks of 4 KiB from its malloc.
+ *          400 blocks of 4 KiB from its malloc;
+ *   block32: after SIGUSR1, heap_block32 keeps one 32 MiB block;
+ *   late:    after SIGUSR1, loads liblate.so (an object calling libc's malloc
+ *          through its own GOT, loaded later), then heap_late has it keep
+ *          400 blocks of 4 KiB (late_alloc_hold).
  */
 #include <dlfcn.h>
 #include <limits.h>
@@ -159,6 +163,24 @@ __attribute__((noinline)) static void heap_dlopen(void *(*lib_malloc)(size_t))
 	}
 }
 
+__attribute__((noinline)) static void *heap_block32(void)
+{
+	void *p = malloc(32 << 20);
+
+	touch(p);
+	return p;
+}
+
+/* Paced as small: 100 blocks at a time. */
+__attribute__((noinline)) static void heap_late(int (*hold)(int, size_t))
+{
+	for (int i = 0; i < 4; i++) {
+		if (hold(100, 4096) != 100)
+			exit(1);
+		usleep(30000);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int large = argc > 1 && !strcmp(argv[1], "large");
@@ -192,6 +214,32 @@ int main(int argc, char **argv)
 	while (!go)
 		usleep(10000);
 
+	if (argc > 1 && !strcmp(argv[1], "block32")) {
+		kept_malloc[0] = heap_block32();
+		printf("ready\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	if (argc > 1 && !strcmp(argv[1], "late")) {
+		char lib[PATH_MAX + 16];
+		int (*hold)(int, size_t);
+		void *h;
+
+		prealloc_path(lib, sizeof(lib));
+		strcpy(strrchr(lib, '/'), "/liblate.so");
+		h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+		hold = h ? (int (*)(int, size_t))dlsym(h, "late_alloc_hold") : NULL;
+		if (!hold) {
+			fprintf(stderr, "heap_mix: %s\n", dlerror());
+			return 1;
+		}
+		heap_late(hold);
+		printf("ready\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	if (argc > 1 && !strcmp(argv[1], "dlopen")) {
 		char lib[PATH_MAX + 16];
 		void *h;

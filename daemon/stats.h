@@ -11,6 +11,10 @@
  * The parsers of /proc text are separate, pure functions (unit-tested on
  * fixture text); struct stats reads the files and keeps a 1 s ring of CPU
  * samples for the recent CPU percentages.
+ *
+ * Files: stats.c (sampler, stats, info, memory, gc), stats_proc.c (the
+ * parsers and the reading of /proc), stats_health.c (thresholds, health),
+ * stats_prom.c (/metrics); what they share is in stats_internal.h.
  */
 #ifndef PPROFD_STATS_H
 #define PPROFD_STATS_H

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stats_internal.h - what the files of the stats module share (not for the
+ * rest of the daemon, which includes stats.h):
+ *
+ *   stats.c         the 1 s CPU sampler; /performance/stats, info, memory, gc
+ *   stats_proc.c    the parsers of /proc text and the reading of the target
+ *   stats_health.c  the thresholds and /performance/health
+ *   stats_prom.c    the Prometheus text of /metrics
+ */
+#ifndef PPROFD_STATS_INTERNAL_H
+#define PPROFD_STATS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "stats.h"
+
+struct daemon;
+struct event;
+
+#define RING 64 /* > 60 s of 1 s samples */
+
+struct cpu_sample {
+	int64_t mono_ns;
+	int64_t target_ticks; /* utime + stime; -1 when the target was not there */
+	pid_t pid;
+	int64_t self_us;
+	int64_t runq_max_ns; /* longest runnable wait in the second before; -1: unknown */
+	uint32_t runq_max_tid;
+};
+
+/* The scheduling-stall check looks at the longest wait over this window. */
+#define STALL_WINDOW_SECONDS 10
+
+struct stats {
+	struct daemon *d;
+	struct event *timer;
+	struct cpu_sample ring[RING];
+	size_t head, count; /* ring[head - 1] is the newest */
+	long tick_hz;
+	uint64_t responses[6]; /* by status class: [1] 1xx ... [5] 5xx */
+	uint64_t requests;
+	/* Detected once per target: */
+	pid_t lang_pid;
+	uint64_t lang_start;
+	char language[64], runtime[64], allocator[64];
+};
+
+/* Numbers of the target; -1: could not be read. */
+struct target_numbers {
+	bool running;
+	struct proc_stat st;
+	int64_t rss, vm_size, vm_hwm, anon, file, shmem, swap, vm_data, vm_stk;
+	int64_t voluntary_cs, involuntary_cs;
+	int64_t heap, heap_brk, heap_anon, stacks;
+	int64_t fds, fd_soft, fd_hard;
+	int64_t rchar, wchar, read_bytes, write_bytes, syscr, syscw;
+	double uptime, start_time;
+};
+
+/* The answer of the endpoints (and reason of checks) when the target is gone. */
+extern const char stats_not_running_reason[];
+
+/* CLOCK_MONOTONIC in ns; pprofd's own CPU time (user + system) in µs. */
+int64_t stats_mono_ns(void);
+int64_t stats_self_cpu_us(void);
+
+/* /proc/PID/stat of pid; false when it cannot be read or parsed. */
+bool stats_read_stat(pid_t pid, struct proc_stat *st);
+
+/* The value of key in status-like text (stats__field), -1 when absent. */
+int64_t stats_field_or(const char *text, const char *key);
+
+/*
+ * The target's numbers from /proc; with_memory: also walk smaps for the heap
+ * and the stacks (costlier).
+ */
+void stats_read_target(struct stats *s, struct target_numbers *t, bool with_memory);
+
+#endif /* PPROFD_STATS_INTERNAL_H */

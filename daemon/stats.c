@@ -31,6 +31,7 @@
 #include <libelf.h>
 #include <zlib.h>
 
+#include "census.h"
 #include "collector.h"
 #include "daemon.h"
 #include "offcpu.h"
@@ -106,7 +107,8 @@ struct stats *stats__new(struct daemon *d)
 	if (s->tick_hz <= 0)
 		s->tick_hz = 100;
 	s->timer = event_new(d->base, -1, EV_PERSIST, on_tick, s);
-	if (!s->timer || event_add(s->timer, &second)) {
+	s->census = census__new(d);
+	if (!s->timer || !s->census || event_add(s->timer, &second)) {
 		stats__free(s);
 		return NULL;
 	}
@@ -120,6 +122,7 @@ void stats__free(struct stats *s)
 		return;
 	if (s->timer)
 		event_free(s->timer);
+	census__free(s->census);
 	free(s);
 }
 
@@ -144,14 +147,23 @@ static const struct cpu_sample *sample_ago(const struct stats *s, int64_t now, i
 	return NULL;
 }
 
-/* Adds {"1s": %, "10s": %, "60s": %} of the target (self: of pprofd). */
-static void add_cpu_percent(struct stats *s, cJSON *obj, const char *name, bool self)
+/*
+ * Adds {"1s": %, "10s": %, "60s": %} of the target whose numbers t were just
+ * read (NULL: of pprofd).
+ */
+static void add_cpu_percent(struct stats *s, cJSON *obj, const char *name,
+			    const struct target_numbers *t)
 {
 	static const int windows[] = { 1, 10, 60 };
 	cJSON *pct = cJSON_AddObjectToObject(obj, name);
-	struct cpu_sample now;
+	bool self = !t;
+	struct cpu_sample now = {
+		.mono_ns = stats_mono_ns(),
+		.pid = s->d->pid,
+		.target_ticks = t && t->running ? (int64_t)(t->st.utime + t->st.stime) : -1,
+		.self_us = stats_self_cpu_us(),
+	};
 
-	take_sample(s, &now);
 	for (size_t i = 0; i < 3; i++) {
 		const struct cpu_sample *then = sample_ago(s, now.mono_ns, windows[i]);
 		char key[8];
@@ -256,6 +268,41 @@ static void add_live_heap(struct stats *s, cJSON *o)
 				"allocation tracking (the heap profile's inuse_space, sampled)");
 }
 
+/*
+ * How old the heap/stacks split is (a census reads every mapping and thread
+ * off the request path), or why there is none.
+ */
+static void add_heap_age(cJSON *o, const struct target_numbers *t)
+{
+	if (t->heap_age >= 0) {
+		cJSON_AddNumberToObject(o, "age_seconds", round(t->heap_age * 1000) / 1000);
+	} else {
+		cJSON_AddNullToObject(o, "age_seconds");
+		cJSON_AddStringToObject(o, "reason", t->heap_reason);
+	}
+}
+
+/* The censuses of the target's memory: what the last one cost. */
+static void add_census(struct stats *s, cJSON *self)
+{
+	cJSON *o = cJSON_AddObjectToObject(self, "memory_census");
+	const struct census_result *r = census__latest(s->census);
+
+	cJSON_AddNumberToObject(o, "count", census__count(s->census));
+	cJSON_AddNumberToObject(o, "period_seconds", census__period_ns(s->census) / 1e9);
+	if (!r)
+		return;
+	cJSON_AddNumberToObject(o, "last_wall_ms", round(r->wall_ns / 1e4) / 100);
+	cJSON_AddNumberToObject(o, "last_cpu_ms", round(r->cpu_ns / 1e4) / 100);
+	cJSON_AddNumberToObject(o, "last_steps", r->steps);
+	cJSON_AddNumberToObject(o, "threads", r->threads);
+	cJSON_AddNumberToObject(o, "stack_pointers", r->stack_pointers);
+	cJSON_AddNumberToObject(o, "stack_pointers_read", r->pointers_read);
+	cJSON_AddNumberToObject(o, "mappings", r->mappings);
+	if (!r->ok)
+		cJSON_AddStringToObject(o, "reason", r->reason);
+}
+
 static void add_self(struct stats *s, cJSON *root)
 {
 	struct daemon *d = s->d;
@@ -269,13 +316,14 @@ static void add_self(struct stats *s, cJSON *root)
 				(stats_mono_ns() - (d->started.tv_sec * 1000000000LL + d->started.tv_nsec)) /
 					1e9);
 	cJSON_AddNumberToObject(self, "cpu_seconds", stats_self_cpu_us() / 1e6);
-	add_cpu_percent(s, self, "cpu_percent", true);
+	add_cpu_percent(s, self, "cpu_percent", NULL);
 	if (!target__read_proc(getpid(), "status", &status, &len)) {
 		add_num(self, "rss_bytes", stats_field_or(status, "VmRSS"));
 		free(status);
 	} else {
 		cJSON_AddNullToObject(self, "rss_bytes");
 	}
+	add_census(s, self);
 	list = cJSON_AddArrayToObject(self, "collectors");
 	for (size_t i = 0; i < d->ncollectors; i++)
 		cJSON_AddItemToArray(list, collector__json(d->collectors[i], false));
@@ -323,11 +371,11 @@ static void add_system(cJSON *root)
 	}
 }
 
-static void detect_language(struct stats *s);
+static void detect_language(struct stats *s, const struct proc_stat *st);
 
-static void add_gc(struct stats *s, cJSON *root)
+static void add_gc(struct stats *s, cJSON *root, const struct proc_stat *st)
 {
-	detect_language(s);
+	detect_language(s, st);
 	cJSON_AddNullToObject(root, "gc");
 	cJSON_AddStringToObject(root, "gc_reason",
 				!strcmp(s->runtime, "go")
@@ -384,6 +432,7 @@ cJSON *stats__stats(struct stats *s, int *code)
 	cJSON_AddStringToObject(heap, "source",
 				"resident anonymous private memory outside thread stacks: [heap] "
 				"plus anonymous mappings (malloc arenas, large allocations)");
+	add_heap_age(heap, &t);
 	add_num(mem, "stacks_bytes", t.stacks);
 	add_num(mem, "data_bytes", t.vm_data);
 	add_live_heap(s, mem);
@@ -393,7 +442,7 @@ cJSON *stats__stats(struct stats *s, int *code)
 	cJSON_AddNumberToObject(cpu, "system_seconds", (double)t.st.stime / s->tick_hz);
 	cJSON_AddNumberToObject(cpu, "total_seconds",
 				(double)(t.st.utime + t.st.stime) / s->tick_hz);
-	add_cpu_percent(s, cpu, "percent", false);
+	add_cpu_percent(s, cpu, "percent", &t);
 
 	o = cJSON_AddObjectToObject(root, "context_switches");
 	add_num(o, "voluntary", t.voluntary_cs);
@@ -417,7 +466,7 @@ cJSON *stats__stats(struct stats *s, int *code)
 	add_num(o, "wchar", t.wchar);
 	add_num(o, "read_syscalls", t.syscr);
 	add_num(o, "write_syscalls", t.syscw);
-	add_gc(s, root);
+	add_gc(s, root, &t.st);
 	add_system(root);
 	add_self(s, root);
 	return root;
@@ -491,7 +540,8 @@ static bool mapped(struct stats *s, const char *needle)
 	return false;
 }
 
-static void detect_language(struct stats *s)
+/* known: the target's stat just read, or NULL. */
+static void detect_language(struct stats *s, const struct proc_stat *known)
 {
 	static const char *const go_sections[] = { ".go.buildinfo", ".gopclntab",
 						   ".note.go.buildid", NULL };
@@ -500,7 +550,9 @@ static void detect_language(struct stats *s)
 	bool go = false;
 	int fd;
 
-	if (!stats_read_stat(s->d->pid, &st))
+	if (known)
+		st = *known;
+	else if (!stats_read_stat(s->d->pid, &st))
 		return;
 	if (s->lang_pid == s->d->pid && s->lang_start == st.starttime && s->language[0])
 		return;
@@ -605,7 +657,7 @@ cJSON *stats__info(struct stats *s, int *code)
 			break;
 		}
 	}
-	detect_language(s);
+	detect_language(s, NULL);
 	cJSON_AddStringToObject(tgt, "language", s->language);
 	cJSON_AddStringToObject(tgt, "runtime", s->runtime);
 	cJSON_AddStringToObject(tgt, "allocator", s->allocator);
@@ -613,34 +665,6 @@ cJSON *stats__info(struct stats *s, int *code)
 }
 
 /* --- memory ------------------------------------------------------------------ */
-
-#define TOP_MAPPINGS 20
-
-struct memory_walk {
-	struct smaps_mapping top[TOP_MAPPINGS];
-	char names[TOP_MAPPINGS][256];
-	size_t ntop;
-	size_t total;
-};
-
-static void on_top_mapping(const struct smaps_mapping *m, void *arg)
-{
-	struct memory_walk *w = arg;
-	size_t i;
-
-	w->total++;
-	if (w->ntop == TOP_MAPPINGS && m->rss <= w->top[TOP_MAPPINGS - 1].rss)
-		return;
-	i = w->ntop < TOP_MAPPINGS ? w->ntop++ : TOP_MAPPINGS - 1;
-	/* Insertion: keep top[] sorted by rss, largest first. */
-	while (i > 0 && w->top[i - 1].rss < m->rss) {
-		w->top[i] = w->top[i - 1];
-		memcpy(w->names[i], w->names[i - 1], sizeof(w->names[i]));
-		i--;
-	}
-	w->top[i] = *m;
-	snprintf(w->names[i], sizeof(w->names[i]), "%s", m->name);
-}
 
 #define TOP_HEAP_STACKS 10
 #define TOP_HEAP_FRAMES 8
@@ -708,7 +732,6 @@ cJSON *stats__memory(struct stats *s, int *code)
 						   "ShmemPmdMapped", "Shared_Hugetlb",
 						   "Private_Hugetlb", "Swap", "SwapPss", "Locked" };
 	cJSON *root = cJSON_CreateObject(), *rollup, *list, *o;
-	struct memory_walk *w;
 	struct target_numbers t;
 	char *text;
 	size_t len;
@@ -733,6 +756,7 @@ cJSON *stats__memory(struct stats *s, int *code)
 	add_num(o, "heap_brk_bytes", t.heap_brk);
 	add_num(o, "heap_anon_mmap_bytes", t.heap_anon);
 	add_num(o, "stacks_bytes", t.stacks);
+	add_heap_age(o, &t);
 
 	rollup = cJSON_AddObjectToObject(root, "smaps_rollup");
 	if (!target__read_proc(s->d->pid, "smaps_rollup", &text, &len)) {
@@ -747,21 +771,19 @@ cJSON *stats__memory(struct stats *s, int *code)
 		free(text);
 	}
 
-	w = calloc(1, sizeof(*w));
+	/* The census that split heap and stacks also kept the largest mappings. */
 	list = cJSON_AddArrayToObject(root, "largest_mappings");
-	if (w && !target__read_proc(s->d->pid, "smaps", &text, &len)) {
-		stats__parse_smaps(text, on_top_mapping, w);
-		free(text);
-		cJSON_AddNumberToObject(root, "mappings", w->total);
-		for (size_t i = 0; i < w->ntop; i++) {
-			const struct smaps_mapping *m = &w->top[i];
+	if (t.census && t.census->ok) {
+		cJSON_AddNumberToObject(root, "mappings", t.census->mappings);
+		for (size_t i = 0; i < t.census->ntop; i++) {
+			const struct smaps_mapping *m = &t.census->top[i];
 			char range[64];
 
 			o = cJSON_CreateObject();
 			snprintf(range, sizeof(range), "%" PRIx64 "-%" PRIx64, m->start, m->end);
 			cJSON_AddStringToObject(o, "address", range);
 			cJSON_AddStringToObject(o, "perms", m->perms);
-			cJSON_AddStringToObject(o, "name", *w->names[i] ? w->names[i] : "[anon]");
+			cJSON_AddStringToObject(o, "name", *m->name ? m->name : "[anon]");
 			cJSON_AddNumberToObject(o, "size_bytes", m->size);
 			cJSON_AddNumberToObject(o, "rss_bytes", m->rss);
 			cJSON_AddNumberToObject(o, "pss_bytes", m->pss);
@@ -770,7 +792,6 @@ cJSON *stats__memory(struct stats *s, int *code)
 			cJSON_AddItemToArray(list, o);
 		}
 	}
-	free(w);
 	add_live_heap_stacks(s, root);
 	return root;
 }
@@ -779,7 +800,7 @@ cJSON *stats__gc(struct stats *s, int *code)
 {
 	cJSON *root = cJSON_CreateObject();
 
-	detect_language(s);
+	detect_language(s, NULL);
 	*code = 501;
 	cJSON_AddBoolToObject(root, "collected", false);
 	cJSON_AddStringToObject(

@@ -79,6 +79,20 @@ size_t stats__parse_smaps(const char *text, void (*fn)(const struct smaps_mappin
 			  void *arg);
 
 /*
+ * The same, a piece at a time (smaps of a target with thousands of threads
+ * is megabytes, read in bounded steps): feed() the text in pieces of any
+ * size, end() calls fn for the last mapping and returns how many it saw.
+ * Every line costs the same whatever follows it (a line longer than a path
+ * and its header keeps its start).  new() returns NULL when out of memory.
+ */
+struct smaps_parser;
+struct smaps_parser *smaps_parser__new(void (*fn)(const struct smaps_mapping *m, void *arg),
+				       void *arg);
+void smaps_parser__feed(struct smaps_parser *p, const char *text, size_t len);
+size_t smaps_parser__end(struct smaps_parser *p);
+void smaps_parser__free(struct smaps_parser *p);
+
+/*
  * The stack pointer of a blocked thread from /proc/PID/task/TID/syscall
  * ("NR ARG1..ARG6 SP PC").  Returns 0, or -EAGAIN when the thread is running
  * (no stack pointer to read), -EINVAL on other text.

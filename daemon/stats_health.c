@@ -4,6 +4,7 @@
  * check against its max, the worst one decides the HTTP status.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -95,7 +96,7 @@ cJSON *stats__health(struct stats *s, int *code)
 	const char *why = NULL;
 	int64_t now = stats_mono_ns();
 
-	stats_read_target(s, &t, true);
+	stats_read_health(s, &t);
 	cJSON_AddNumberToObject(root, "timestamp", (double)time(NULL));
 	o = cJSON_AddObjectToObject(root, "target");
 	cJSON_AddNumberToObject(o, "pid", s->d->pid);
@@ -129,8 +130,11 @@ cJSON *stats__health(struct stats *s, int *code)
 					       cfg->health_max_heap_bytes,
 					       cfg->health_max_heap_bytes * HEALTH_WARN_FRACTION,
 					       "bytes", st,
-					       t.heap >= 0 ? NULL
-							   : why ? why : "smaps not readable"));
+					       t.heap >= 0 ? NULL : why ? why : t.heap_reason));
+	/* The heap is read by the census of the target's memory (census.h): its age. */
+	o = cJSON_GetArrayItem(list, cJSON_GetArraySize(list) - 1);
+	if (t.heap_age >= 0)
+		cJSON_AddNumberToObject(o, "age_seconds", round(t.heap_age * 1000) / 1000);
 
 	/* Scheduling stalls: measured by BPF when a collector provides it. */
 	for (size_t i = 1; t.running && i <= s->count; i++) {

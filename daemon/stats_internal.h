@@ -18,6 +18,8 @@
 
 #include "stats.h"
 
+struct census;
+struct census_result;
 struct daemon;
 struct event;
 
@@ -43,6 +45,7 @@ struct stats {
 	long tick_hz;
 	uint64_t responses[6]; /* by status class: [1] 1xx ... [5] 5xx */
 	uint64_t requests;
+	struct census *census; /* heap and stacks, off the request path */
 	/* Detected once per target: */
 	pid_t lang_pid;
 	uint64_t lang_start;
@@ -55,7 +58,10 @@ struct target_numbers {
 	struct proc_stat st;
 	int64_t rss, vm_size, vm_hwm, anon, file, shmem, swap, vm_data, vm_stk;
 	int64_t voluntary_cs, involuntary_cs;
-	int64_t heap, heap_brk, heap_anon, stacks;
+	int64_t heap, heap_brk, heap_anon, stacks; /* from the last census */
+	double heap_age;         /* seconds since that census; -1: none */
+	const char *heap_reason; /* why the heap is unknown (heap < 0) */
+	const struct census_result *census; /* NULL: none (borrowed, census.h) */
 	int64_t fds, fd_soft, fd_hard;
 	int64_t rchar, wchar, read_bytes, write_bytes, syscr, syscw;
 	double uptime, start_time;
@@ -75,9 +81,16 @@ bool stats_read_stat(pid_t pid, struct proc_stat *st);
 int64_t stats_field_or(const char *text, const char *key);
 
 /*
- * The target's numbers from /proc; with_memory: also walk smaps for the heap
- * and the stacks (costlier).
+ * The target's numbers from /proc; with_memory: also the heap and the stacks
+ * of the last census of its memory (census.h), with its age.
  */
 void stats_read_target(struct stats *s, struct target_numbers *t, bool with_memory);
+
+/*
+ * What /performance/health needs, and nothing that grows with the target's
+ * threads: running, the thread count (status), fds and their limit, the
+ * heap of the last census.  Fields it does not read are -1 (st: 0).
+ */
+void stats_read_health(struct stats *s, struct target_numbers *t);
 
 #endif /* PPROFD_STATS_INTERNAL_H */

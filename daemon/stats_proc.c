@@ -2,8 +2,8 @@
 /*
  * stats_proc.c - the parsers of /proc text (pure: stats.h) and the reading of
  * the target's numbers from /proc (stats_internal.h): stat, status, io,
- * limits, the fd table, and for the heap/stacks split smaps and each
- * thread's stack pointer (task/TID/syscall).
+ * limits, the fd table; the heap/stacks split comes from the last census
+ * (census.h: every mapping and thread is work for a timer, not a request).
  *
  * Units: bytes; a number pprofd cannot read is -1 (null in the JSON).
  */
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "census.h"
 #include "daemon.h"
 #include "stats_internal.h"
 #include "target.h"
@@ -177,64 +178,142 @@ static bool smaps_header(const char *line, struct smaps_mapping *m, char *name, 
 	return true;
 }
 
+/* The size fields of a mapping that pprofd keeps, kB in the text. */
+static const struct {
+	const char *key;
+	size_t len, offset;
+} smaps_keys[] = {
+#define SMAPS_KEY(k, f) { k, sizeof(k) - 1, offsetof(struct smaps_mapping, f) }
+	SMAPS_KEY("Rss", rss),
+	SMAPS_KEY("Pss", pss),
+	SMAPS_KEY("Anonymous", anonymous),
+	SMAPS_KEY("Swap", swap),
+	SMAPS_KEY("Shared_Clean", shared_clean),
+	SMAPS_KEY("Shared_Dirty", shared_dirty),
+	SMAPS_KEY("Private_Clean", private_clean),
+	SMAPS_KEY("Private_Dirty", private_dirty),
+#undef SMAPS_KEY
+};
+
+/* A mapping's header line is at most a path (PATH_MAX) and ~100 bytes more. */
+#define SMAPS_LINE_MAX (4096 + 256)
+
+struct smaps_parser {
+	void (*fn)(const struct smaps_mapping *m, void *arg);
+	void *arg;
+	struct smaps_mapping m; /* the mapping being read, when open */
+	bool open;
+	size_t count;
+	size_t len; /* bytes of the unfinished line in line[] */
+	char name[4096];
+	char line[SMAPS_LINE_MAX];
+};
+
+struct smaps_parser *smaps_parser__new(void (*fn)(const struct smaps_mapping *m, void *arg),
+				       void *arg)
+{
+	struct smaps_parser *p = malloc(sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->fn = fn;
+	p->arg = arg;
+	p->open = false;
+	p->count = 0;
+	p->len = 0;
+	return p;
+}
+
+void smaps_parser__free(struct smaps_parser *p)
+{
+	free(p);
+}
+
+static void smaps_emit(struct smaps_parser *p)
+{
+	if (!p->open)
+		return;
+	p->fn(&p->m, p->arg);
+	p->count++;
+	p->open = false;
+}
+
+/* One line of smaps, NUL-terminated, without its newline. */
+static void smaps_line(struct smaps_parser *p, const char *line)
+{
+	struct smaps_mapping next;
+	size_t klen;
+
+	if (isxdigit((unsigned char)*line)) {
+		char name[sizeof(p->name)];
+
+		if (smaps_header(line, &next, name, sizeof(name))) {
+			smaps_emit(p);
+			p->m = next;
+			memcpy(p->name, name, sizeof(p->name));
+			p->m.name = p->name;
+			p->open = true;
+			return;
+		}
+	}
+	if (!p->open)
+		return;
+	klen = strcspn(line, ":");
+	if (line[klen] != ':')
+		return;
+	for (size_t i = 0; i < sizeof(smaps_keys) / sizeof(smaps_keys[0]); i++) {
+		if (smaps_keys[i].len == klen && !strncmp(line, smaps_keys[i].key, klen)) {
+			unsigned long long v = strtoull(line + klen + 1, NULL, 10);
+
+			*(uint64_t *)((char *)&p->m + smaps_keys[i].offset) = v * 1024;
+			return;
+		}
+	}
+}
+
+void smaps_parser__feed(struct smaps_parser *p, const char *text, size_t len)
+{
+	while (len) {
+		const char *nl = memchr(text, '\n', len);
+		size_t n = nl ? (size_t)(nl - text) : len;
+		size_t room = sizeof(p->line) - 1 - p->len;
+
+		/* A longer line keeps its start (a name is cut as before). */
+		memcpy(p->line + p->len, text, n < room ? n : room);
+		p->len += n < room ? n : room;
+		if (!nl)
+			return;
+		p->line[p->len] = '\0';
+		smaps_line(p, p->line);
+		p->len = 0;
+		text = nl + 1;
+		len -= n + 1;
+	}
+}
+
+size_t smaps_parser__end(struct smaps_parser *p)
+{
+	if (p->len) {
+		p->line[p->len] = '\0';
+		smaps_line(p, p->line);
+		p->len = 0;
+	}
+	smaps_emit(p);
+	return p->count;
+}
+
 size_t stats__parse_smaps(const char *text, void (*fn)(const struct smaps_mapping *m, void *arg),
 			  void *arg)
 {
-	struct smaps_mapping m;
-	char name[4096];
-	bool open = false;
-	size_t count = 0;
-	const char *line = text;
+	struct smaps_parser *p = smaps_parser__new(fn, arg);
+	size_t n;
 
-	while (line && *line) {
-		struct smaps_mapping next;
-		char next_name[4096];
-
-		if (isxdigit((unsigned char)*line) &&
-		    smaps_header(line, &next, next_name, sizeof(next_name))) {
-			if (open) {
-				fn(&m, arg);
-				count++;
-			}
-			m = next;
-			memcpy(name, next_name, sizeof(name));
-			m.name = name;
-			open = true;
-		} else if (open) {
-			static const struct {
-				const char *key;
-				size_t offset;
-			} keys[] = {
-				{ "Rss", offsetof(struct smaps_mapping, rss) },
-				{ "Pss", offsetof(struct smaps_mapping, pss) },
-				{ "Anonymous", offsetof(struct smaps_mapping, anonymous) },
-				{ "Swap", offsetof(struct smaps_mapping, swap) },
-				{ "Shared_Clean", offsetof(struct smaps_mapping, shared_clean) },
-				{ "Shared_Dirty", offsetof(struct smaps_mapping, shared_dirty) },
-				{ "Private_Clean", offsetof(struct smaps_mapping, private_clean) },
-				{ "Private_Dirty", offsetof(struct smaps_mapping, private_dirty) },
-			};
-			size_t klen = strcspn(line, ":\n");
-
-			for (size_t i = 0; line[klen] == ':' && i < sizeof(keys) / sizeof(keys[0]);
-			     i++) {
-				if (strlen(keys[i].key) == klen && !strncmp(line, keys[i].key, klen)) {
-					unsigned long long v = strtoull(line + klen + 1, NULL, 10);
-
-					*(uint64_t *)((char *)&m + keys[i].offset) = v * 1024;
-					break;
-				}
-			}
-		}
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
-	if (open) {
-		fn(&m, arg);
-		count++;
-	}
-	return count;
+	if (!p)
+		return 0;
+	smaps_parser__feed(p, text, strlen(text));
+	n = smaps_parser__end(p);
+	smaps_parser__free(p);
+	return n;
 }
 
 int stats__parse_syscall_sp(const char *text, uint64_t *sp)
@@ -297,81 +376,6 @@ static int64_t count_fds(pid_t pid)
 	return n;
 }
 
-struct heap_walk {
-	uint64_t *sps;
-	size_t nsps;
-	int64_t brk, anon, stacks;
-};
-
-static void on_mapping(const struct smaps_mapping *m, void *arg)
-{
-	struct heap_walk *w = arg;
-	bool anon_name = !*m->name || !strncmp(m->name, "[anon", 5);
-
-	if (!strcmp(m->name, "[heap]")) {
-		w->brk += m->rss;
-		return;
-	}
-	if (!strcmp(m->name, "[stack]")) {
-		w->stacks += m->rss;
-		return;
-	}
-	if (!anon_name || m->inode || m->perms[3] != 'p' || m->perms[1] != 'w')
-		return;
-	for (size_t i = 0; i < w->nsps; i++) {
-		if (w->sps[i] >= m->start && w->sps[i] < m->end) {
-			w->stacks += m->rss;
-			return;
-		}
-	}
-	w->anon += m->rss;
-}
-
-/* The stack pointers of the target's blocked threads. */
-static size_t thread_sps(pid_t pid, uint64_t **out)
-{
-	char path[64];
-	struct dirent *e;
-	size_t n = 0, cap = 0;
-	uint64_t *sps = NULL;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir) {
-		*out = NULL;
-		return 0;
-	}
-	while ((e = readdir(dir))) {
-		char name[300], *text;
-		size_t len;
-		uint64_t sp;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(name, sizeof(name), "task/%s/syscall", e->d_name);
-		if (target__read_proc(pid, name, &text, &len))
-			continue;
-		if (!stats__parse_syscall_sp(text, &sp)) {
-			if (n == cap) {
-				uint64_t *more = realloc(sps, (cap ? cap * 2 : 16) * sizeof(*sps));
-
-				if (!more) {
-					free(text);
-					break;
-				}
-				sps = more;
-				cap = cap ? cap * 2 : 16;
-			}
-			sps[n++] = sp;
-		}
-		free(text);
-	}
-	closedir(dir);
-	*out = sps;
-	return n;
-}
-
 static double read_double_file(const char *path)
 {
 	char buf[128];
@@ -401,18 +405,101 @@ static int64_t boot_time(void)
 	return btime;
 }
 
+/* The state letter of status text ("State:\tS (sleeping)"), or 0. */
+static char status_state(const char *text)
+{
+	const char *p = strstr(text, "\nState:");
+
+	if (!p && !strncmp(text, "State:", 6))
+		p = text - 1;
+	if (!p)
+		return 0;
+	p += 7;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p;
+}
+
+/* Max open files of limits text into t. */
+static void read_fd_limit(pid_t pid, struct target_numbers *t)
+{
+	uint64_t soft, hard;
+	char *limits;
+	size_t len;
+
+	if (target__read_proc(pid, "limits", &limits, &len))
+		return;
+	if (!stats__parse_limit(limits, "Max open files", &soft, &hard)) {
+		t->fd_soft = soft == UINT64_MAX ? -1 : (int64_t)soft;
+		t->fd_hard = hard == UINT64_MAX ? -1 : (int64_t)hard;
+	}
+	free(limits);
+}
+
+/* The heap and stacks of the last census of pid (started at starttime; 0: any). */
+static void read_census(struct stats *s, pid_t pid, uint64_t starttime, struct target_numbers *t)
+{
+	const struct census_result *r = census__last(s->census, pid, starttime, &t->heap_reason);
+
+	t->census = r;
+	if (r && r->ok) {
+		t->heap_brk = r->heap_brk;
+		t->heap_anon = r->heap_anon;
+		t->heap = r->heap_brk + r->heap_anon;
+		t->stacks = r->stacks;
+		t->heap_age = (stats_mono_ns() - r->done_ns) / 1e9;
+	} else if (r) {
+		t->heap_reason = r->reason;
+	}
+}
+
+static void numbers_unknown(struct target_numbers *t)
+{
+	memset(t, 0xff, sizeof(*t)); /* every int64_t -1 */
+	memset(&t->st, 0, sizeof(t->st));
+	t->running = false;
+	t->uptime = t->start_time = t->heap_age = -1;
+	t->heap_reason = "smaps not readable";
+	t->census = NULL;
+}
+
+void stats_read_health(struct stats *s, struct target_numbers *t)
+{
+	pid_t pid = s->d->pid;
+	char *status;
+	size_t len;
+	char state;
+
+	numbers_unknown(t);
+	/*
+	 * status, not stat: stat sums the CPU times of every thread (2 ms at
+	 * 10,000 threads); status reads the main thread and the thread count.
+	 */
+	if (pid <= 0 || target__read_proc(pid, "status", &status, &len))
+		return;
+	state = status_state(status);
+	t->running = state && state != 'Z' && state != 'X';
+	t->st.state = state;
+	t->st.num_threads = stats_field_or(status, "Threads");
+	free(status);
+	if (!t->running)
+		return;
+	read_fd_limit(pid, t);
+	t->fds = count_fds(pid);
+	/* The census's target, if the pid is: what else would have restarted it? */
+	read_census(s, pid, 0, t);
+}
+
 void stats_read_target(struct stats *s, struct target_numbers *t, bool with_memory)
 {
 	pid_t pid = s->d->pid;
-	char *status = NULL, *io = NULL, *limits = NULL;
+	char *status = NULL, *io = NULL;
 	size_t len;
-	uint64_t soft, hard;
 	double up;
 	int64_t btime;
 
-	memset(t, 0xff, sizeof(*t)); /* every int64_t -1 */
+	numbers_unknown(t);
 	t->running = stats_read_stat(pid, &t->st) && t->st.state != 'Z' && t->st.state != 'X';
-	t->uptime = t->start_time = -1;
 	if (!t->running) {
 		memset(&t->st, 0, sizeof(t->st));
 		return;
@@ -440,13 +527,7 @@ void stats_read_target(struct stats *s, struct target_numbers *t, bool with_memo
 		t->write_bytes = stats_field_or(io, "write_bytes");
 		free(io);
 	}
-	if (!target__read_proc(pid, "limits", &limits, &len)) {
-		if (!stats__parse_limit(limits, "Max open files", &soft, &hard)) {
-			t->fd_soft = soft == UINT64_MAX ? -1 : (int64_t)soft;
-			t->fd_hard = hard == UINT64_MAX ? -1 : (int64_t)hard;
-		}
-		free(limits);
-	}
+	read_fd_limit(pid, t);
 	t->fds = count_fds(pid);
 	up = read_double_file("/proc/uptime");
 	if (up >= 0)
@@ -454,20 +535,6 @@ void stats_read_target(struct stats *s, struct target_numbers *t, bool with_memo
 	btime = boot_time();
 	if (btime >= 0)
 		t->start_time = btime + (double)t->st.starttime / s->tick_hz;
-	if (with_memory) {
-		struct heap_walk w = { 0 };
-		char *smaps;
-
-		w.nsps = thread_sps(pid, &w.sps);
-		if (!target__read_proc(pid, "smaps", &smaps, &len)) {
-			stats__parse_smaps(smaps, on_mapping, &w);
-			free(smaps);
-			t->heap_brk = w.brk;
-			t->heap_anon = w.anon;
-			t->heap = w.brk + w.anon;
-			t->stacks = w.stacks;
-		}
-		free(w.sps);
-	}
+	if (with_memory) /* every mapping and thread: from the last census, not now */
+		read_census(s, pid, t->st.starttime, t);
 }
-

@@ -81,6 +81,10 @@ char *stats__prometheus(struct stats *s, size_t *len)
 				prom_value(f, "process_memory_bytes", labels, vals[i]);
 			}
 		}
+		prom_one(f, "pprofd_memory_census_age_seconds", "gauge",
+			 "Age of the heap and stacks kinds of process_memory_bytes (a census of "
+			 "the target's mappings and threads, taken off the request path).",
+			 t.heap_age);
 		prom_one(f, "process_open_fds", "gauge", "Number of open file descriptors.", t.fds);
 		prom_one(f, "process_max_fds", "gauge",
 			 "Maximum number of open file descriptors (soft limit).", t.fd_soft);

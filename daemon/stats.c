@@ -33,6 +33,7 @@
 
 #include "census.h"
 #include "collector.h"
+#include "config.h"
 #include "daemon.h"
 #include "offcpu.h"
 #include "stacks.h"
@@ -133,6 +134,16 @@ void stats__count_response(struct stats *s, int code)
 	s->requests++;
 	if (code >= 100 && code < 600)
 		s->responses[code / 100]++;
+}
+
+void stats__set_connections(struct stats *s, unsigned open, uint64_t refused)
+{
+	if (!s)
+		return;
+	s->connections = open;
+	if (open > s->connections_peak)
+		s->connections_peak = open;
+	s->connections_refused = refused;
 }
 
 /* The newest sample at least seconds old, or NULL. */
@@ -328,6 +339,10 @@ static void add_self(struct stats *s, cJSON *root)
 	for (size_t i = 0; i < d->ncollectors; i++)
 		cJSON_AddItemToArray(list, collector__json(d->collectors[i], false));
 	http = cJSON_AddObjectToObject(self, "http");
+	cJSON_AddNumberToObject(http, "connections", s->connections);
+	cJSON_AddNumberToObject(http, "connections_peak", s->connections_peak);
+	cJSON_AddNumberToObject(http, "connections_refused", s->connections_refused);
+	cJSON_AddNumberToObject(http, "max_connections", d->settings->max_connections);
 	cJSON_AddNumberToObject(http, "responses", s->requests);
 	for (int i = 2; i <= 5; i++) {
 		char key[8];

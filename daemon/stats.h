@@ -135,6 +135,9 @@ void stats__free(struct stats *s);
 /* Counts one HTTP response of code (for /metrics and /debug/metrics). */
 void stats__count_response(struct stats *s, int code);
 
+/* The HTTP connections open now, and those refused (limits.max_connections). */
+void stats__set_connections(struct stats *s, unsigned open, uint64_t refused);
+
 /* The JSON documents; each sets *code to the HTTP status to answer. */
 struct cJSON *stats__stats(struct stats *s, int *code);
 struct cJSON *stats__health(struct stats *s, int *code);

@@ -45,6 +45,8 @@ struct stats {
 	long tick_hz;
 	uint64_t responses[6]; /* by status class: [1] 1xx ... [5] 5xx */
 	uint64_t requests;
+	unsigned connections, connections_peak; /* HTTP connections open, most at once */
+	uint64_t connections_refused;
 	struct census *census; /* heap and stacks, off the request path */
 	/* Detected once per target: */
 	pid_t lang_pid;

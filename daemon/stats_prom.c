@@ -138,6 +138,11 @@ char *stats__prometheus(struct stats *s, size_t *len)
 		prom_value(f, "pprofd_collector_stacks", labels,
 			   stack_table__len(d->collectors[i]->stacks));
 	}
+	prom_one(f, "pprofd_http_connections", "gauge", "HTTP connections open now.",
+		 s->connections);
+	prom_one(f, "pprofd_http_connections_refused_total", "counter",
+		 "HTTP connections answered 503 for being over limits.max_connections.",
+		 s->connections_refused);
 	prom_head(f, "pprofd_http_responses_total", "counter",
 		  "HTTP responses pprofd sent, by status class.");
 	for (int i = 1; i <= 5; i++) {

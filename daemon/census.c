@@ -210,13 +210,13 @@ static const struct thread_sp *find_known(const struct census *c, pid_t tid)
 }
 
 /* The stack pointer of a blocked thread (task/TID/syscall). */
-static int read_sp(struct census *c, const char *tid, uint64_t *sp)
+static int read_sp(struct census *c, pid_t tid, uint64_t *sp)
 {
 	char path[64], text[256];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/syscall", tid);
+	snprintf(path, sizeof(path), "%d/syscall", (int)tid);
 	fd = openat(dirfd(c->task), path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -262,7 +262,8 @@ static void to_smaps(struct census *c)
 	for (size_t i = 0; i < c->nseen; i++)
 		sps[i] = c->seen[i].sp;
 	c->nsps = c->nseen;
-	qsort(sps, c->nsps, sizeof(*sps), cmp_u64);
+	if (c->nsps)
+		qsort(sps, c->nsps, sizeof(*sps), cmp_u64);
 	c->cur.stack_pointers = c->nsps;
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)c->cur.pid);
 	c->smaps_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -298,7 +299,8 @@ static void finish(struct census *c)
 		struct thread_sp *t = c->known;
 		size_t cap = c->capknown;
 
-		qsort(c->seen, c->nseen, sizeof(*c->seen), cmp_tid);
+		if (c->nseen)
+			qsort(c->seen, c->nseen, sizeof(*c->seen), cmp_tid);
 		c->known = c->seen;
 		c->nknown = c->nseen;
 		c->capknown = c->capseen;
@@ -339,7 +341,7 @@ static void some_threads(struct census *c)
 		k = c->full ? NULL : find_known(c, tid);
 		if (k)
 			sp = k->sp;
-		else if (read_sp(c, e->d_name, &sp))
+		else if (read_sp(c, tid, &sp))
 			continue; /* running, or gone: no stack pointer */
 		if (add_seen(c, tid, sp)) {
 			fail(c, "threads", ENOMEM);
@@ -455,9 +457,13 @@ const struct census_result *census__last(struct census *c, pid_t pid, uint64_t s
 		    (!starttime || c->last.starttime == starttime);
 
 	c->read_ns = now;
-	/* Idle (or another target's): the next census starts at once. */
-	if (!evtimer_pending(c->timer, NULL) &&
-	    (!mine || now - c->last.done_ns >= c->period_ns))
+	/*
+	 * Another target's (a restart): the next census starts at once, not
+	 * after the last target's period; idle and stale: likewise.  One under
+	 * way sees the new pid at its next step.
+	 */
+	if ((!mine && c->phase == CENSUS_IDLE) ||
+	    (!evtimer_pending(c->timer, NULL) && now - c->last.done_ns >= c->period_ns))
 		schedule(c, 0);
 	if (mine)
 		return &c->last;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,6 +144,9 @@ static void test_census_new_target(void **state)
 	child = fork();
 	assert_true(child >= 0);
 	if (!child) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves nothing behind */
+		if (getppid() == 1)
+			_exit(0);
 		pause();
 		_exit(0);
 	}

@@ -76,6 +76,7 @@ static const struct config_key config_keys[] = {
 	{ "limits.max_body_bytes", KEY_INT, FIELD(max_body_bytes), 0, 0, 64 << 20 },
 	{ "limits.request_timeout_seconds", KEY_INT, FIELD(request_timeout_seconds), 0, 1, 3600 },
 	{ "limits.max_concurrent_profiles", KEY_INT, FIELD(max_concurrent_profiles), 0, 1, 1024 },
+	{ "limits.max_connections", KEY_INT, FIELD(max_connections), 0, 1, 65536 },
 	{ "log", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "log.access", KEY_BOOL, FIELD(access_log), 0, 0, 0 },
 	{ "symbols", KEY_OBJECT, 0, 0, 0, 0 },
@@ -99,6 +100,7 @@ void settings__defaults(struct settings *s)
 	s->max_body_bytes = 1 << 20;
 	s->request_timeout_seconds = 30;
 	s->max_concurrent_profiles = 16;
+	s->max_connections = 256;
 	s->access_log = true;
 	s->health_max_threads = 1000;
 	s->health_max_goroutines = 1000;

@@ -139,6 +139,7 @@ struct settings {
 	int request_timeout_seconds; /* "limits.request_timeout_seconds" (30): reading
 				      * a request, writing a reply */
 	int max_concurrent_profiles; /* "limits.max_concurrent_profiles" (16) */
+	int max_connections;         /* "limits.max_connections" (256): more are answered 503 */
 
 	/* "log.access": one line per request on stderr (true). */
 	bool access_log;

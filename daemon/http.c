@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/queue.h>
 #include <limits.h>
 #include <netdb.h>
@@ -52,6 +53,13 @@ struct pending_profile;
 struct http_server {
 	struct daemon *d;
 	struct evhttp *http;
+	/* Connections (limits.max_connections), see "connections" below: */
+	unsigned connections;          /* open now */
+	uint64_t refused;              /* answered 503 for being one too many */
+	struct bufferevent **accepted; /* since the last adopt() */
+	size_t naccepted, capaccepted;
+	struct event *adopt;
+	unsigned lingering;            /* refused sockets read until the client closes */
 	struct pending_profile *pending; /* profiles being collected */
 	unsigned inflight;               /* replies sent but not yet flushed */
 	void (*drained)(void *arg);
@@ -335,8 +343,6 @@ static void pending_unlink(struct pending_profile *p)
 static void pending_free(struct pending_profile *p)
 {
 	pending_unlink(p);
-	if (p->conn)
-		evhttp_connection_set_closecb(p->conn, NULL, NULL);
 	if (p->timer)
 		event_free(p->timer);
 	if (p->watch)
@@ -363,9 +369,7 @@ static void finish_profile(struct pending_profile *p)
 	int ret;
 
 	p->c->ops->drain(p->c);
-	/* Stop listening for the close before the reply can free the request. */
-	if (p->conn)
-		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	/* No longer the connection's profile: the reply may free the connection. */
 	p->conn = NULL;
 	if (p->debug) {
 		send_profile_text(srv, req, p->c, p->since, p->debug);
@@ -392,15 +396,17 @@ static void on_window_end(evutil_socket_t fd, short what, void *arg)
 	finish_profile(arg);
 }
 
-/* The client went away: stop collecting for it. */
-static void on_client_close(struct evhttp_connection *conn, void *arg)
+/* The client of conn went away (on_connection_close): stop collecting for it. */
+static void pending_client_gone(struct http_server *srv, struct evhttp_connection *conn)
 {
-	struct pending_profile *p = arg;
-
-	(void)conn;
-	log_msg(LOG_DEBUG, "profile request abandoned by the client");
-	p->conn = NULL;
-	pending_free(p);
+	for (struct pending_profile *p = srv->pending; p; p = p->next) {
+		if (p->conn == conn) {
+			log_msg(LOG_DEBUG, "profile request abandoned by the client");
+			p->conn = NULL;
+			pending_free(p);
+			return;
+		}
+	}
 }
 
 /*
@@ -423,11 +429,12 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 		return;
 	n = recv(bufferevent_getfd(bev), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		struct evhttp_connection *conn = p->conn;
+
 		log_msg(LOG_DEBUG, "profile request abandoned by the client");
-		/* Let evhttp find out and free the connection with its request. */
-		evhttp_connection_set_closecb(p->conn, NULL, NULL);
-		evhttp_connection_free(p->conn);
+		/* Free the connection with its request (not this profile's any more). */
 		p->conn = NULL;
+		evhttp_connection_free(conn);
 		pending_free(p);
 	}
 }
@@ -480,8 +487,7 @@ static void start_profile(struct http_server *srv, struct evhttp_request *req,
 	}
 	clock_gettime(CLOCK_REALTIME, &p->wall_start);
 	clock_gettime(CLOCK_MONOTONIC, &p->mono_start);
-	p->conn = evhttp_request_get_connection(req);
-	evhttp_connection_set_closecb(p->conn, on_client_close, p);
+	p->conn = evhttp_request_get_connection(req); /* its close: on_connection_close */
 	p->next = srv->pending;
 	srv->pending = p;
 }
@@ -1108,6 +1114,151 @@ static void on_request(struct evhttp_request *req, void *arg)
 	free(decoded);
 }
 
+/* --- connections --------------------------------------------------------- */
+
+/*
+ * limits.max_connections.  libevent 2.1's evhttp has no limit of its own
+ * and no hook on accept, so: evhttp asks us for each new connection's
+ * bufferevent (evhttp_set_bevcb); we keep it (with a reference) and, before
+ * the loop reads from any socket again, adopt() finds its evhttp_connection
+ * (the bufferevent's callback argument, set by evhttp) and sets the close
+ * callback that counts it out.  A connection beyond the limit is answered
+ * 503 at once and closed; its socket is kept open (a dup) and read until
+ * the client closes it or LINGER_SECONDS pass, so that closing it does not
+ * reset the connection before the client has read the answer.
+ */
+#define LINGER_SECONDS 2
+#define LINGER_MAX 64 /* refused sockets kept lingering at most; more are just closed */
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *srv = arg;
+	char buf[4096];
+	ssize_t n = 1;
+
+	if (what & EV_READ)
+		while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			;
+	if ((what & EV_TIMEOUT) || !n || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		close(fd);
+		srv->lingering--;
+		return;
+	}
+	{
+		const struct timeval tv = { .tv_sec = LINGER_SECONDS };
+
+		if (event_base_once(srv->d->base, fd, EV_READ, on_linger, srv, &tv)) {
+			close(fd);
+			srv->lingering--;
+		}
+	}
+}
+
+/* Answers 503 on conn and frees it. */
+static void refuse(struct http_server *srv, struct evhttp_connection *conn)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	int fd = bev ? bufferevent_getfd(bev) : -1, keep = -1;
+	char body[256], reply[512];
+	int n;
+
+	srv->refused++;
+	stats__count_response(srv->stats, 503);
+	snprintf(body, sizeof(body),
+		 "%u connections are open, the most allowed at once (limits.max_connections): "
+		 "retry later\n",
+		 srv->connections - 1);
+	n = snprintf(reply, sizeof(reply),
+		     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		     "X-Go-Pprof: 1\r\nX-Content-Type-Options: nosniff\r\nRetry-After: 1\r\n"
+		     "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+		     strlen(body), body);
+	if (fd >= 0) {
+		if (send(fd, reply, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			log_msg(LOG_DEBUG, "refusing a connection: %s", strerror(errno));
+		if (srv->lingering < LINGER_MAX)
+			keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	}
+	if (srv->d->settings->access_log) {
+		char *peer = NULL;
+		ev_uint16_t port = 0;
+
+		evhttp_connection_get_peer(conn, &peer, &port);
+		log_msg(LOG_INFO, "access: %s:%u \"-\" 503 %d (limits.max_connections)",
+			peer ? peer : "-", port, n);
+	}
+	evhttp_connection_free(conn); /* shutdown(SHUT_WR): the client sees the end */
+	if (keep >= 0) {
+		srv->lingering++;
+		on_linger(keep, 0, srv);
+	}
+}
+
+/* The connection is gone: count it out, and stop its profile if it had one. */
+static void on_connection_close(struct evhttp_connection *conn, void *arg)
+{
+	struct http_server *srv = arg;
+
+	if (srv->connections)
+		srv->connections--;
+	stats__set_connections(srv->stats, srv->connections, srv->refused);
+	pending_client_gone(srv, conn);
+}
+
+static void adopt(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < srv->naccepted; i++) {
+		struct bufferevent *bev = srv->accepted[i];
+		bufferevent_data_cb readcb = NULL;
+		void *cbarg = NULL;
+
+		/* evhttp set its callbacks, with the connection as argument, unless
+		 * it has freed it already (then they are NULL). */
+		bufferevent_getcb(bev, &readcb, NULL, NULL, &cbarg);
+		if (readcb && cbarg) {
+			struct evhttp_connection *conn = cbarg;
+
+			srv->connections++;
+			evhttp_connection_set_closecb(conn, on_connection_close, srv);
+			if (srv->connections > (unsigned)srv->d->settings->max_connections)
+				refuse(srv, conn);
+		}
+		bufferevent_decref(bev);
+	}
+	srv->naccepted = 0;
+	stats__set_connections(srv->stats, srv->connections, srv->refused);
+}
+
+/* evhttp_set_bevcb: the bufferevent of a connection just accepted. */
+static struct bufferevent *new_connection(struct event_base *base, void *arg)
+{
+	struct http_server *srv = arg;
+	struct bufferevent *bev;
+
+	if (srv->naccepted == srv->capaccepted) {
+		size_t cap = srv->capaccepted ? srv->capaccepted * 2 : 16;
+		struct bufferevent **more = realloc(srv->accepted, cap * sizeof(*more));
+
+		if (!more)
+			return NULL; /* evhttp makes its own: this one goes uncounted */
+		srv->accepted = more;
+		srv->capaccepted = cap;
+	}
+	/* As evhttp makes them: it closes the socket itself. */
+	bev = bufferevent_socket_new(base, -1, 0);
+	if (!bev)
+		return NULL;
+	bufferevent_incref(bev); /* until adopt() has looked at it */
+	srv->accepted[srv->naccepted++] = bev;
+	/* Active now: runs after this accept, before the loop polls sockets again. */
+	event_active(srv->adopt, EV_TIMEOUT, 1);
+	return bev;
+}
+
 /* --- server -------------------------------------------------------------- */
 
 static int listen_on(const char *addr, char *err, size_t errlen)
@@ -1181,6 +1332,14 @@ struct http_server *http_server__new(struct daemon *d, const char *addr, int *er
 						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 						      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(srv->http, on_request, srv);
+	srv->adopt = event_new(d->base, -1, 0, adopt, srv);
+	if (!srv->adopt) {
+		*error = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		http_server__free(srv);
+		return NULL;
+	}
+	evhttp_set_bevcb(srv->http, new_connection, srv);
 	http_server__apply_limits(srv);
 	return srv;
 }
@@ -1213,7 +1372,11 @@ void http_server__free(struct http_server *s)
 	while (s->pending)
 		pending_free(s->pending);
 	if (s->http)
-		evhttp_free(s->http);
+		evhttp_free(s->http); /* closes every connection: on_connection_close */
+	adopt(-1, 0, s);
+	if (s->adopt)
+		event_free(s->adopt);
+	free(s->accepted);
 	stats__free(s->stats);
 	free(s);
 }

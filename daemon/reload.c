@@ -80,6 +80,7 @@ int reload__run(struct reload *r)
 	APPLY(max_body_bytes, "limits.max_body_bytes");
 	APPLY(request_timeout_seconds, "limits.request_timeout_seconds");
 	APPLY(max_concurrent_profiles, "limits.max_concurrent_profiles");
+	APPLY(max_connections, "limits.max_connections");
 	APPLY(access_log, "log.access");
 	if (strcmp(next.auth_token_file, r->live->auth_token_file) ||
 	    (token && r->d->auth_token && strcmp(token, r->d->auth_token)) ||

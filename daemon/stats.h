@@ -11,6 +11,10 @@
  * The parsers of /proc text are separate, pure functions (unit-tested on
  * fixture text); struct stats reads the files and keeps a 1 s ring of CPU
  * samples for the recent CPU percentages.
+ *
+ * Files: stats.c (sampler, stats, info, memory, gc), stats_proc.c (the
+ * parsers and the reading of /proc), stats_health.c (thresholds, health),
+ * stats_prom.c (/metrics); what they share is in stats_internal.h.
  */
 #ifndef PPROFD_STATS_H
 #define PPROFD_STATS_H
@@ -75,6 +79,20 @@ size_t stats__parse_smaps(const char *text, void (*fn)(const struct smaps_mappin
 			  void *arg);
 
 /*
+ * The same, a piece at a time (smaps of a target with thousands of threads
+ * is megabytes, read in bounded steps): feed() the text in pieces of any
+ * size, end() calls fn for the last mapping and returns how many it saw.
+ * Every line costs the same whatever follows it (a line longer than a path
+ * and its header keeps its start).  new() returns NULL when out of memory.
+ */
+struct smaps_parser;
+struct smaps_parser *smaps_parser__new(void (*fn)(const struct smaps_mapping *m, void *arg),
+				       void *arg);
+void smaps_parser__feed(struct smaps_parser *p, const char *text, size_t len);
+size_t smaps_parser__end(struct smaps_parser *p);
+void smaps_parser__free(struct smaps_parser *p);
+
+/*
  * The stack pointer of a blocked thread from /proc/PID/task/TID/syscall
  * ("NR ARG1..ARG6 SP PC").  Returns 0, or -EAGAIN when the thread is running
  * (no stack pointer to read), -EINVAL on other text.
@@ -116,6 +134,9 @@ void stats__free(struct stats *s);
 
 /* Counts one HTTP response of code (for /metrics and /debug/metrics). */
 void stats__count_response(struct stats *s, int code);
+
+/* The HTTP connections open now, and those refused (limits.max_connections). */
+void stats__set_connections(struct stats *s, unsigned open, uint64_t refused);
 
 /* The JSON documents; each sets *code to the HTTP status to answer. */
 struct cJSON *stats__stats(struct stats *s, int *code);

@@ -6,8 +6,8 @@
 # Usage: tests/bench/bench.sh          (or: make bench, which builds first)
 #
 # Sections (BENCH_SECTIONS, default "rest cpu dwarf switch goroutine
-# goruntime http": every one but heap, which is `make bench-heap`; each is a
-# function section_NAME):
+# goruntime http scale": every one but heap, which is `make bench-heap`;
+# each is a function section_NAME):
 #
 #   rest  what an attached daemon costs while nobody asks, and while block
 #         and mutex profiles are collected, each against no daemon in the
@@ -63,6 +63,21 @@
 #   http  requests/s and p99 latency of /performance/health and /performance/stats
 #         under wrk (64 connections), and pprofd's RSS before and after
 #         BENCH_HTTP_REQUESTS (1000000) requests (goal: growth <= 1 MiB).
+#
+#   scale what the operating endpoints cost as the target grows: the time
+#         of /performance/health, /stats, /memory and /metrics (curl's
+#         time_total; per round a fresh daemon, settled, the median of
+#         BENCH_SCALE_REQUESTS (15) requests of each, interleaved) on
+#         tests/workloads/many_threads with BENCH_SCALE_THREADS (100 1000
+#         10000) parked threads, the smallest being the baseline, and the
+#         ratio of the times for each 10x the threads (10: linear; the
+#         goals: health and stats <= 20 ms, memory <= 100 ms at 10,000);
+#         what the census those endpoints read costs (census.h).  Then a
+#         heap profile of BENCH_SCALE_STACKS (10000 100000) unique stacks
+#         (tests/workloads/many_stacks, heap.sample_rate 1): the time of
+#         GET /debug/pprof/heap (first, then the median of 3: symbolize,
+#         encode, gzip), pprofd's RSS before the allocations, once they are
+#         tracked and at its peak, and the growth from 10k to 100k.
 #
 # What is measured, per configuration, BENCH_RUNS times (rounds interleave
 # the configurations, alternating which tool goes first, so that the noise of
@@ -135,7 +150,7 @@ WORKLOADS=$OUTPUT/workloads
 RUSAGE=$OUTPUT/bench/rusage
 RUNS=${BENCH_RUNS:-3}
 WINDOW=${BENCH_SECONDS:-10}
-SECTIONS=${BENCH_SECTIONS:-rest cpu dwarf switch goroutine goruntime http}
+SECTIONS=${BENCH_SECTIONS:-rest cpu dwarf switch goroutine goruntime http scale}
 case ${BENCH_WARM:-1} in
 0 | no | false) WARM= ;;
 *) WARM=1 ;;
@@ -394,8 +409,8 @@ start_target()
 
 # ---------------------------------------------------------------- pprofd
 
-# start_pprofd TARGET_PID: a fresh daemon on a free loopback port, answering
-# HTTP; sets DAEMON_PID, DAEMON_URL.
+# start_pprofd TARGET_PID [ARGS...]: a fresh daemon on a free loopback port,
+# answering HTTP; sets DAEMON_PID, DAEMON_URL.  ARGS go to pprofd.
 start_pprofd()
 {
 	local port code logf
@@ -403,7 +418,7 @@ start_pprofd()
 		port=$((20000 + RANDOM % 30000))
 		DAEMON_URL=http://127.0.0.1:$port
 		logf=$BENCH_TMP/pprofd.$port.log
-		APP_ENVIRONMENT=development "$PPROFD" --pid "$1" --listen "127.0.0.1:$port" \
+		APP_ENVIRONMENT=development "$PPROFD" --pid "$1" --listen "127.0.0.1:$port" "${@:2}" \
 			>"$logf" 2>&1 &
 		DAEMON_PID=$!
 		track "$DAEMON_PID"
@@ -1819,6 +1834,273 @@ section_http()
 	echo "every run (req/s | p99 ms):"
 	for ep in health stats; do
 		printf '  %-8s %-30s | %s\n' "$ep" "$(runs "http.$ep" rps)" "$(runs "http.$ep" p99_ms)"
+	done
+}
+
+# ---------------------------------------------------------------- scale
+
+# scale: what the operating endpoints cost as the target grows, and a
+# profile of 100k unique stacks.
+SCALE_THREADS=${BENCH_SCALE_THREADS:-100 1000 10000}
+SCALE_REQUESTS=${BENCH_SCALE_REQUESTS:-15}
+SCALE_STACKS=${BENCH_SCALE_STACKS:-10000 100000}
+SCALE_ENDPOINTS="/performance/health /performance/stats /performance/memory /metrics"
+
+# start_parked NAME ARGS...: starts $WORKLOADS/NAME ARGS and waits (60 s)
+# until it prints "ready"; sets TARGET_PID.
+start_parked()
+{
+	local bin=$WORKLOADS/$1 logf=$BENCH_TMP/$1.$2.log
+	[ -x "$bin" ] || die "missing $bin (make workloads)"
+	shift
+	"$bin" "$@" >"$logf" 2>&1 &
+	TARGET_PID=$!
+	track "$TARGET_PID"
+	for _ in $(seq 600); do
+		grep -q ready "$logf" 2>/dev/null && return 0
+		alive "$TARGET_PID" || break
+		sleep 0.1
+	done
+	die "$bin $* did not get ready: $(tail -2 "$logf")"
+}
+
+# request_ms URL: one GET, curl's time_total in ms; "-" unless answered 200
+# (or, as health does, 202 or 503).
+request_ms()
+{
+	local code total
+	read -r code total < <(curl -s -o /dev/null --max-time 60 -w '%{http_code} %{time_total}\n' \
+		"$1" 2>/dev/null)
+	if [ "$code" = 200 ] || [ "$code" = 202 ] || [ "$code" = 503 ]; then
+		calc "1000 * $total"
+	else
+		echo -
+	fi
+}
+
+# scale_threads N TARGET_PID: a fresh daemon on a many_threads target of N
+# threads, settled; each endpoint SCALE_REQUESTS times (interleaved); the
+# median of each into the results; the census it reads.
+scale_threads()
+{
+	local n=$1 ep i ms vals
+	start_pprofd "$2" || return 1
+	# Start-up loads symbols a step at a time: let it finish.
+	sleep 3
+	for ep in $SCALE_ENDPOINTS; do
+		request_ms "$DAEMON_URL$ep" >/dev/null
+	done
+	for ep in $SCALE_ENDPOINTS; do
+		: >"$BENCH_TMP/scale.$n.${ep//\//_}"
+	done
+	for ((i = 0; i < SCALE_REQUESTS; i++)); do
+		for ep in $SCALE_ENDPOINTS; do
+			ms=$(request_ms "$DAEMON_URL$ep")
+			[ "$ms" = - ] && log "scale: $n threads: $ep did not answer 200" && continue
+			echo "$ms" >>"$BENCH_TMP/scale.$n.${ep//\//_}"
+		done
+	done
+	for ep in $SCALE_ENDPOINTS; do
+		vals=$(median <"$BENCH_TMP/scale.$n.${ep//\//_}")
+		[ "$vals" = - ] || put "scale.$n" "$ep" "$vals"
+	done
+	curl -s "$DAEMON_URL/performance/stats" >"$BENCH_TMP/scale.$n.stats"
+	put "scale.$n" census_cpu_ms "$(jq '.pprofd.memory_census.last_cpu_ms' "$BENCH_TMP/scale.$n.stats")"
+	put "scale.$n" census_wall_ms "$(jq '.pprofd.memory_census.last_wall_ms' "$BENCH_TMP/scale.$n.stats")"
+	put "scale.$n" census_period_s "$(jq '.pprofd.memory_census.period_seconds' "$BENCH_TMP/scale.$n.stats")"
+	put "scale.$n" census_steps "$(jq '.pprofd.memory_census.last_steps' "$BENCH_TMP/scale.$n.stats")"
+	put "scale.$n" mappings "$(jq '.pprofd.memory_census.mappings' "$BENCH_TMP/scale.$n.stats")"
+	put "scale.$n" rss_mib "$(calc "$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status") / 1024")"
+	stop "$DAEMON_PID"
+	log "scale: round $RUN/$RUNS: $n threads: health $(med "scale.$n" /performance/health 2) ms," \
+		"stats $(med "scale.$n" /performance/stats 2), memory $(med "scale.$n" /performance/memory 2)," \
+		"metrics $(med "scale.$n" /metrics 2)"
+}
+
+# heap_stacks FILE: the number of samples (one per unique stack here).
+heap_samples()
+{
+	go tool pprof -raw -symbolize=none "$1" 2>"$1.pprof-err" | awk '
+		/^Samples:/ { s = 1; getline; next }
+		/^Locations/ { s = 0 }
+		s && /:/ { n++ }
+		END { print n + 0 }'
+}
+
+# heap_metric FIELD: the heap collector's FIELD in /debug/metrics ("-").
+heap_metric()
+{
+	local v
+	v=$(curl -s --max-time 5 "$DAEMON_URL/debug/metrics" 2>/dev/null |
+		jq -r ".collectors[] | select(.name == \"heap\") | .$1" 2>/dev/null)
+	echo "${v:--}"
+}
+
+# scale_stacks N: a heap profile of N live blocks, each from its own stack.
+scale_stacks()
+{
+	local n=$1 config=scale.stacks.$1 prev cur first ms samples i
+	printf '{"heap": {"sample_rate": 1, "max_overhead_percent": 0}}\n' >"$BENCH_TMP/heap1.json"
+	start_parked many_stacks "$n" 500
+	if ! start_pprofd "$TARGET_PID" --config "$BENCH_TMP/heap1.json"; then
+		stop "$TARGET_PID"
+		return 1
+	fi
+	if [ "$(heap_metric running)" != true ]; then
+		log "scale: the heap collector is not running: $(heap_metric reason)"
+		stop "$DAEMON_PID"
+		stop "$TARGET_PID"
+		return 1
+	fi
+	sleep 2 # start-up done
+	put "$config" rss0_mib "$(calc "$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status") / 1024")"
+	kill -USR1 "$TARGET_PID"
+	for _ in $(seq 1200); do
+		grep -q '^done' "$BENCH_TMP/many_stacks.$n.log" && break
+		sleep 0.1
+	done
+	# Until every event is in the table.
+	prev=-1
+	for _ in $(seq 100); do
+		cur=$(heap_metric stacks)
+		[ "$cur" = "$prev" ] && break
+		prev=$cur
+		sleep 0.5
+	done
+	put "$config" tracked "$cur"
+	put "$config" lost "$(heap_metric events_lost)"
+	put "$config" rss1_mib "$(calc "$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status") / 1024")"
+	first=$(request_ms "$DAEMON_URL/debug/pprof/heap")
+	put "$config" first_ms "$first"
+	for i in 1 2 3; do
+		ms=$(curl -s -o "$BENCH_TMP/$config.$RUN.pb" --max-time 60 -w '%{time_total}' \
+			"$DAEMON_URL/debug/pprof/heap")
+		put "$config" encode_ms "$(calc "1000 * $ms")"
+	done
+	put "$config" bytes "$(stat -c %s "$BENCH_TMP/$config.$RUN.pb")"
+	put "$config" hwm_mib "$(calc "$(awk '/^VmHWM:/ { print $2 }' "/proc/$DAEMON_PID/status") / 1024")"
+	put "$config" rss2_mib "$(calc "$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status") / 1024")"
+	samples=$(heap_samples "$BENCH_TMP/$config.$RUN.pb")
+	[ -s "$BENCH_TMP/$config.$RUN.pb.pprof-err" ] &&
+		log "scale: go tool pprof: $(head -3 "$BENCH_TMP/$config.$RUN.pb.pprof-err")"
+	put "$config" samples "$samples"
+	stop "$DAEMON_PID"
+	stop "$TARGET_PID"
+	log "scale: round $RUN/$RUNS: $n stacks: $samples in the profile, first $first ms," \
+		"then $(med "$config" encode_ms 1) ms; RSS $(med "$config" rss1_mib 1) MiB," \
+		"peak $(med "$config" hwm_mib 1) MiB"
+}
+
+# ratio_of A B: A / B, 2 decimals ("-" when either is missing).
+ratio_of()
+{
+	if [ "$1" = - ] || [ "$2" = - ]; then
+		echo -
+	else
+		awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b > 0 ? a / b : 0) }'
+	fi
+}
+
+section_scale()
+{
+	local n pids=() i ep row prev a b big small
+	command -v jq >/dev/null 2>&1 || die "missing jq (make deps)"
+	for n in $SCALE_THREADS; do
+		start_parked many_threads "$n"
+		pids+=("$TARGET_PID")
+		log "scale: many_threads $n ready, PID $TARGET_PID"
+	done
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		i=0
+		for n in $SCALE_THREADS; do
+			scale_threads "$n" "${pids[i]}" || log "scale: $n threads: no result this round"
+			i=$((i + 1))
+		done
+		for n in $SCALE_STACKS; do
+			scale_stacks "$n" || log "scale: $n stacks: no result this round"
+		done
+	done
+	for pid in "${pids[@]}"; do
+		stop "$pid"
+	done
+
+	echo
+	echo "== scale: the operating endpoints by target size (tests/workloads/many_threads," \
+		"parked threads): curl time_total, ms,"
+	echo "   medians of $RUNS rounds (a fresh daemon each) of the median of $SCALE_REQUESTS" \
+		"requests; x10: the ratio of the times for 10x the threads (10: linear, 100: quadratic)"
+	printf '%-22s' endpoint
+	for n in $SCALE_THREADS; do printf ' %10s' "$n thr"; done
+	prev=
+	for n in $SCALE_THREADS; do
+		[ -n "$prev" ] && printf ' %12s' "x: $prev->$n"
+		prev=$n
+	done
+	echo
+	for ep in $SCALE_ENDPOINTS; do
+		printf '%-22s' "$ep"
+		for n in $SCALE_THREADS; do printf ' %10s' "$(med "scale.$n" "$ep" 2)"; done
+		prev=
+		for n in $SCALE_THREADS; do
+			[ -n "$prev" ] && printf ' %12s' "$(ratio_of "$(med "scale.$n" "$ep" 3)" "$(med "scale.$prev" "$ep" 3)")"
+			prev=$n
+		done
+		echo
+	done
+	printf '%-22s' "census CPU ms"
+	for n in $SCALE_THREADS; do printf ' %10s' "$(med "scale.$n" census_cpu_ms 1)"; done
+	echo "   (off the request path, in steps of <= 2 ms)"
+	printf '%-22s' "census every s"
+	for n in $SCALE_THREADS; do printf ' %10s' "$(med "scale.$n" census_period_s 2)"; done
+	echo
+	printf '%-22s' "mappings"
+	for n in $SCALE_THREADS; do printf ' %10s' "$(med "scale.$n" mappings 0)"; done
+	echo
+	printf '%-22s' "pprofd RSS MiB"
+	for n in $SCALE_THREADS; do printf ' %10s' "$(med "scale.$n" rss_mib 1)"; done
+	echo
+	echo
+	echo "== scale: a heap profile of N unique stacks (tests/workloads/many_stacks: N live" \
+		"blocks, each from its own 17-call path; heap.sample_rate 1), medians of $RUNS"
+	printf '%-34s' ""
+	for n in $SCALE_STACKS; do printf ' %12s' "$n stacks"; done
+	echo
+	for row in "samples in the profile:samples:0" "tracked (lost events):tracked:0" \
+		"first GET /debug/pprof/heap ms:first_ms:1" "GET /debug/pprof/heap ms:encode_ms:1" \
+		"profile bytes (gzip):bytes:0" "pprofd RSS before, MiB:rss0_mib:1" \
+		"pprofd RSS tracked, MiB:rss1_mib:1" "pprofd peak RSS, MiB:hwm_mib:1" \
+		"pprofd RSS after, MiB:rss2_mib:1"; do
+		printf '%-34s' "${row%%:*}"
+		for n in $SCALE_STACKS; do
+			a=$(med "scale.stacks.$n" "$(cut -d: -f2 <<<"$row")" "${row##*:}")
+			[ "$(cut -d: -f2 <<<"$row")" = tracked ] && a="$a ($(med "scale.stacks.$n" lost 0))"
+			printf ' %12s' "$a"
+		done
+		echo
+	done
+	small=${SCALE_STACKS%% *}
+	big=${SCALE_STACKS##* }
+	echo "growth $small -> $big stacks: GET heap x$(ratio_of "$(med "scale.stacks.$big" encode_ms 3)" \
+		"$(med "scale.stacks.$small" encode_ms 3)"), RSS tracked above start" \
+		"x$(ratio_of "$(calc "$(med "scale.stacks.$big" rss1_mib 3) - $(med "scale.stacks.$big" rss0_mib 3)")" \
+			"$(calc "$(med "scale.stacks.$small" rss1_mib 3) - $(med "scale.stacks.$small" rss0_mib 3)")")"
+	echo
+	big=${SCALE_THREADS##* }
+	small=${SCALE_THREADS%% *}
+	echo "goals:"
+	goal "health at $big threads" "$(med "scale.$big" /performance/health 2)" "<=" 20 ms
+	goal "stats at $big threads" "$(med "scale.$big" /performance/stats 2)" "<=" 20 ms
+	goal "memory at $big threads" "$(med "scale.$big" /performance/memory 2)" "<=" 100 ms
+	for ep in $SCALE_ENDPOINTS; do
+		goal "${ep##*/}: $small -> $big threads, x" \
+			"$(ratio_of "$(med "scale.$big" "$ep" 3)" "$(med "scale.$small" "$ep" 3)")" "<=" \
+			"$(awk -v a="$big" -v b="$small" 'BEGIN { print a / b }')" ""
+	done
+	echo "every run (ms, per threads: health stats memory metrics):"
+	for n in $SCALE_THREADS; do
+		printf '  %-6s' "$n"
+		for ep in $SCALE_ENDPOINTS; do printf ' | %s' "$(runs "scale.$n" "$ep")"; done
+		echo
 	done
 }
 

@@ -103,6 +103,10 @@ static void test_errors_name_file_line_key(void **state)
 		     "key \"symbols.cache_dir\": expected an absolute path");
 	expect_error("{\"symbols\": {\"cache_max_mb\": 0}}",
 		     "key \"symbols.cache_max_mb\": 0 is out of range");
+	expect_error("{\n \"limits\": {\n  \"max_connections\": 0\n }\n}",
+		     "bad.json:3: key \"limits.max_connections\": 0 is out of range");
+	expect_error("{\"limits\": {\"max_connections\": \"many\"}}",
+		     "key \"limits.max_connections\": expected an integer");
 	expect_error("{\n\"cpu\": {\n\"hz\": 100,,\n}}", "bad.json:3: malformed JSON");
 	expect_error("[1, 2]", "expected a JSON object");
 	expect_error("{\"listen\": \"a\"} trailing", "malformed JSON");

@@ -127,9 +127,7 @@ static void on_mapping(const struct smaps_mapping *m, void *arg)
 	}
 }
 
-static void test_smaps(void **state)
-{
-	static const char smaps[] =
+static const char smaps[] =
 		"55d0a0000000-55d0a0021000 rw-p 00000000 00:00 0                          [heap]\n"
 		"Size:                132 kB\n"
 		"Rss:                  12 kB\n"
@@ -145,6 +143,9 @@ static void test_smaps(void **state)
 		"Rss:                   4 kB\n"
 		"Shared_Clean:          4 kB\n"
 		"Swap:                  8 kB\n";
+
+static void test_smaps(void **state)
+{
 	struct seen s = { 0 };
 
 	(void)state;
@@ -167,6 +168,65 @@ static void test_smaps(void **state)
 	assert_string_equal(s.m[2].perms, "r-xp");
 
 	assert_int_equal(stats__parse_smaps("", on_mapping, &s), 0);
+}
+
+/* Fed a piece at a time, of every size, the parser sees what it sees at once. */
+static void test_smaps_pieces(void **state)
+{
+	struct seen whole = { 0 };
+	size_t len = strlen(smaps);
+
+	(void)state;
+	stats__parse_smaps(smaps, on_mapping, &whole);
+	for (size_t piece = 1; piece <= len; piece += piece < 16 ? 1 : 37) {
+		struct seen s = { 0 };
+		struct smaps_parser *p = smaps_parser__new(on_mapping, &s);
+
+		assert_non_null(p);
+		for (size_t at = 0; at < len; at += piece)
+			smaps_parser__feed(p, smaps + at, at + piece <= len ? piece : len - at);
+		assert_int_equal(smaps_parser__end(p), 3);
+		smaps_parser__free(p);
+		assert_int_equal(s.n, 3);
+		for (size_t i = 0; i < 3; i++) {
+			assert_string_equal(s.names[i], whole.names[i]);
+			assert_true(s.m[i].start == whole.m[i].start && s.m[i].end == whole.m[i].end);
+			assert_string_equal(s.m[i].perms, whole.m[i].perms);
+			assert_int_equal(s.m[i].inode, whole.m[i].inode);
+			assert_int_equal(s.m[i].size, whole.m[i].size);
+			assert_int_equal(s.m[i].pss, whole.m[i].pss);
+			assert_int_equal(s.m[i].anonymous, whole.m[i].anonymous);
+			assert_int_equal(s.m[i].shared_clean, whole.m[i].shared_clean);
+			assert_int_equal(s.m[i].rss, whole.m[i].rss);
+			assert_int_equal(s.m[i].swap, whole.m[i].swap);
+			assert_int_equal(s.m[i].private_dirty, whole.m[i].private_dirty);
+		}
+	}
+}
+
+/*
+ * A name longer than any path keeps its start; its fields are still its
+ * own and the next mapping is read.  The last line may lack its newline.
+ */
+static void test_smaps_long_line(void **state)
+{
+	size_t n = 9000, at;
+	char *text = malloc(n + 512);
+	struct seen s = { 0 };
+
+	(void)state;
+	assert_non_null(text);
+	at = sprintf(text, "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 /");
+	memset(text + at, 'x', n);
+	at += n;
+	at += sprintf(text + at, "\nRss: 4 kB\n7f1000000000-7f1000002000 r--p 00000000 00:00 0 "
+				 "[vvar]\nRss: 8 kB");
+	assert_int_equal(stats__parse_smaps(text, on_mapping, &s), 2);
+	assert_int_equal(s.m[0].rss, 4096);
+	assert_int_equal(strncmp(s.names[0], "/xxxxxxxx", 9), 0);
+	assert_string_equal(s.names[1], "[vvar]");
+	assert_int_equal(s.m[1].rss, 8192);
+	free(text);
 }
 
 static void test_syscall_sp(void **state)
@@ -218,7 +278,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stat),     cmocka_unit_test(test_field),
 		cmocka_unit_test(test_limit),    cmocka_unit_test(test_loadavg),
-		cmocka_unit_test(test_smaps),    cmocka_unit_test(test_syscall_sp),
+		cmocka_unit_test(test_smaps),    cmocka_unit_test(test_smaps_pieces),
+		cmocka_unit_test(test_smaps_long_line), cmocka_unit_test(test_syscall_sp),
 		cmocka_unit_test(test_thresholds),
 	};
 

@@ -8,11 +8,15 @@
  * At rest only on_switch is attached (a BTF tracepoint: no tracefs needed):
  * for threads not the target's it returns after two loads, for the target's
  * it reads the runnable wait the scheduler itself keeps (sched_info).  The
- * rest is attached on request: the wakeup programs while tracing; while the
- * block profile is collected (block_since != 0) the programs at system call
- * exit, which take the user stack of a sampled wait, on the
- * syscalls:sys_exit_<name> tracepoints of the blocking calls where tracefs
- * is, else on the raw sys_exit, which every system call of the machine pays.
+ * rest is attached on request: the waking program while tracing; while the
+ * block profile is collected (block_since != 0), what takes the user stack
+ * of a sampled wait in the waiting thread's own context as it returns to
+ * user mode: rseq_update, which runs once after each switch of a thread that
+ * registered rseq (glibc 2.35+ does for every thread), so no system call of
+ * the machine pays; for threads without rseq (Go's), the exits of the
+ * blocking system calls, attached once one such wait is seen
+ * (needs_syscall_exits), on their syscalls:sys_exit_<name> tracepoints where
+ * tracefs is, else on the raw sys_exit, which every system call pays.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -33,6 +37,7 @@ __u64 runq_max_ns = 0;   /* longest runnable wait since user space reset it */
 __u32 runq_max_tid = 0;
 __u64 attached_ns = 0;   /* when on_switch was attached */
 __u64 block_since = 0;   /* the block profile is collected since; 0: it is not */
+__u32 needs_syscall_exits = 0; /* a sampled wait of a thread without rseq was seen */
 
 /*
  * Threads with a sampled wait to send (st->pending): while this is 0, which
@@ -268,6 +273,8 @@ static __always_inline void block_in(struct task_struct *next, __u64 queued_ago)
 	st->pending_delay += weighted;
 	st->pending_count += count_x1000;
 	st->pending_since = block_since;
+	if (!next->rseq && !needs_syscall_exits)
+		needs_syscall_exits = 1;
 	if (!st->pending)
 		__sync_fetch_and_add(&pending_threads, 1);
 	st->pending = 1;
@@ -294,7 +301,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	return 0;
 }
 
-/* At the exit of a system call: sends the thread's sampled wait. */
+/* Back to user mode in the thread's own context: sends its sampled wait. */
 static __always_inline void on_exit(void)
 {
 	struct task_struct *task;
@@ -310,7 +317,15 @@ static __always_inline void on_exit(void)
 		send_pending(task, st, true);
 }
 
-/* The fallback where tracefs is not: every system call of the machine. */
+/* rseq registered: the return to user mode after each switch. */
+SEC("tp_btf/rseq_update")
+int BPF_PROG(on_rseq_update, struct task_struct *t)
+{
+	on_exit();
+	return 0;
+}
+
+/* No rseq, and no tracefs: every system call of the machine. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {

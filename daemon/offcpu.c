@@ -29,12 +29,12 @@
 #include "unwind.h"
 
 /*
- * The system calls a thread blocks in, whose exit takes the user stack of a
- * sampled wait.  Not read/write and their kin: they are the hottest calls of
- * every process on the machine, and a probe on them would cost each of them
- * while the profile is collected (make bench, section rest); a wait in one
- * of them is recorded with its kernel stack and the user PC
- * (waits_without_syscall_exit in /debug/metrics).
+ * For threads without rseq: the system calls a thread blocks in, whose exit
+ * takes the user stack of a sampled wait.  Not read/write and their kin:
+ * they are the hottest calls of every process on the machine, and a probe on
+ * them would cost each of them while the profile is collected (make bench,
+ * section rest); a wait in one of them is recorded with its kernel stack and
+ * the user PC (waits_without_syscall_exit in /debug/metrics).
  */
 static const char *const blocking_syscalls[] = {
 	"futex", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select",
@@ -51,8 +51,10 @@ struct offcpu_collector {
 	struct unwinder *uw;
 	uint64_t events;
 	bool use_tracepoints;     /* syscalls:sys_exit_<name>, else the raw sys_exit */
+	bool rseq_only;           /* attaching the exits failed: not tried again */
 	const char *probes_how;   /* which, and why (static) */
-	struct syscall_links exits; /* attached while collecting */
+	struct bpf_link *rseq;      /* attached while collecting */
+	struct syscall_links exits; /* while collecting, once a thread without rseq waited */
 	/* The timeline, while on. */
 	struct ring_watch timeline;
 	sched_event_fn timeline_fn;
@@ -87,15 +89,9 @@ static int on_block_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void offcpu_drain(struct collector *c)
+/* The exits of the blocking system calls, for threads without rseq. */
+static int attach_exits(struct offcpu_collector *oc, char *err, size_t errlen)
 {
-	ring_watch__consume(&((struct offcpu_collector *)c)->ring);
-}
-
-/* The first user: the system call exits are probed, waits are timed. */
-static int offcpu_start(struct collector *c, char *err, size_t errlen)
-{
-	struct offcpu_collector *oc = (struct offcpu_collector *)c;
 	int ret;
 
 	if (oc->use_tracepoints)
@@ -106,18 +102,53 @@ static int offcpu_start(struct collector *c, char *err, size_t errlen)
 	else
 		ret = syscall_links__attach_raw(&oc->exits, oc->skel->progs.on_sys_exit, err,
 						errlen);
-	if (ret < 0)
-		return ret;
+	return ret < 0 ? ret : 0;
+}
+
+static void offcpu_drain(struct collector *c)
+{
+	struct offcpu_collector *oc = (struct offcpu_collector *)c;
+	char err[256];
+
+	/* A thread without rseq (a Go target's, say) waited: its waits need the exits. */
+	if (c->users && oc->skel->bss->needs_syscall_exits && !oc->exits.n && !oc->rseq_only) {
+		if (attach_exits(oc, err, sizeof(err))) {
+			pr_warn("block: %s: waits of threads without rseq keep only their PC", err);
+			oc->rseq_only = true;
+		} else {
+			pr_debug("block: a thread without rseq waited: %zu system call exits probed",
+				 oc->exits.n);
+		}
+	}
+	ring_watch__consume(&oc->ring);
+}
+
+/* The first user: waits are timed, their user stacks taken on the way back to user mode. */
+static int offcpu_start(struct collector *c, char *err, size_t errlen)
+{
+	struct offcpu_collector *oc = (struct offcpu_collector *)c;
+	int ret;
+
+	oc->rseq = bpf_program__attach(oc->skel->progs.on_rseq_update);
+	if (!oc->rseq) {
+		/* A kernel without the rseq_update tracepoint: the exits from the start. */
+		ret = attach_exits(oc, err, errlen);
+		if (ret)
+			return ret;
+	}
+	oc->skel->bss->needs_syscall_exits = 0;
 	oc->skel->bss->block_since = bpf_ktime__now();
 	return 0;
 }
 
-/* The last user left: nothing per system call any more. */
+/* The last user left: nothing runs for the block profile any more. */
 static void offcpu_stop(struct collector *c)
 {
 	struct offcpu_collector *oc = (struct offcpu_collector *)c;
 
 	oc->skel->bss->block_since = 0;
+	bpf_link__destroy(oc->rseq);
+	oc->rseq = NULL;
 	syscall_links__detach(&oc->exits);
 	ring_watch__consume(&oc->ring);
 }
@@ -154,6 +185,7 @@ static void offcpu_stats(const struct collector *c, cJSON *out)
 				bpf_counter__sum(bpf_map__fd(oc->skel->maps.counters),
 						 OFFCPU_COUNTER_NO_SYSCALL_EXIT));
 	cJSON_AddBoolToObject(out, "always_on", c->mode == COLLECT_CUMULATIVE);
+	cJSON_AddBoolToObject(out, "rseq_probe_attached", oc->rseq != NULL);
 	cJSON_AddStringToObject(out, "syscall_probes", oc->probes_how);
 	cJSON_AddNumberToObject(out, "syscall_probes_attached", oc->exits.n);
 }
@@ -185,6 +217,7 @@ static void offcpu_free(struct collector *c)
 		return;
 	if (oc->skel)
 		timeline_off(oc);
+	bpf_link__destroy(oc->rseq);
 	syscall_links__detach(&oc->exits);
 	ring_watch__close(&oc->ring);
 	offcpu_bpf__destroy(oc->skel); /* detaches every program */

@@ -1387,6 +1387,7 @@ section_dwarf()
 # (two threads on one CPU ping-ponging through pipes) with and without a
 # daemon on it.
 SWITCH_ROUNDS=${BENCH_SWITCH_ROUNDS:-300000}
+SWITCH_KEY=switch # where switch_run puts its figures: the switch or the rest section's
 REST_SYSCALLS=${BENCH_REST_SYSCALLS:-2000000}
 REST_REQUESTS=${BENCH_REST_REQUESTS:-300}
 SYSCALL_PROBES="(none collected)"
@@ -1503,15 +1504,15 @@ switch_run()
 		pprofd_off "$config"
 		return 1
 	fi
-	put "switch.$config" ns "$ns"
-	put "switch.$config" cpu_ns "$cpu_ns"
-	put "switch.$config" switches "$switches"
-	put "switch.$config" secs "$(calc "$t1 - $t0")"
+	put "$SWITCH_KEY.$config" ns "$ns"
+	put "$SWITCH_KEY.$config" cpu_ns "$cpu_ns"
+	put "$SWITCH_KEY.$config" switches "$switches"
+	put "$SWITCH_KEY.$config" secs "$(calc "$t1 - $t0")"
 	if [ "$config" != none ]; then
-		put "switch.$config" daemon_pct "$(calc "100 * ($c1 - $c0) / $CLK_TCK / ($t1 - $t0)")"
-		put "switch.$config" daemon_ns "$(calc "1e9 * ($c1 - $c0) / $CLK_TCK / $switches")"
-		[ "$w0" = - ] || [ "$w1" = - ] || put "switch.$config" waits "$((w1 - w0))"
-		[ "$r0" = - ] || [ "$r1" = - ] || put "switch.$config" recorded "$((r1 - r0))"
+		put "$SWITCH_KEY.$config" daemon_pct "$(calc "100 * ($c1 - $c0) / $CLK_TCK / ($t1 - $t0)")"
+		put "$SWITCH_KEY.$config" daemon_ns "$(calc "1e9 * ($c1 - $c0) / $CLK_TCK / $switches")"
+		[ "$w0" = - ] || [ "$w1" = - ] || put "$SWITCH_KEY.$config" waits "$((w1 - w0))"
+		[ "$r0" = - ] || [ "$r1" = - ] || put "$SWITCH_KEY.$config" recorded "$((r1 - r0))"
 		pprofd_off "$config"
 	fi
 	log "switch: $config run $RUN: $ns ns per switch ($cpu_ns CPU ns), $switches switches"
@@ -1610,6 +1611,20 @@ bpf_ns()
 	echo "$total"
 }
 
+# bpf_stats_on / bpf_stats_off: kernel.bpf_stats_enabled (which bpf_ns
+# reads) only around what is measured with it: it adds a clock read to every
+# run of every program.
+bpf_stats_on()
+{
+	BPF_STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -qw kernel.bpf_stats_enabled=1
+}
+
+bpf_stats_off()
+{
+	sysctl -qw kernel.bpf_stats_enabled="${BPF_STATS_WAS:-0}"
+}
+
 # foreign_syscall_probes: raw sys_enter/sys_exit links on the machine that
 # are not ours (another profiler, another pprofd): they slow every system
 # call of every process, so a round with them measures them too.
@@ -1639,9 +1654,11 @@ neighbour_run()
 	n=$(foreign_syscall_probes)
 	[ "$n" = 0 ] || put rest.disturbed rounds "$n"
 	[ "$n" = 0 ] || log "rest: $n raw system call probes of another process are attached: this round measures them too"
+	bpf_stats_on
 	[ "$config" = none ] || b0=$(bpf_ns "$DAEMON_PID")
 	"$RUSAGE" "$out" dd if=/dev/zero of=/dev/null bs=1 count=$((REST_SYSCALLS / 2)) 2>/dev/null
 	[ "$config" = none ] || b1=$(bpf_ns "$DAEMON_PID")
+	bpf_stats_off
 	pprofd_off "$config"
 	stop "$idle"
 	# UTIME_US STIME_US MAXRSS STATUS on the second line.
@@ -1690,11 +1707,13 @@ goserver_run()
 		stop "$GO_PID"
 		return 1
 	fi
+	bpf_stats_on
 	[ "$config" = none ] || b0=$(bpf_ns "$DAEMON_PID")
 	c0=$(schedstat_ns "$GO_PID")
 	curl -s "$GO_URL/metrics?[1-$REST_REQUESTS]" >/dev/null
 	c1=$(schedstat_ns "$GO_PID")
 	[ "$config" = none ] || b1=$(bpf_ns "$DAEMON_PID")
+	bpf_stats_off
 	pprofd_off "$config"
 	stop "$GO_PID"
 	put "rest.go.$config" cpu_ms "$(calc "($c1 - $c0) / 1e6")"
@@ -1709,11 +1728,9 @@ goserver_run()
 # Each against no daemon, in the same round, order alternating.
 section_rest()
 {
-	local order config stats
+	local order config
 	command -v prometheus >/dev/null 2>&1 || die "missing prometheus (make deps)"
 	command -v bpftool >/dev/null 2>&1 || die "missing bpftool (make deps)"
-	stats=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -qw kernel.bpf_stats_enabled=1
 	log "rest: $RUNS rounds; dd $REST_SYSCALLS system calls, $REST_REQUESTS requests"
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		if ((RUN % 2)); then order="none rest collecting"; else order="collecting rest none"; fi
@@ -1721,15 +1738,15 @@ section_rest()
 			neighbour_run "$config" || log "rest: dd: $config: no result this round"
 			goserver_run "$config" ||
 				log "rest: Go server: $config: no result this round"
-			switch_run "$config" || log "rest: switcher: $config: no result this round"
+			SWITCH_KEY=rest.switch switch_run "$config" ||
+				log "rest: switcher: $config: no result this round"
 		done
 		for config in rest collecting; do
 			added_per_round rest.dd cpu_ms "$config"
 			added_per_round rest.go cpu_ms "$config"
-			added_per_round switch cpu_ns "$config"
+			added_per_round rest.switch cpu_ns "$config"
 		done
 	done
-	sysctl -qw kernel.bpf_stats_enabled="$stats"
 
 	echo
 	echo "== rest: what an attached pprofd costs, at rest and while block + mutex are" \
@@ -1749,9 +1766,9 @@ section_rest()
 	printf '  %-44s %10s %10s %10s\n' "  pprofd's BPF programs, % of its CPU" "" \
 		"$(med rest.go.rest bpf_pct 2)%" "$(med rest.go.collecting bpf_pct 2)%"
 	printf '  %-44s %10s %10s %10s\n' "switcher, CPU ns per context switch" \
-		"$(med switch.none cpu_ns 0)" "$(med switch.rest cpu_ns 0)" "$(med switch.collecting cpu_ns 0)"
+		"$(med rest.switch.none cpu_ns 0)" "$(med rest.switch.rest cpu_ns 0)" "$(med rest.switch.collecting cpu_ns 0)"
 	printf '  %-44s %10s %10s %10s\n' "  added (median of per-round %)" "" \
-		"$(med switch.rest-ratio cpu_ns 1)%" "$(med switch.collecting-ratio cpu_ns 1)%"
+		"$(med rest.switch.rest-ratio cpu_ns 1)%" "$(med rest.switch.collecting-ratio cpu_ns 1)%"
 	echo
 	[ -z "$(values rest.disturbed rounds)" ] ||
 		echo "  WARNING: $(values rest.disturbed rounds | wc -l) dd runs had another process's raw system call probes attached"
@@ -1761,13 +1778,13 @@ section_rest()
 	goal "neighbour, collecting block+mutex" "$(med rest.dd.collecting-ratio cpu_ms 1)" "<=" 5 %
 	goal "Go server CPU, pprofd at rest" "$(med rest.go.rest-ratio cpu_ms 1)" "<=" 1 %
 	goal "Go server CPU, collecting" "$(med rest.go.collecting-ratio cpu_ms 1)" "<=" 5 %
-	goal "switcher CPU, collecting" "$(med switch.collecting-ratio cpu_ns 1)" "<=" 5 %
-	goal "added CPU per switch, at rest" "$(med switch.rest-added cpu_ns 0)" "<=" 300 ns
+	goal "switcher CPU, collecting" "$(med rest.switch.collecting-ratio cpu_ns 1)" "<=" 5 %
+	goal "added CPU per switch, at rest" "$(med rest.switch.rest-added cpu_ns 0)" "<=" 300 ns
 	echo "every run:"
 	for config in none rest collecting rest-ratio collecting-ratio; do
 		printf '  %-18s dd %-26s | go %-26s | switch %s\n' "$config" \
 			"$(runs "rest.dd.$config" cpu_ms)" "$(runs "rest.go.$config" cpu_ms)" \
-			"$(runs "switch.$config" cpu_ns)"
+			"$(runs "rest.switch.$config" cpu_ns)"
 	done
 }
 

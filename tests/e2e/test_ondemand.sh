@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# test_ondemand.sh - nothing per system call while nobody asks: the block
-# collector attaches its system call exit programs only while a request
-# collects, on the syscalls:* tracepoints where tracefs is mounted, on the
-# raw sys_exit where it is not; the mutex collector, which reads futex waits
-# and wakes from the scheduler, attaches sched_switch/sched_waking only while
-# a request collects; block.always_on / mutex.always_on keep them on from
-# attach (Go's cumulative profiles).  On the contention
+# test_ondemand.sh - nothing per system call while nobody asks.  The block
+# collector takes a sampled wait's user stack only while a request collects:
+# at rseq_update (the return to user mode after a switch) for threads with
+# rseq, and, once a thread without rseq waited, at the exits of the blocking
+# system calls, on the syscalls:* tracepoints where tracefs is mounted, on
+# the raw sys_exit where it is not.  The mutex collector, which reads futex
+# waits and wakes from the scheduler, attaches sched_switch/sched_waking
+# only while a request collects.  block.always_on / mutex.always_on keep
+# them on from attach (Go's cumulative profiles).  On the contention
 # workload (waiter: 5 s waits on a condition variable; holder-1/2: a mutex
 # held 5 ms in turn).
 #
@@ -100,17 +102,16 @@ else
 	fail "block probes: syscall tracepoints (pprofd mounts tracefs)" "$how"
 fi
 
-# Both collecting: probes on the blocking calls only.
+# Both collecting: glibc registers rseq for every thread, so no system call
+# program at all, even after the waits.
 collect_both 8 tp
+sleep 1
 progs=$(attached_programs "$DAEMON_PID")
-exits=$(count_of on_syscall_exit "$progs")
-diag "collecting: $exits syscall exit tracepoints, $(tr '\n' ' ' <<<"$progs" | sed 's/on_syscall_exit //g')"
-if [ "$exits" -ge 10 ] && [ "$exits" = "$(metric block syscall_probes_attached)" ]; then
-	ok "collecting: block on $exits syscalls:sys_exit_* tracepoints (as /debug/metrics says)"
-else
-	fail "collecting: block on >= 10 syscalls:sys_exit_* tracepoints" \
-		"$exits attached; metrics say $(metric block syscall_probes_attached)"
-fi
+diag "collecting: $(tr '\n' ' ' <<<"$progs")"
+check_eq "collecting: block on rseq_update" "1 true" \
+	"$(count_of on_rseq_update "$progs") $(metric block rseq_probe_attached)"
+check_eq "collecting: no syscall exit probe for threads with rseq" "0 0" \
+	"$(count_of on_syscall_exit "$progs") $(metric block syscall_probes_attached)"
 check_eq "collecting: mutex on sched_waking" 1 "$(count_of on_waking "$progs")"
 check_eq "collecting: mutex's sched_switch beside block's" 2 "$(count_of on_switch "$progs")"
 check_eq "collecting: no raw sys_enter/sys_exit, no sys_enter_*" 0 \
@@ -124,8 +125,17 @@ sleep 0.5
 progs=$(attached_programs "$DAEMON_PID")
 check_eq "after the windows: no system call program attached" 0 \
 	"$(grep -cE '^on_(sys_|syscall_|futex_)' <<<"$progs")"
-check_eq "after the windows: sched_switch alone again, no waking" "1 0" \
-	"$(count_of on_switch "$progs") $(count_of on_waking "$progs")"
+check_eq "after the windows: sched_switch alone again, no waking, no rseq_update" "1 0 0" \
+	"$(count_of on_switch "$progs") $(count_of on_waking "$progs") $(count_of on_rseq_update "$progs")"
+# Sent at the next switch-out instead: only a wait whose thread left the CPU
+# again before it returned to user mode.
+nostack=$(metric block waits_without_syscall_exit)
+recorded=$(metric block waits_recorded)
+if [ "${recorded:-0}" -gt 0 ] && [ $((nostack * 100)) -le "$recorded" ]; then
+	ok "with rseq: $nostack of $recorded waits without their user stack (<= 1%)"
+else
+	fail "with rseq: at most 1% of the waits without their user stack" "$nostack of $recorded"
+fi
 check_eq "after the windows: block not running" false "$(metric block running)"
 
 # The holders' mutex hand-offs are seen in the window (~100 a second).
@@ -184,8 +194,8 @@ if start_daemon "$pid" --config "$conf"; then
 	progs=$(attached_programs "$DAEMON_PID")
 	check_eq "always_on: block running from attach" true "$(metric block running)"
 	check_eq "always_on: mutex running from attach" true "$(metric mutex running)"
-	if [ "$(count_of on_syscall_exit "$progs")" -ge 10 ] && [ "$(count_of on_waking "$progs")" = 1 ]; then
-		ok "always_on: block's syscall tracepoints and mutex's sched_waking attached from attach"
+	if [ "$(count_of on_rseq_update "$progs")" = 1 ] && [ "$(count_of on_waking "$progs")" = 1 ]; then
+		ok "always_on: block's rseq_update and mutex's sched_waking attached from attach"
 	else
 		fail "always_on: system call tracepoints attached from attach" "$(tr '\n' ' ' <<<"$progs")"
 	fi
@@ -209,9 +219,52 @@ else
 	fail "start pprofd --config $conf"
 fi
 
+# ---------------------------------------------------------------- no rseq
+# Threads without rseq (Go's; here glibc told not to register it): the
+# exits of the blocking system calls, attached after the first such wait.
+GLIBC_TUNABLES=glibc.pthread.rseq=0 start_workload contention || fail "start contention without rseq"
+pid=$WORKLOAD_PID
+if start_daemon "$pid"; then
+	URL=$DAEMON_URL/debug/pprof
+	sleep 1
+	collect_both 8 norseq
+	for _ in $(seq 50); do
+		[ "$(metric block syscall_probes_attached)" -gt 0 ] 2>/dev/null && break
+		sleep 0.1
+	done
+	progs=$(attached_programs "$DAEMON_PID")
+	exits=$(count_of on_syscall_exit "$progs")
+	diag "no rseq, collecting: $exits syscall exit tracepoints, $(tr '\n' ' ' <<<"$progs" | sed 's/on_syscall_exit //g')"
+	if [ "$exits" -ge 10 ] && [ "$exits" = "$(metric block syscall_probes_attached)" ]; then
+		ok "no rseq: block on $exits syscalls:sys_exit_* tracepoints (as /debug/metrics says)"
+	else
+		fail "no rseq: block on >= 10 syscalls:sys_exit_* tracepoints" \
+			"$exits attached; metrics say $(metric block syscall_probes_attached)"
+	fi
+	# shellcheck disable=SC2086 # PIDs
+	wait $COLLECTING
+	check_eq "no rseq: block?seconds=8: 200" 200 "$(cat "$E2E_TMP/norseq-block.code")"
+	all=$(pprof_top "$E2E_TMP/norseq-block.prof" -sample_index=delay)
+	for fn in ___pthread_mutex_lock __nanosleep; do
+		c=$(cum_pct "$all" "$fn")
+		if awk -v c="$c" 'BEGIN { exit !(c > 10) }'; then
+			ok "no rseq: $fn has $c% of the delay (user stacks from the syscall exits)"
+		else
+			fail "no rseq: $fn has $c% of the delay (want > 10)" "$all"
+		fi
+	done
+	sleep 0.5
+	check_eq "no rseq, after the window: no system call program attached" 0 \
+		"$(grep -cE '^on_(sys_|syscall_|futex_)' <<<"$(attached_programs "$DAEMON_PID")")"
+	stop "$DAEMON_PID"
+else
+	fail "start pprofd --pid $pid (no rseq)"
+fi
+
 # ---------------------------------------------------------------- no tracefs
 # A host without tracefs, where pprofd may not mount it: a mount namespace
-# of its own with tracefs (and debugfs) unmounted, probes.mount_tracefs off.
+# of its own with tracefs (and debugfs) unmounted, probes.mount_tracefs off;
+# the target without rseq, so that its waits need the raw sys_exit.
 conf=$E2E_TMP/nomount.json
 printf '{ "probes": { "mount_tracefs": false } }\n' >"$conf"
 wrapper=$E2E_TMP/pprofd-no-tracefs
@@ -251,6 +304,10 @@ if start_daemon "$pid" --config "$conf"; then
 	check_eq "no tracefs, at rest: no system call program attached" 0 \
 		"$(grep -cE '^on_(sys_|syscall_|futex_)' <<<"$progs")"
 	collect_both 6 raw
+	for _ in $(seq 50); do
+		[ "$(metric block syscall_probes_attached)" -gt 0 ] 2>/dev/null && break
+		sleep 0.1
+	done
 	progs=$(attached_programs "$DAEMON_PID")
 	diag "no tracefs, collecting: $(tr '\n' ' ' <<<"$progs")"
 	check_eq "no tracefs, collecting: raw sys_exit (block)" 1 "$(count_of on_sys_exit "$progs")"

@@ -213,7 +213,7 @@ FUZZ_OUT ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
-	-I$(OUTPUT) -Ibpf -Idaemon -Itests/fuzz -DPPROFD_VERSION='"$(VERSION)"' -MMD -MP
+	-I$(OUTPUT) -Ibpf -Idaemon -Isampler -Itests/fuzz -DPPROFD_VERSION='"$(VERSION)"' -MMD -MP
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
 FUZZ_DAEMON_OBJS := $(patsubst daemon/%.c,$(FUZZ_OUT)/daemon/%.o,$(DAEMON_SRCS))

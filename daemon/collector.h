@@ -102,6 +102,15 @@ int collector__acquire_first(struct collector *c, int (*start)(struct collector 
 void collector__release_last(struct collector *c, void (*stop)(struct collector *c));
 
 /*
+ * acquire/release of a COLLECT_SNAPSHOT collector: counts the users; the
+ * first one after none clears the table (the stacks of threads or
+ * goroutines long gone).  (collectors.c)
+ */
+int collector__acquire_snapshot(struct collector *c, const struct collect_request *req,
+				char *err, size_t errlen);
+void collector__release_snapshot(struct collector *c);
+
+/*
  * One collector as /performance/stats and /debug/metrics list it: name,
  * available, running, stacks; with details, also why it does not run, its
  * requests and its own figures (ops->stats).  NULL when out of memory.

@@ -71,6 +71,25 @@ void collector__release_last(struct collector *c, void (*stop)(struct collector 
 		stop(c);
 }
 
+int collector__acquire_snapshot(struct collector *c, const struct collect_request *req,
+				char *err, size_t errlen)
+{
+	(void)req;
+	(void)err;
+	(void)errlen;
+	/* Nobody holds a snapshot: forget the stacks of those long gone. */
+	if (!c->users)
+		stack_table__clear(c->stacks);
+	c->users++;
+	return 0;
+}
+
+void collector__release_snapshot(struct collector *c)
+{
+	if (c->users)
+		c->users--;
+}
+
 /* What stands in the table for a collector that cannot run. */
 struct unavailable_collector {
 	struct collector c;

@@ -218,25 +218,6 @@ static void goroutine_drain(struct collector *c)
 		 gc->last_dump_ns / 1e6);
 }
 
-static int snapshot_acquire(struct collector *c, const struct collect_request *req, char *err,
-			    size_t errlen)
-{
-	(void)req;
-	(void)err;
-	(void)errlen;
-	/* Nobody holds a snapshot: forget the stacks of goroutines long gone. */
-	if (!c->users)
-		stack_table__clear(c->stacks);
-	c->users++;
-	return 0;
-}
-
-static void snapshot_release(struct collector *c)
-{
-	if (c->users)
-		c->users--;
-}
-
 static int64_t count_period(const struct collector *c)
 {
 	(void)c;
@@ -505,8 +486,8 @@ static void goroutine_free(struct collector *c)
 }
 
 static const struct collector_ops goroutine_ops = {
-    .acquire = snapshot_acquire,
-    .release = snapshot_release,
+    .acquire = collector__acquire_snapshot,
+    .release = collector__release_snapshot,
     .drain = goroutine_drain,
     .text = goroutine_text,
     .period = count_period,
@@ -723,7 +704,7 @@ static int heap_acquire(struct collector *c, const struct collect_request *req, 
 			return -ENOTSUP;
 		}
 	}
-	return snapshot_acquire(c, req, err, errlen);
+	return collector__acquire_snapshot(c, req, err, errlen);
 }
 
 static int64_t heap_period(const struct collector *c)
@@ -825,7 +806,7 @@ static void heap_free(struct collector *c)
 
 static const struct collector_ops heap_ops = {
     .acquire = heap_acquire,
-    .release = snapshot_release,
+    .release = collector__release_snapshot,
     .drain = heap_drain,
     .text = heap_text,
     .period = heap_period,

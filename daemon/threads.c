@@ -286,25 +286,6 @@ static void goroutine_drain(struct collector *c)
 	pr_debug("goroutine: %zu threads in %.3f ms", tc->nthreads, tc->last_dump_ns / 1e6);
 }
 
-static int goroutine_acquire(struct collector *c, const struct collect_request *req, char *err,
-			     size_t errlen)
-{
-	(void)req;
-	(void)err;
-	(void)errlen;
-	/* Nobody holds a snapshot: forget the stacks of threads long gone. */
-	if (!c->users)
-		stack_table__clear(c->stacks);
-	c->users++;
-	return 0;
-}
-
-static void goroutine_release(struct collector *c)
-{
-	if (c->users)
-		c->users--;
-}
-
 /* --- threadcreate -------------------------------------------------------- */
 
 /*
@@ -631,8 +612,8 @@ static void threads_free(struct collector *c)
 }
 
 static const struct collector_ops goroutine_ops = {
-	.acquire = goroutine_acquire,
-	.release = goroutine_release,
+	.acquire = collector__acquire_snapshot,
+	.release = collector__release_snapshot,
 	.drain = goroutine_drain,
 	.text = threads_text,
 	.period = threads_period,

@@ -88,8 +88,8 @@ struct settings {
 	 * "block.always_on", "mutex.always_on": collect from attach, so that a
 	 * request without ?seconds= gets the cumulative profile, as Go's once
 	 * SetBlockProfileRate / SetMutexProfileFraction is called (false: their
-	 * system call probes, which run for every process of the machine, are
-	 * attached only while a request collects).
+	 * probes, which run for every process of the machine, are attached only
+	 * while a request collects).
 	 */
 	bool block_always_on;
 	bool mutex_always_on;
@@ -97,7 +97,7 @@ struct settings {
 	/*
 	 * "probes.mount_tracefs": mount tracefs at /sys/kernel/tracing when it
 	 * is not, for the syscalls:* tracepoints (true).  Without them the
-	 * block and mutex probes fall back to the raw sys_enter/sys_exit.
+	 * block probes of threads without rseq fall back to the raw sys_exit.
 	 */
 	bool probes_mount_tracefs;
 

@@ -266,6 +266,22 @@ start_workload()
 	return 1
 }
 
+# start_go_app BIN [ARGS...]: a Go workload serving HTTP on a free loopback
+# port (its -listen), waited for (up to 5 s) until it answers; sets APP_PORT
+# and WORKLOAD_PID.
+start_go_app()
+{
+	local bin=$1
+	shift
+	APP_PORT=$(free_port) || return 1
+	start_workload "$bin" -listen "127.0.0.1:$APP_PORT" "$@" || return 1
+	for _ in $(seq 50); do
+		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$APP_PORT/" && break
+		sleep 0.1
+	done
+	return 0
+}
+
 # ---------------------------------------------------------------- the daemon
 
 # start_daemon PID [ARGS...]: starts pprofd on PID listening on a free

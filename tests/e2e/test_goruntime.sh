@@ -56,16 +56,12 @@ flat_bytes()
 run_against()
 {
 	local bin=$1 app_port go_pid app_n pd_n
-	app_port=$(free_port)
-	if ! start_workload "$bin" -listen "127.0.0.1:$app_port" -goroutines "$PARKED" -retain; then
+	if ! start_go_app "$bin" -goroutines "$PARKED" -retain; then
 		fail "$bin: start"
 		return
 	fi
+	app_port=$APP_PORT
 	go_pid=$WORKLOAD_PID
-	for _ in $(seq 50); do
-		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$app_port/" && break
-		sleep 0.1
-	done
 	if ! start_daemon "$go_pid"; then
 		fail "$bin: start pprofd --pid $go_pid"
 		stop "$go_pid"

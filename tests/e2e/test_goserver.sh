@@ -15,16 +15,12 @@
 
 require_daemon
 
-app_port=$(free_port)
-if ! start_workload goserver -listen "127.0.0.1:$app_port"; then
+if ! start_go_app goserver; then
 	fail "start goserver"
 	done_testing
 fi
+app_port=$APP_PORT
 go_pid=$WORKLOAD_PID
-for _ in $(seq 50); do
-	curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$app_port/" && break
-	sleep 0.1
-done
 if ! start_daemon "$go_pid"; then
 	fail "start pprofd --pid $go_pid"
 	done_testing

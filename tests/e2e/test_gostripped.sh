@@ -98,16 +98,12 @@ check_goserver()
 {
 	local variant=$1 app_port go_pid go_curl pprofd_curl f code top names raw shares
 	local go_top trunc fn g p bad=0 inl addr sym tolerance
-	app_port=$(free_port)
-	if ! start_workload "$variant" -listen "127.0.0.1:$app_port"; then
+	if ! start_go_app "$variant"; then
 		fail "$variant: start"
 		return
 	fi
+	app_port=$APP_PORT
 	go_pid=$WORKLOAD_PID
-	for _ in $(seq 50); do
-		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$app_port/" && break
-		sleep 0.1
-	done
 	if ! start_daemon "$go_pid"; then
 		fail "$variant: start pprofd --pid $go_pid"
 		stop "$go_pid"

@@ -43,6 +43,9 @@ __u64 wake_seq = 0;
  */
 __u32 epoch = 0;
 
+/* Bytes above sp a wake's record copies (0: all), as the daemon learned them. */
+__u32 stack_copy_limit = 0;
+
 /* A target thread waiting in a futex now. */
 struct wait_state {
 	__u64 uaddr;
@@ -208,7 +211,7 @@ int BPF_PROG(on_waking, struct task_struct *p)
 	e->tid = waker->pid;
 	e->wake_seq = seq;
 	__builtin_memcpy(e->comm, waker->comm, sizeof(e->comm));
-	capture_user_stack(waker, &e->user);
+	capture_user_stack_within(waker, &e->user, stack_copy_limit);
 	bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events));
 	count(LOCK_COUNTER_WAKES);
 	return 0;

@@ -32,7 +32,8 @@ struct user_stack_copy {
 	__u64 ip, sp, bp; /* user registers (saved at kernel entry for kernel samples) */
 	__u64 start;      /* user address of stack[0]: sp's page */
 	__u32 len;        /* bytes in stack[] */
-	__u32 pad;
+	__u32 limited;    /* the copy stopped at the bytes it was asked for, not at
+			   * the end of the stack or of stack[] */
 	__u8 stack[STACK_COPY_BYTES];
 };
 

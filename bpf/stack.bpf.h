@@ -28,26 +28,43 @@ static __always_inline __u64 capture_user_regs(struct task_struct *task,
 	out->bp = regs->bp;
 	out->start = sp & ~(__u64)(STACK_COPY_CHUNK - 1);
 	out->len = 0;
+	out->limited = 0;
 	return sp;
 }
 
 static __always_inline __u32 capture_stack(struct task_struct *task,
-					   struct user_stack_copy *out, const bool other_task)
+					   struct user_stack_copy *out, const bool other_task,
+					   __u32 above_sp)
 {
-	__u64 sp = capture_user_regs(task, out), start = out->start;
+	__u64 sp = capture_user_regs(task, out), start = out->start, end;
 	__u32 len = 0;
 
 	if (!sp)
 		return 0;
+	end = start + STACK_COPY_BYTES;
+	if (above_sp && sp + above_sp < end)
+		end = sp + above_sp;
 #pragma unroll
 	for (int i = 0; i < STACK_COPY_BYTES / STACK_COPY_CHUNK; i++) {
 		void *to = out->stack + i * STACK_COPY_CHUNK;
-		void *from = (void *)(start + i * STACK_COPY_CHUNK);
+		__u64 from = start + i * STACK_COPY_CHUNK, n;
 
-		if (other_task ? bpf_copy_from_user_task(to, STACK_COPY_CHUNK, from, task, 0)
-			       : bpf_probe_read_user(to, STACK_COPY_CHUNK, from))
+		if (from >= end) {
+			out->limited = 1;
 			break;
-		len += STACK_COPY_CHUNK;
+		}
+		/* Within one page: a shorter read faults where the whole one would. */
+		n = end - from;
+		if (n > STACK_COPY_CHUNK)
+			n = STACK_COPY_CHUNK;
+		if (other_task ? bpf_copy_from_user_task(to, n, (void *)from, task, 0)
+			       : bpf_probe_read_user(to, n, (void *)from))
+			break;
+		len += n;
+		if (n < STACK_COPY_CHUNK) {
+			out->limited = 1;
+			break;
+		}
 	}
 	out->len = len;
 	return len;
@@ -62,7 +79,21 @@ static __always_inline __u32 capture_stack(struct task_struct *task,
 static __always_inline __u32 capture_user_stack(struct task_struct *task,
 						struct user_stack_copy *out)
 {
-	return capture_stack(task, out, false);
+	return capture_stack(task, out, false, 0);
+}
+
+/*
+ * The same, copying no more than above_sp bytes above the stack pointer (0:
+ * as much as capture_user_stack): what the daemon learned the target's
+ * stacks need (struct copy_budget, daemon/unwind.h).  Every byte copied is
+ * a byte moved to the daemon's CPU; a wait's record rarely needs the whole
+ * copy.
+ */
+static __always_inline __u32 capture_user_stack_within(struct task_struct *task,
+						       struct user_stack_copy *out,
+						       __u32 above_sp)
+{
+	return capture_stack(task, out, false, above_sp);
 }
 
 /*
@@ -75,7 +106,7 @@ static __always_inline __u32 capture_user_stack(struct task_struct *task,
 static __always_inline __u32 capture_user_stack_task(struct task_struct *task,
 						     struct user_stack_copy *out)
 {
-	return capture_stack(task, out, true);
+	return capture_stack(task, out, true, 0);
 }
 
 #endif /* PPROFD_STACK_BPF_H */

@@ -42,6 +42,7 @@ struct lock_collector {
 	struct lock_bpf *skel;
 	struct ring_watch ring;
 	struct unwinder *uw;
+	struct copy_budget budget; /* of the wakers' user stacks */
 	struct wake *wakes;
 	uint64_t waker_unknown; /* waits whose wake was not seen or is gone */
 };
@@ -56,7 +57,11 @@ static void on_wake(struct lock_collector *lc, const struct lock_wake *e)
 	uint64_t pcs[MAX_USER_FRAMES + 1];
 	struct wake *w = &lc->wakes[e->wake_seq % WAKE_RING];
 	size_t n = unwinder__user_stack(lc->uw, &e->user, NULL, 0, pcs, MAX_USER_FRAMES + 1);
-	uint64_t *copy = malloc(n * sizeof(*copy));
+	uint64_t *copy;
+
+	if (copy_budget__update(&lc->budget, lc->uw, &e->user))
+		lc->skel->bss->stack_copy_limit = lc->budget.limit;
+	copy = malloc(n * sizeof(*copy));
 
 	if (!copy)
 		return;
@@ -163,6 +168,8 @@ static void lock_stats(const struct collector *c, cJSON *out)
 	cJSON_AddNumberToObject(out, "contended_wakes", bpf_counter__sum(bpf_map__fd(lc->skel->maps.counters), LOCK_COUNTER_WAKES));
 	cJSON_AddNumberToObject(out, "events_lost", bpf_counter__sum(bpf_map__fd(lc->skel->maps.counters), LOCK_COUNTER_LOST));
 	cJSON_AddNumberToObject(out, "waker_unknown", lc->waker_unknown);
+	cJSON_AddNumberToObject(out, "stack_copy_bytes", lc->budget.limit);
+	cJSON_AddNumberToObject(out, "stacks_cut_by_copy_limit", lc->budget.cut);
 	cJSON_AddBoolToObject(out, "always_on", c->mode == COLLECT_CUMULATIVE);
 }
 
@@ -214,6 +221,7 @@ struct collector *lock_collector__new(const struct collector_env *env, int *erro
 	lc->c.period_type = (struct sample_type){ "contentions", "count" };
 	lc->c.ops = &lock_ops;
 	lc->uw = env->uw;
+	copy_budget__init(&lc->budget);
 	lc->c.stacks = stack_table__new(2);
 	lc->wakes = calloc(WAKE_RING, sizeof(*lc->wakes));
 	if (!lc->c.stacks || !lc->wakes) {

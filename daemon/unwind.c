@@ -54,6 +54,9 @@ struct unwinder {
 	struct rule_slot *cache;
 	size_t cached;
 	struct unwind_stats stats;
+	uint64_t reach; /* the last stack: highest CFA its steps computed */
+	uint64_t last_sp;  /* the last stack: its sp */
+	bool cut;       /* the last stack: the copy ended first */
 };
 
 struct unwinder *unwinder__new(pid_t pid, struct symbolizer *sym)
@@ -295,6 +298,8 @@ static enum step step(struct unwinder *u, const struct user_stack_copy *st, uint
 			return STEP_NO_COPY;
 		break;
 	}
+	if (cfa > u->reach)
+		u->reach = cfa;
 	if (!ra)
 		return STEP_END;
 	/* The stack grows down: a caller's frame is above its callee's. */
@@ -332,6 +337,9 @@ size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st
 	uint64_t ip = st->ip, sp = st->sp, bp = st->bp;
 	size_t n = 0;
 
+	u->reach = sp;
+	u->last_sp = sp;
+	u->cut = false;
 	if (!ip || max < 2)
 		return 0;
 	u->stats.stacks++;
@@ -355,8 +363,10 @@ size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st
 			n = m;
 		}
 		if (s != STEP_OK) {
-			if (s == STEP_NO_COPY)
+			if (s == STEP_NO_COPY) {
 				u->stats.truncated_copy++;
+				u->cut = true;
+			}
 			else
 				u->stats.truncated_lost++;
 			break;
@@ -369,4 +379,50 @@ size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st
 	}
 	out[n++] = STACK_PC_TRUNCATED;
 	return n;
+}
+
+void unwinder__last_need(const struct unwinder *u, uint32_t *above_sp, bool *cut)
+{
+	*above_sp = 0;
+	*cut = u->cut;
+	/* The callee-saved words a step reads lie below its CFA. */
+	if (u->reach > 0 && u->reach >= u->last_sp)
+		*above_sp = u->reach - u->last_sp > UINT32_MAX ? UINT32_MAX
+								: (uint32_t)(u->reach - u->last_sp);
+}
+
+void copy_budget__init(struct copy_budget *b)
+{
+	*b = (struct copy_budget){ .limit = STACK_COPY_BYTES };
+}
+
+bool copy_budget__update(struct copy_budget *b, const struct unwinder *u,
+			 const struct user_stack_copy *st)
+{
+	uint32_t need, limit;
+	bool cut;
+
+	unwinder__last_need(u, &need, &cut);
+	if (cut && st->limited) {
+		b->cut++;
+		if (b->limit >= STACK_COPY_BYTES)
+			return false;
+		b->limit = b->limit > STACK_COPY_BYTES / 2 ? STACK_COPY_BYTES : 2 * b->limit;
+		return true;
+	}
+	if (b->seen >= COPY_BUDGET_ROUND)
+		return false;
+	if (need > b->most)
+		b->most = need;
+	if (++b->seen < COPY_BUDGET_ROUND)
+		return false;
+	/* A quarter and 512 bytes more than the deepest: stacks vary a little. */
+	limit = b->most > STACK_COPY_BYTES ? STACK_COPY_BYTES : b->most;
+	limit = (limit + limit / 4 + 512 + 255) & ~255u;
+	if (limit < COPY_BUDGET_MIN)
+		limit = COPY_BUDGET_MIN;
+	if (limit >= b->limit)
+		return false;
+	b->limit = limit;
+	return true;
 }

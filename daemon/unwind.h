@@ -19,6 +19,7 @@
 #ifndef PPROFD_UNWIND_H
 #define PPROFD_UNWIND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -44,6 +45,42 @@ void unwinder__free(struct unwinder *u);
  */
 size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st,
 			    const __u64 *fp_pcs, size_t fp_depth, uint64_t *out, size_t max);
+
+/*
+ * What the last unwinder__user_stack() needed of its copy: *above_sp, the
+ * bytes above sp that held the frames it read; *cut, whether the copy ended
+ * before the stack did.
+ */
+void unwinder__last_need(const struct unwinder *u, uint32_t *above_sp, bool *cut);
+
+/*
+ * How many bytes above sp a collector's BPF program copies with each record
+ * (capture_user_stack_within, bpf/stack.bpf.h), learned from what its stacks
+ * needed: the whole copy for the first COPY_BUDGET_ROUND stacks, then the
+ * most any of them needed with a margin.  A stack that the limit cut (its
+ * copy stopped at the limit and the unwinder ran out of it) doubles the
+ * limit for good: the limit never shrinks again, so a deep stack that waits
+ * rarely (and weighs much: a 5 s wait) is cut once, not once a round, and a
+ * collector cuts at most log2(STACK_COPY_BYTES / COPY_BUDGET_MIN) stacks in
+ * its life.  Every byte a record copies is moved to the daemon's CPU: 16 KiB
+ * cost a wait's record ~3 us more than 3 KiB on these machines, and the
+ * stacks of waits rarely need more than a few KiB.
+ */
+#define COPY_BUDGET_ROUND 256
+#define COPY_BUDGET_MIN 1024
+
+struct copy_budget {
+	uint32_t limit; /* bytes above sp; STACK_COPY_BYTES: all of the copy */
+	uint32_t most;  /* the most a stack of the first round needed */
+	uint32_t seen;  /* stacks of the first round seen; ROUND: learned */
+	uint64_t cut;   /* stacks the limit cut short */
+};
+
+void copy_budget__init(struct copy_budget *b);
+
+/* After unwinding st with u: true when b->limit changed (tell the BPF side). */
+bool copy_budget__update(struct copy_budget *b, const struct unwinder *u,
+			 const struct user_stack_copy *st);
 
 /* Counters, for the daemon's stats. */
 struct unwind_stats {

@@ -222,12 +222,123 @@ static void test_short_copy_is_truncated(void **state)
 		free((void *)names[i]);
 }
 
+/* Unwinds copy with u; true when the stack reached its outermost frame. */
+static bool unwinds_whole(struct unwinder *u)
+{
+	uint64_t pcs[MAX_USER_FRAMES + 1];
+	size_t n = unwinder__user_stack(u, &copy, NULL, 0, pcs, MAX_USER_FRAMES + 1);
+
+	return n && pcs[n - 1] != STACK_PC_TRUNCATED;
+}
+
+/* What the unwinder says a stack needed is enough to unwind it, and is needed. */
+static void test_need_is_what_unwinding_reads(void **state)
+{
+	struct symbolizer *sym = symbolizer__new(getpid());
+	struct unwinder *u = unwinder__new(getpid(), sym);
+	uint32_t need, again;
+	bool cut;
+
+	(void)state;
+	assert_non_null(u);
+	outer_a(1);
+	assert_true(unwinds_whole(u));
+	unwinder__last_need(u, &need, &cut);
+	assert_false(cut);
+	assert_true(need > 200 + 64); /* middle_b's and leaf_c's pads at least */
+	assert_true(copy.sp - copy.start + need <= copy.len);
+	/* A copy of exactly that much still unwinds whole, to the same need. */
+	copy.len = copy.sp - copy.start + need;
+	assert_true(unwinds_whole(u));
+	unwinder__last_need(u, &again, &cut);
+	assert_int_equal(again, need);
+	assert_false(cut);
+	/* A word less is cut. */
+	copy.len -= 8;
+	assert_false(unwinds_whole(u));
+	unwinder__last_need(u, &again, &cut);
+	assert_true(cut);
+	unwinder__free(u);
+	symbolizer__free(sym);
+}
+
+/*
+ * The budget: the whole copy until a round has been seen, then the most a
+ * stack of the round needed with its margin; a stack the limit cut doubles
+ * it for good, a cut where the stack itself ended does not.
+ */
+static void test_copy_budget(void **state)
+{
+	struct symbolizer *sym = symbolizer__new(getpid());
+	struct unwinder *u = unwinder__new(getpid(), sym);
+	struct copy_budget b;
+	uint32_t need, want;
+	uint32_t full_len;
+	bool cut, changed = false;
+
+	(void)state;
+	assert_non_null(u);
+	copy_budget__init(&b);
+	assert_int_equal(b.limit, STACK_COPY_BYTES);
+	outer_a(1);
+	full_len = copy.len;
+	copy.limited = 0;
+	for (int i = 0; i < COPY_BUDGET_ROUND; i++) {
+		assert_true(unwinds_whole(u));
+		assert_false(changed);
+		changed = copy_budget__update(&b, u, &copy);
+	}
+	assert_true(changed);
+	unwinder__last_need(u, &need, &cut);
+	want = (need + need / 4 + 512 + 255) & ~255u;
+	if (want < COPY_BUDGET_MIN)
+		want = COPY_BUDGET_MIN;
+	assert_int_equal(b.limit, want);
+	assert_true(b.limit < STACK_COPY_BYTES);
+	assert_int_equal(b.cut, 0);
+	/* The stack ends before the copy (an unmapped page): not the limit's doing. */
+	copy.len = copy.sp - copy.start + 16;
+	copy.limited = 0;
+	assert_false(unwinds_whole(u));
+	assert_false(copy_budget__update(&b, u, &copy));
+	assert_int_equal(b.cut, 0);
+	assert_int_equal(b.limit, want);
+	/* The copy stopped at the limit and the unwinder ran out: doubled. */
+	copy.limited = 1;
+	assert_false(unwinds_whole(u));
+	assert_true(copy_budget__update(&b, u, &copy));
+	assert_int_equal(b.cut, 1);
+	assert_int_equal(b.limit, 2 * want);
+	/* Whole stacks after that never lower it again. */
+	copy.len = full_len;
+	copy.limited = 0;
+	for (int i = 0; i < 2 * COPY_BUDGET_ROUND; i++) {
+		assert_true(unwinds_whole(u));
+		assert_false(copy_budget__update(&b, u, &copy));
+	}
+	assert_int_equal(b.limit, 2 * want);
+	/* Cut after cut: the whole copy at most. */
+	copy.len = copy.sp - copy.start + 16;
+	copy.limited = 1;
+	for (int i = 0; i < 8; i++) {
+		assert_false(unwinds_whole(u));
+		copy_budget__update(&b, u, &copy);
+	}
+	assert_int_equal(b.limit, STACK_COPY_BYTES);
+	copy.len = full_len;
+	copy.limited = 0;
+	unwinder__free(u);
+	symbolizer__free(sym);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chain_without_frame_pointers),
 		cmocka_unit_test(test_through_libc_qsort),
 		cmocka_unit_test(test_short_copy_is_truncated),
+		cmocka_unit_test(test_need_is_what_unwinding_reads),
+		cmocka_unit_test(test_copy_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

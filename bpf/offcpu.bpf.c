@@ -30,6 +30,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set between __open() and __load(). */
 const volatile __u32 target_pid = 0;
 const volatile __u64 block_rate_ns = 100000;
+const volatile __u32 kernel_stacks = 0; /* block.kernel_stacks */
 
 /* Set by user space while running. */
 __u32 tracing = 0;       /* send the scheduler timeline */
@@ -38,6 +39,7 @@ __u32 runq_max_tid = 0;
 __u64 attached_ns = 0;   /* when on_switch was attached */
 __u64 block_since = 0;   /* the block profile is collected since; 0: it is not */
 __u32 needs_syscall_exits = 0; /* a sampled wait of a thread without rseq was seen */
+__u32 stack_copy_limit = 0;    /* bytes above sp a wait's record copies; 0: all */
 
 /*
  * Threads with a sampled wait to send (st->pending): while this is 0, which
@@ -174,9 +176,11 @@ static __always_inline void send_pending(struct task_struct *task, struct thread
 	if (depth > MAX_STACK_DEPTH)
 		depth = MAX_STACK_DEPTH;
 	e->kernel_depth = depth;
-	bpf_probe_read_kernel(e->kernel_pcs, sizeof(e->kernel_pcs), st->kernel_pcs);
+	/* The frames only: every byte written here is moved to the daemon's CPU. */
+	if (depth)
+		bpf_probe_read_kernel(e->kernel_pcs, depth * sizeof(e->kernel_pcs[0]), st->kernel_pcs);
 	if (in_syscall) {
-		capture_user_stack(task, &e->user);
+		capture_user_stack_within(task, &e->user, stack_copy_limit);
 	} else {
 		capture_user_regs(task, &e->user); /* the PC only: not the stack it waited with */
 		count(OFFCPU_COUNTER_NO_SYSCALL_EXIT);
@@ -226,10 +230,14 @@ static __always_inline void block_out(struct task_struct *prev, bool waits)
 	if (!st)
 		return;
 	/*
-	 * A wait outside a system call (a page fault, say) has no syscall
-	 * exit to wait for: sent as it leaves the CPU.
+	 * A sampled wait not sent yet: a thread with rseq sends it on its way
+	 * back to user mode whatever it waited in, with the stack it waited
+	 * with; another wait in the kernel before that (woken, then preempted
+	 * or blocked again) adds to it.  Without rseq, a wait outside a system
+	 * call (a page fault, say) has no syscall exit to wait for: sent as it
+	 * leaves the CPU, with the user PC only.
 	 */
-	if (st->pending)
+	if (st->pending && !prev->rseq)
 		send_pending(prev, st, false);
 	st->off_since = waits ? bpf_ktime_get_ns() : 0; /* preempted: runnable, not blocked */
 }
@@ -242,6 +250,7 @@ static __always_inline void block_in(struct task_struct *next, __u64 queued_ago)
 {
 	struct thread_state *st = bpf_task_storage_get(&threads, next, 0, 0);
 	__u64 since, delay, weighted, count_x1000, now = bpf_ktime_get_ns();
+	struct pt_regs *regs;
 	long n;
 
 	if (st) {
@@ -263,8 +272,15 @@ static __always_inline void block_in(struct task_struct *next, __u64 queued_ago)
 	count(OFFCPU_COUNTER_WAITS);
 	if (!sample_wait(delay, &weighted, &count_x1000))
 		return;
-	/* The kernel stack it waited in; the user stack at syscall exit. */
-	n = bpf_get_task_stack(next, st->kernel_pcs, sizeof(st->kernel_pcs), 0);
+	/*
+	 * The kernel stack it waited in, when asked for or when the wait was
+	 * not in a system call (its user stack is not taken then); the user
+	 * stack at syscall exit.
+	 */
+	regs = (struct pt_regs *)bpf_task_pt_regs(next);
+	n = 0;
+	if (kernel_stacks || (long)regs->orig_ax < 0)
+		n = bpf_get_task_stack(next, st->kernel_pcs, sizeof(st->kernel_pcs), 0);
 	st->kernel_depth = n > 0 ? n / sizeof(__u64) : 0;
 	if (st->pending_since != block_since) { /* left from an earlier profile */
 		st->pending_delay = 0;

@@ -50,6 +50,7 @@ static const struct config_key config_keys[] = {
 	{ "block", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "block.rate_ns", KEY_INT, FIELD(block_rate_ns), 0, 1, 1000000000 },
 	{ "block.always_on", KEY_BOOL, FIELD(block_always_on), 0, 0, 0 },
+	{ "block.kernel_stacks", KEY_BOOL, FIELD(block_kernel_stacks), 0, 0, 0 },
 	{ "mutex", KEY_OBJECT, 0, 0, 0, 0 },
 	{ "mutex.always_on", KEY_BOOL, FIELD(mutex_always_on), 0, 0, 0 },
 	{ "probes", KEY_OBJECT, 0, 0, 0, 0 },

@@ -49,6 +49,7 @@ struct offcpu_collector {
 	struct offcpu_bpf *skel;
 	struct ring_watch ring;
 	struct unwinder *uw;
+	struct copy_budget budget; /* of the waits' user stacks */
 	uint64_t events;
 	bool use_tracepoints;     /* syscalls:sys_exit_<name>, else the raw sys_exit */
 	bool rseq_only;           /* attaching the exits failed: not tried again */
@@ -80,6 +81,8 @@ static int on_block_event(void *ctx, void *data, size_t size)
 	for (uint32_t i = 0; i < e->kernel_depth && i < MAX_STACK_DEPTH; i++)
 		pcs[n++] = i ? e->kernel_pcs[i] - 1 : e->kernel_pcs[i];
 	n += unwinder__user_stack(oc->uw, &e->user, NULL, 0, pcs + n, MAX_USER_FRAMES + 1);
+	if (e->in_syscall && copy_budget__update(&oc->budget, oc->uw, &e->user))
+		oc->skel->bss->stack_copy_limit = oc->budget.limit;
 	/* Counts come in thousandths: a sampled short wait stands for several. */
 	values[0] = (int64_t)((e->count_x1000 + 500) / 1000);
 	values[1] = (int64_t)e->delay_ns;
@@ -188,6 +191,9 @@ static void offcpu_stats(const struct collector *c, cJSON *out)
 	cJSON_AddBoolToObject(out, "rseq_probe_attached", oc->rseq != NULL);
 	cJSON_AddStringToObject(out, "syscall_probes", oc->probes_how);
 	cJSON_AddNumberToObject(out, "syscall_probes_attached", oc->exits.n);
+	cJSON_AddBoolToObject(out, "kernel_stacks", oc->skel->rodata->kernel_stacks);
+	cJSON_AddNumberToObject(out, "stack_copy_bytes", oc->budget.limit);
+	cJSON_AddNumberToObject(out, "stacks_cut_by_copy_limit", oc->budget.cut);
 }
 
 static int on_sched_event(void *ctx, void *data, size_t size)
@@ -258,6 +264,7 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
 	oc->c.period_type = (struct sample_type){ "contentions", "count" };
 	oc->c.ops = &offcpu_ops;
 	oc->uw = env->uw;
+	copy_budget__init(&oc->budget);
 	oc->c.stacks = stack_table__new(2);
 	if (!oc->c.stacks) {
 		ret = -ENOMEM;
@@ -274,6 +281,7 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
 	}
 	oc->skel->rodata->target_pid = env->pid;
 	oc->skel->rodata->block_rate_ns = env->settings->block_rate_ns;
+	oc->skel->rodata->kernel_stacks = env->settings->block_kernel_stacks;
 	bpf_program__set_autoload(oc->skel->progs.on_sys_exit, !oc->use_tracepoints);
 	bpf_program__set_autoload(oc->skel->progs.on_syscall_exit, oc->use_tracepoints);
 	ret = offcpu_bpf__load(oc->skel);

@@ -58,6 +58,7 @@ int reload__run(struct reload *r)
 	RESTART(listen, "listen");
 	RESTART(block_rate_ns, "block.rate_ns");
 	RESTART(block_always_on, "block.always_on");
+	RESTART(block_kernel_stacks, "block.kernel_stacks");
 	RESTART(mutex_always_on, "mutex.always_on");
 	RESTART(probes_mount_tracefs, "probes.mount_tracefs");
 	RESTART(heap_sample_rate, "heap.sample_rate");

@@ -7,7 +7,9 @@
 #                per wait (+-15%) on wait_for_signal, thread label "waiter";
 #   holder-1/2   sleep 5 ms holding a mutex and wait for it in turn: delay in
 #                pthread_mutex_lock and nanosleep, not preemption.
-# Also: ?debug=1 text, ?seconds delta, Go's errors, /debug/metrics counters.
+# Also: ?debug=1 text, ?seconds delta, Go's errors, /debug/metrics counters;
+# whole user stacks under the learned stack copy; kernel frames only with
+# block.kernel_stacks.
 
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -96,5 +98,46 @@ if jq -e '.collectors[] | select(.name == "block") | (.running | not) and .waits
 else
 	fail "/debug/metrics: block collector idle between requests, waits recorded" "$m"
 fi
+# The user stacks are whole although each record copies only what the
+# target's stacks need (the copy budget), and no kernel frames by default.
+traces=$(pprof "$PROF" -traces)
+nstacks=$(grep -c '^-----------' <<<"$traces")
+ntrunc=$(awk '/^-----------/ { if (t) n++; t = 0 } /\[truncated\]/ { t = 1 } END { if (t) n++; print n + 0 }' <<<"$traces")
+if [ "$ntrunc" = 0 ]; then
+	ok "block: no stack of $nstacks ends in [truncated]"
+else
+	fail "block: no stack of $nstacks ends in [truncated] ($ntrunc do)" \
+		"$(awk '/^-----------/ { if (t) print b; b = ""; t = 0 } { b = b "\n" $0 } /\[truncated\]/ { t = 1 } END { if (t) print b }' <<<"$traces")" \
+		"$(jq -c '.collectors[] | select(.name == "block")' <<<"$m")"
+fi
+copy=$(jq '.collectors[] | select(.name == "block") | .stack_copy_bytes' <<<"$m")
+if [ -n "$copy" ] && [ "$copy" -gt 0 ] && [ "$copy" -le 16384 ]; then
+	ok "block: records copy $copy bytes of stack (of 16384)"
+else
+	fail "block: records copy a learned part of the stack" "$m"
+fi
+if ! grep -qwE '(__)?schedule|do_syscall_64|entry_SYSCALL_64(_after_hwframe)?' <<<"$traces"; then
+	ok "block: no kernel frames by default (block.kernel_stacks off)"
+else
+	fail "block: no kernel frames by default (block.kernel_stacks off)" "$(head -30 <<<"$traces")"
+fi
 check_daemon_alive "the block profiles"
+stop "$DAEMON_PID"
+
+# block.kernel_stacks: the kernel stack each wait of a system call waited in.
+printf '{ "block": { "kernel_stacks": true } }\n' >"$E2E_TMP/kstacks.json"
+if start_daemon "$pid" --config "$E2E_TMP/kstacks.json"; then
+	code=$(FETCH_TIMEOUT=30 fetch "$DAEMON_URL/debug/pprof/block?seconds=3" "$E2E_TMP/kblock.prof")
+	check_eq "kernel_stacks: block?seconds=3 is 200" 200 "$code"
+	ktraces=$(pprof "$E2E_TMP/kblock.prof" -traces)
+	if grep -qw do_syscall_64 <<<"$ktraces" && grep -qw hold_lock <<<"$ktraces"; then
+		ok "kernel_stacks: waits carry their kernel frames (do_syscall_64) above the user stack"
+	else
+		fail "kernel_stacks: waits carry their kernel frames (do_syscall_64)" "$(head -40 <<<"$ktraces")"
+	fi
+	check_eq "kernel_stacks: said in /debug/metrics" true \
+		"$(curl -s "$DAEMON_URL/debug/metrics" | jq '.collectors[] | select(.name == "block") | .kernel_stacks')"
+else
+	fail "start pprofd with block.kernel_stacks"
+fi
 done_testing

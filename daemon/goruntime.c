@@ -48,6 +48,7 @@ struct go_runtime {
 	struct go_layout layout;
 	struct go_globals globals;
 	uint64_t text_lo, text_hi; /* executable's text, runtime addresses */
+	int64_t tls_g_offset;	   /* of the thread's g from fs_base, 0: unknown */
 	uint8_t *gbuf;		   /* G_BATCH runtime.g's */
 	uint8_t *stack;		   /* STACK_READ_BYTES of a stack */
 	uint64_t *allgs;	   /* the pointer array of the last walk */
@@ -130,6 +131,7 @@ static const struct layout_row layout_table[] = {
 	 .g_syscallsp = 112,
 	 .g_syscallpc = 120,
 	 .m_procid = 72,
+	 .m_curg = 192,
 	 .bucket_size = 48,
 	 .bucket_allnext = 8,
 	 .bucket_typ = 16,
@@ -326,8 +328,10 @@ static int layout_from_elf(Elf *elf, struct go_layout *l)
 	l->g_parent_goid = member_offset(&ds[DS_G].die, "parentGoid");
 	l->g_syscallsp = member_offset(&ds[DS_G].die, "syscallsp");
 	l->g_syscallpc = member_offset(&ds[DS_G].die, "syscallpc");
-	if (ds[DS_M].found)
+	if (ds[DS_M].found) {
 		l->m_procid = member_offset(&ds[DS_M].die, "procid");
+		l->m_curg = member_offset(&ds[DS_M].die, "curg");
+	}
 	if (ds[DS_BUCKET].found) {
 		l->bucket_size = struct_size(&ds[DS_BUCKET].die);
 		l->bucket_allnext = member_offset(&ds[DS_BUCKET].die, "allnext");
@@ -610,8 +614,10 @@ int go_layout__from_types(Elf *elf, const char *version, struct go_layout *l)
 	l->g_parent_goid = field_offset(g, ng, "parentGoid", NULL);
 	l->g_syscallsp = field_offset(g, ng, "syscallsp", NULL);
 	l->g_syscallpc = field_offset(g, ng, "syscallpc", NULL);
-	if (find_struct_type(&r, shifted, "procid", m_also, m, &nm, &size))
+	if (find_struct_type(&r, shifted, "procid", m_also, m, &nm, &size)) {
 		l->m_procid = field_offset(m, nm, "procid", NULL);
+		l->m_curg = field_offset(m, nm, "curg", NULL);
+	}
 	ret = 0;
 out:
 	free(g);
@@ -1147,6 +1153,75 @@ static int load_bias(pid_t pid, Elf *elf, uint64_t *bias)
 	return -ENOENT;
 }
 
+/*
+ * The offset of the thread's g from fs_base.  Go's linker puts g at -8
+ * (linux/amd64) when it links alone; with an external linker it is
+ * runtime.tlsg in the executable's TLS block, which x86-64 places just
+ * below the thread pointer: tlsg's offset in PT_TLS minus the block's
+ * aligned size.  Without the symbol, only a block of Go's one slot says
+ * where.  0: unknown.
+ */
+static int64_t tls_g_offset(Elf *elf)
+{
+	uint64_t tlsg = UINT64_MAX, size = 0, align = 1;
+	bool have_tls = false;
+	Elf_Scn *scn = NULL;
+	size_t nph;
+
+	if (elf_getphdrnum(elf, &nph))
+		return 0;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_TLS) {
+			have_tls = true;
+			size = ph.p_memsz;
+			align = ph.p_align ? ph.p_align : 1;
+		}
+	}
+	if (!have_tls)
+		return -8;
+	if (align > 4096 || size > (1u << 20))
+		return 0;
+	size = (size + align - 1) / align * align;
+	while ((scn = elf_nextscn(elf, scn)) && tlsg == UINT64_MAX) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize ||
+		    !(data = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, (int)i, &sym) ||
+			    GELF_ST_TYPE(sym.st_info) != STT_TLS)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (name && !strcmp(name, "runtime.tlsg")) {
+				tlsg = sym.st_value;
+				break;
+			}
+		}
+	}
+	if (tlsg == UINT64_MAX)
+		return size == 8 ? -8 : 0;
+	if (tlsg + 8 > size)
+		return 0;
+	return (int64_t)tlsg - (int64_t)size;
+}
+
+int64_t go_runtime__tls_g_offset(const struct go_runtime *rt)
+{
+	return rt->tls_g_offset;
+}
+
+pid_t go_runtime__pid(const struct go_runtime *rt)
+{
+	return rt->pid;
+}
+
 /* Text range of the executable (for checking pcs read from the target). */
 static void text_range(Elf *elf, uint64_t bias, uint64_t *lo, uint64_t *hi)
 {
@@ -1240,6 +1315,7 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 		goto fail;
 	}
 	text_range(elf, bias, &rt->text_lo, &rt->text_hi);
+	rt->tls_g_offset = tls_g_offset(elf);
 	globals_from_symtab(elf, bias, &rt->globals, &build_version);
 	pcln = gopclntab__open(elf, bias, NULL, 0);
 	if (pcln && gopclntab__go_version(pcln)[0])

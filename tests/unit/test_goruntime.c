@@ -155,6 +155,7 @@ static const struct {
     FIELD(g_syscallsp),
     FIELD(g_syscallpc),
     FIELD(m_procid),
+    FIELD(m_curg),
     FIELD(bucket_size),
     FIELD(bucket_allnext),
     FIELD(bucket_typ),
@@ -221,7 +222,7 @@ static void test_types_match_dwarf(void **state)
 	    "g_size",	     "g_stack_lo",     "g_stack_hi",  "g_sched_sp",  "g_sched_pc",
 	    "g_sched_bp",    "g_atomicstatus", "g_goid",      "g_waitsince", "g_waitreason",
 	    "g_startpc",     "g_gopc",	       "g_lockedm",   "g_m",	     "g_labels",
-	    "g_parent_goid", "g_syscallsp",    "g_syscallpc", "m_procid",    NULL,
+	    "g_parent_goid", "g_syscallsp",    "g_syscallpc", "m_procid",    "m_curg", NULL,
 	};
 	struct go_layout dw, ty;
 	int fd, bad = 0;

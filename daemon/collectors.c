@@ -222,7 +222,9 @@ int collectors__open(const struct collector_env *env, struct collector ***out, s
 			return -ENOMEM;
 		}
 	}
-	cpu_labels(all[0], env);
+	for (size_t i = 0; i < count; i++)
+		if (!strcmp(all[i]->name, "profile"))
+			cpu_labels(all[i], env);
 	*out = all;
 	*n = count;
 	return 0;

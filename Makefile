@@ -114,6 +114,8 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(DAEMON_OBJS) | $(OUTPUT)/tests
 # (tests/fetch-esbuild.sh, run by test-unit and check) when it is there.
 $(OUTPUT)/tests/test_gopclntab: override CFLAGS += -DSRC_DIR='"$(abspath .)"' \
 	-DOUTPUT_DIR='"$(abspath $(OUTPUT))"'
+# test_goruntime also reads the esbuild binaries there (the rows of newer Go versions).
+$(OUTPUT)/tests/test_goruntime: override CFLAGS += -DOUTPUT_DIR='"$(abspath $(OUTPUT))"'
 # test_sampler loads the sampler library into itself.
 $(OUTPUT)/tests/test_sampler: $(OUTPUT)/libpprofd-sampler.so $(OUTPUT)/workloads/liblate.so
 

@@ -25,6 +25,15 @@ const volatile __u32 target_pid = 0;
 __u32 max_ticks = 0; /* 0: as 1 */
 __u32 generation = 0;
 
+/*
+ * The context word's chain of loads (pprofd.h), set by user space before
+ * the perf events are attached: context_loads 0 (none) to
+ * CPU_CONTEXT_MAX_LOADS; the first at fs_base + context_offsets[0], each
+ * next at the word loaded + context_offsets[i].
+ */
+__u32 context_loads = 0;
+__s64 context_offsets[CPU_CONTEXT_MAX_LOADS] = {};
+
 struct tick_state {
 	__u32 generation;
 	__u32 left;    /* ticks to the next sample */
@@ -56,6 +65,23 @@ static __always_inline void count(__u32 which)
 
 	if (v)
 		*v += 1;
+}
+
+/* The context word of the current thread (user memory, no faults taken). */
+static __always_inline __u64 context_word(struct task_struct *task)
+{
+	__u64 v = task->thread.fsbase;
+	__u32 n = context_loads;
+
+	if (!n || !v)
+		return 0;
+	for (__u32 i = 0; i < CPU_CONTEXT_MAX_LOADS; i++) {
+		if (i >= n)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)(v + context_offsets[i])) || !v)
+			return 0;
+	}
+	return v;
 }
 
 SEC("perf_event")
@@ -106,6 +132,7 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 	s->tid = (__u32)id;
 	s->time_ns = bpf_ktime_get_ns();
 	s->weight_ns = weight;
+	s->context = context_word(task);
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 
 	n = bpf_get_stack(ctx, s->kernel_pcs, sizeof(s->kernel_pcs), 0);

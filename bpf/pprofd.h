@@ -126,12 +126,24 @@ enum threads_counter {
 #define SAMPLE_GRID_FACTOR_X10 43
 #define SAMPLE_GRID_MIN_NS 50000
 
+/*
+ * The sample's context word: what a chain of loads from the sampled
+ * thread's user memory ends at, read at the sample (the thread may run
+ * something else by the time the daemon drains the ring).  The first load
+ * is at the thread's TLS pointer (fs_base on x86-64) plus a signed offset,
+ * each next one at the word loaded plus an offset; a load that fails, or
+ * a zero word, ends the chain with 0.  The daemon turns the word into the
+ * sample's labels (a Go target: TLS g, g.m, m.curg, curg.labels).
+ */
+#define CPU_CONTEXT_MAX_LOADS 4
+
 /* One CPU sample, as sent through the ring buffer. */
 struct cpu_sample {
 	__u32 pid;                  /* thread group id */
 	__u32 tid;                  /* thread id */
 	__u64 time_ns;              /* bpf_ktime_get_ns() */
 	__u64 weight_ns;            /* CPU time this sample stands for */
+	__u64 context;              /* the context word, 0: none or not asked for */
 	__u32 kernel_depth;         /* frames in kernel_pcs */
 	__u32 fp_depth;             /* frames in fp_pcs */
 	char comm[TASK_COMM_LEN];   /* thread name */

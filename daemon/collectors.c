@@ -12,6 +12,7 @@
 #include "collector.h"
 #include "collectors.h"
 #include "cpu.h"
+#include "golabels.h"
 #include "goprofiles.h"
 #include "lock.h"
 #include "log.h"
@@ -149,6 +150,25 @@ static struct collector *unavailable__new(const struct collector_row *row, const
 	return &u->c;
 }
 
+/*
+ * Labels of the target's own for the CPU profile's samples: a Go target's
+ * pprof labels.  Without them the profile has its thread labels only.
+ */
+static void cpu_labels(struct collector *cpu, const struct collector_env *env)
+{
+	struct cpu_labeler l;
+	char why[256];
+	int ret;
+
+	if (cpu->unavailable)
+		return;
+	ret = go_labels__labeler(env->pid, &l, why, sizeof(why));
+	if (!ret)
+		cpu_collector__set_labeler(cpu, &l);
+	else if (ret != -ENOENT)
+		pr_info("cpu: no pprof labels: %s", why);
+}
+
 void collectors__free(struct collector **all, size_t n)
 {
 	if (!all)
@@ -202,6 +222,9 @@ int collectors__open(const struct collector_env *env, struct collector ***out, s
 			return -ENOMEM;
 		}
 	}
+	for (size_t i = 0; i < count; i++)
+		if (!strcmp(all[i]->name, "profile"))
+			cpu_labels(all[i], env);
 	*out = all;
 	*n = count;
 	return 0;

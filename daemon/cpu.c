@@ -54,6 +54,8 @@ struct cpu_collector {
 	uint64_t samples;
 	cpu_sample_fn hook;
 	void *hook_ctx;
+	struct cpu_labeler labeler; /* .labels NULL: none */
+	uint64_t labeled, label_errors;
 };
 
 static const struct sample_type cpu_sample_types[] = {
@@ -66,8 +68,10 @@ static int on_sample(void *ctx, void *data, size_t size)
 	struct cpu_collector *cc = ctx;
 	const struct cpu_sample *s = data;
 	uint64_t pcs[MAX_STACK_DEPTH + MAX_USER_FRAMES + 1];
+	struct stack_labels labels;
 	int64_t values[2];
 	size_t n = 0;
+	int ret;
 
 	/* Samples still in flight after the last user left belong to nobody. */
 	if (size < sizeof(*s) || !cc->hz)
@@ -83,7 +87,21 @@ static int on_sample(void *ctx, void *data, size_t size)
 	values[1] = s->weight_ns;
 	if (cc->hook)
 		cc->hook(cc->hook_ctx, s->tid, s->time_ns, pcs, n);
-	if (stack_table__add(cc->c.stacks, pcs, n, s->tid, s->comm, values))
+	labels.n = 0;
+	if (s->context && cc->labeler.labels) {
+		if (cc->labeler.labels(cc->labeler.ctx, s->tid, s->context, &labels) < 0) {
+			labels.n = 0;
+			cc->label_errors++;
+		} else if (labels.n) {
+			cc->labeled++;
+		}
+	}
+	ret = stack_table__add_labeled(cc->c.stacks, pcs, n, s->tid, s->comm, &labels, values);
+	if (ret == -EINVAL) {
+		cc->label_errors++;
+		ret = stack_table__add(cc->c.stacks, pcs, n, s->tid, s->comm, values);
+	}
+	if (ret)
 		pr_warn("cpu: out of memory: sample dropped");
 	cc->samples++;
 	return 0;
@@ -186,6 +204,9 @@ static int start_perf_events(struct cpu_collector *cc, int hz, char *err, size_t
 	 */
 	cc->skel->bss->max_ticks = (2 * 10 * (NSEC_PER_SEC / hz) / grid_ns(hz) + 5) / 10 - 1;
 	cc->skel->bss->generation++;
+	cc->skel->bss->context_loads = cc->labeler.labels ? cc->labeler.nloads : 0;
+	for (uint32_t i = 0; i < CPU_CONTEXT_MAX_LOADS; i++)
+		cc->skel->bss->context_offsets[i] = i < cc->labeler.nloads ? cc->labeler.offsets[i] : 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)cc->pid);
 	for (int pass = 0; added && pass < 8; pass++) {
 		DIR *dir = opendir(path);
@@ -294,6 +315,8 @@ static void cpu_free(struct collector *c)
 	stop_perf_events(cc);
 	ring_watch__close(&cc->ring);
 	cpu_bpf__destroy(cc->skel);
+	if (cc->labeler.free)
+		cc->labeler.free(cc->labeler.ctx);
 	stack_table__free(c->stacks);
 	free(cc->events);
 	free(cc);
@@ -301,14 +324,21 @@ static void cpu_free(struct collector *c)
 
 static void cpu_stats(const struct collector *c, cJSON *out)
 {
+	const struct cpu_collector *cc = (const struct cpu_collector *)c;
 	struct cpu_stats st;
 
 	cpu_collector__stats(c, &st);
 	cJSON_AddNumberToObject(out, "rate_hz", st.hz);
-	cJSON_AddNumberToObject(out, "threads_with_events", ((const struct cpu_collector *)c)->nevents);
+	cJSON_AddNumberToObject(out, "threads_with_events", cc->nevents);
 	cJSON_AddNumberToObject(out, "samples", st.samples);
 	cJSON_AddNumberToObject(out, "samples_lost", st.lost);
 	cJSON_AddNumberToObject(out, "user_stack_unreadable", st.user_errors);
+	if (cc->labeler.labels) {
+		cJSON_AddNumberToObject(out, "samples_labeled", cc->labeled);
+		cJSON_AddNumberToObject(out, "labels_unreadable", cc->label_errors);
+		if (cc->labeler.stats)
+			cc->labeler.stats(cc->labeler.ctx, out);
+	}
 }
 
 static const struct collector_ops cpu_ops = {
@@ -394,4 +424,17 @@ void cpu_collector__set_sample_hook(struct collector *c, cpu_sample_fn fn, void 
 
 	cc->hook = fn;
 	cc->hook_ctx = ctx;
+}
+
+void cpu_collector__set_labeler(struct collector *c, const struct cpu_labeler *l)
+{
+	struct cpu_collector *cc = (struct cpu_collector *)c;
+
+	if (cc->labeler.free)
+		cc->labeler.free(cc->labeler.ctx);
+	memset(&cc->labeler, 0, sizeof(cc->labeler));
+	if (l && l->nloads >= 1 && l->nloads <= CPU_CONTEXT_MAX_LOADS)
+		cc->labeler = *l;
+	else if (l && l->free)
+		l->free(l->ctx);
 }

@@ -35,7 +35,7 @@
 /* Bounds on what the target's memory may claim. */
 #define MAX_GOROUTINES (1u << 22)   /* allglen beyond this is nonsense */
 #define MAX_BUCKETS (1u << 22)	    /* memory profile buckets walked */
-#define MAX_BUCKET_STACK 32	    /* runtime.maxStack */
+#define MAX_BUCKET_STACK 1024	    /* Go 1.23's GODEBUG profstackdepth at most (32 before) */
 #define STACK_FIRST_READ_BYTES 1024 /* the first read of a goroutine's stack */
 #define STACK_READ_BYTES 16384	    /* the next ones */
 #define G_BATCH 64		    /* runtime.g's read in one process_vm_readv() */
@@ -48,6 +48,7 @@ struct go_runtime {
 	struct go_layout layout;
 	struct go_globals globals;
 	uint64_t text_lo, text_hi; /* executable's text, runtime addresses */
+	int64_t tls_g_offset;	   /* of the thread's g from fs_base, 0: unknown */
 	uint8_t *gbuf;		   /* G_BATCH runtime.g's */
 	uint8_t *stack;		   /* STACK_READ_BYTES of a stack */
 	uint64_t *allgs;	   /* the pointer array of the last walk */
@@ -99,9 +100,25 @@ static uint32_t get_u32(const uint8_t *p, int32_t off)
 /* --- layouts ------------------------------------------------------------- */
 
 /*
- * The per-version table, for binaries without DWARF: amd64 only.  Each row
- * was read from the DWARF of a program built with that version, and the
- * unit test test_goruntime checks the row of the installed Go against it.
+ * The per-version table, for binaries without DWARF: amd64 only.  A row
+ * covers every go1.X.y; a version without one is never guessed.
+ *
+ *   go1.19   read from the DWARF of a program built with Debian's Go; the
+ *            unit test test_goruntime checks it against that DWARF.
+ *   go1.20, go1.23, go1.26   no toolchain of theirs here: read from the
+ *            stripped esbuild binaries of tests/fetch-esbuild.sh.  g and m
+ *            from their own type descriptors (test_goruntime checks each
+ *            row against them); mstats from a live esbuild, where the
+ *            runtime's invariants place each field exactly (numgc GCs:
+ *            pause_total_ns the sum of pause_ns[0..numgc), last_gc_unix
+ *            pause_end[numgc - 1], the six sysMemStat before them); the
+ *            gcController fields from the code that uses them
+ *            (heapGoalInternal: gcPercentHeapGoal, sweepDistMinTrigger;
+ *            update: heapLive; readmemstats_m: heapInUse, heapFree,
+ *            heapReleased) and GOGC / GOMEMLIMIT set to odd values at
+ *            gcPercent and memoryLimit; bucket and memRecord, unchanged
+ *            since go1.19, by walking a live esbuild's memory profile.
+ *            test_goruntime reads a live esbuild of each through its row.
  */
 struct layout_row {
 	const char *version; /* "go1.19": every go1.19.x */
@@ -109,6 +126,7 @@ struct layout_row {
 };
 
 static const struct layout_row layout_table[] = {
+    /* Debian 12's Go, read from its DWARF. */
     {"go1.19",
      {
 	 .g_size = 392,
@@ -130,6 +148,7 @@ static const struct layout_row layout_table[] = {
 	 .g_syscallsp = 112,
 	 .g_syscallpc = 120,
 	 .m_procid = 72,
+	 .m_curg = 192,
 	 .bucket_size = 48,
 	 .bucket_allnext = 8,
 	 .bucket_typ = 16,
@@ -160,6 +179,168 @@ static const struct layout_row layout_table[] = {
 	 .gcc_heap_in_use = 304,
 	 .gcc_heap_free = 320,
 	 .gcc_heap_released = 312,
+     }},
+    /* esbuild 0.17.19 (go1.20.4): g and m as go1.19; gcController shorter. */
+    {"go1.20",
+     {
+	 .g_size = 392,
+	 .g_stack_lo = 0,
+	 .g_stack_hi = 8,
+	 .g_sched_sp = 56,
+	 .g_sched_pc = 64,
+	 .g_sched_bp = 104,
+	 .g_atomicstatus = 144,
+	 .g_goid = 152,
+	 .g_waitsince = 168,
+	 .g_waitreason = 176,
+	 .g_startpc = 312,
+	 .g_gopc = 296,
+	 .g_lockedm = 232,
+	 .g_m = 48,
+	 .g_labels = 360,
+	 .g_parent_goid = -1,
+	 .g_syscallsp = 112,
+	 .g_syscallpc = 120,
+	 .m_procid = 72,
+	 .m_curg = 192,
+	 .bucket_size = 48,
+	 .bucket_allnext = 8,
+	 .bucket_typ = 16,
+	 .bucket_bsize = 32,
+	 .bucket_nstk = 40,
+	 .memrecord_active = 0,
+	 .memrecord_future = 32,
+	 .memrecord_cycle_size = 32,
+	 .ms_numgc = 7704,
+	 .ms_pause_total_ns = 3600,
+	 .ms_pause_ns = 3608,
+	 .ms_pause_end = 5656,
+	 .ms_last_gc_unix = 3592,
+	 .ms_heap_sys = -1,
+	 .ms_stacks_sys = 3544,
+	 .ms_gc_sys = 3576,
+	 .ms_other_sys = 3584,
+	 .ms_mspan_sys = 3552,
+	 .ms_mcache_sys = 3560,
+	 .ms_buckhash_sys = 3568,
+	 .ms_numforcedgc = 7708,
+	 .ms_gc_cpu_fraction = 7712,
+	 .gcc_gc_percent = 0,
+	 .gcc_memory_limit = 8,
+	 .gcc_heap_live = 80,
+	 .gcc_percent_heap_goal = 48,
+	 .gcc_sweep_dist_min_trigger = 56,
+	 .gcc_heap_in_use = 248,
+	 .gcc_heap_free = 264,
+	 .gcc_heap_released = 256,
+     }},
+    /* esbuild 0.25.5 (go1.23.8): g grew (parentGoid, syncGroup...); mstats as go1.19. */
+    {"go1.23",
+     {
+	 .g_size = 432,
+	 .g_stack_lo = 0,
+	 .g_stack_hi = 8,
+	 .g_sched_sp = 56,
+	 .g_sched_pc = 64,
+	 .g_sched_bp = 104,
+	 .g_atomicstatus = 152,
+	 .g_goid = 160,
+	 .g_waitsince = 176,
+	 .g_waitreason = 184,
+	 .g_startpc = 304,
+	 .g_gopc = 288,
+	 .g_lockedm = 216,
+	 .g_m = 48,
+	 .g_labels = 352,
+	 .g_parent_goid = 280,
+	 .g_syscallsp = 112,
+	 .g_syscallpc = 120,
+	 .m_procid = 72,
+	 .m_curg = 192,
+	 .bucket_size = 48,
+	 .bucket_allnext = 8,
+	 .bucket_typ = 16,
+	 .bucket_bsize = 32,
+	 .bucket_nstk = 40,
+	 .memrecord_active = 0,
+	 .memrecord_future = 32,
+	 .memrecord_cycle_size = 32,
+	 .ms_numgc = 7704,
+	 .ms_pause_total_ns = 3600,
+	 .ms_pause_ns = 3608,
+	 .ms_pause_end = 5656,
+	 .ms_last_gc_unix = 3592,
+	 .ms_heap_sys = -1,
+	 .ms_stacks_sys = 3544,
+	 .ms_gc_sys = 3576,
+	 .ms_other_sys = 3584,
+	 .ms_mspan_sys = 3552,
+	 .ms_mcache_sys = 3560,
+	 .ms_buckhash_sys = 3568,
+	 .ms_numforcedgc = 7708,
+	 .ms_gc_cpu_fraction = 7712,
+	 .gcc_gc_percent = 0,
+	 .gcc_memory_limit = 8,
+	 .gcc_heap_live = 104,
+	 .gcc_percent_heap_goal = 72,
+	 .gcc_sweep_dist_min_trigger = 80,
+	 .gcc_heap_in_use = 272,
+	 .gcc_heap_free = 288,
+	 .gcc_heap_released = 280,
+     }},
+    /* esbuild 0.28.2 (go1.26.5): gobuf lost a word, mstats 24 bytes less before its GC part. */
+    {"go1.26",
+     {
+	 .g_size = 456,
+	 .g_stack_lo = 0,
+	 .g_stack_hi = 8,
+	 .g_sched_sp = 56,
+	 .g_sched_pc = 64,
+	 .g_sched_bp = 96,
+	 .g_atomicstatus = 144,
+	 .g_goid = 152,
+	 .g_waitsince = 168,
+	 .g_waitreason = 176,
+	 .g_startpc = 304,
+	 .g_gopc = 288,
+	 .g_lockedm = 208,
+	 .g_m = 48,
+	 .g_labels = 352,
+	 .g_parent_goid = 280,
+	 .g_syscallsp = 104,
+	 .g_syscallpc = 112,
+	 .m_procid = 64,
+	 .m_curg = 184,
+	 .bucket_size = 48,
+	 .bucket_allnext = 8,
+	 .bucket_typ = 16,
+	 .bucket_bsize = 32,
+	 .bucket_nstk = 40,
+	 .memrecord_active = 0,
+	 .memrecord_future = 32,
+	 .memrecord_cycle_size = 32,
+	 .ms_numgc = 7680,
+	 .ms_pause_total_ns = 3576,
+	 .ms_pause_ns = 3584,
+	 .ms_pause_end = 5632,
+	 .ms_last_gc_unix = 3568,
+	 .ms_heap_sys = -1,
+	 .ms_stacks_sys = 3520,
+	 .ms_gc_sys = 3552,
+	 .ms_other_sys = 3560,
+	 .ms_mspan_sys = 3528,
+	 .ms_mcache_sys = 3536,
+	 .ms_buckhash_sys = 3544,
+	 .ms_numforcedgc = 7684,
+	 .ms_gc_cpu_fraction = 7688,
+	 .gcc_gc_percent = 0,
+	 .gcc_memory_limit = 8,
+	 .gcc_heap_live = 104,
+	 .gcc_percent_heap_goal = 72,
+	 .gcc_sweep_dist_min_trigger = 80,
+	 .gcc_heap_in_use = 272,
+	 .gcc_heap_free = 288,
+	 .gcc_heap_released = 280,
      }},
 };
 
@@ -326,8 +507,10 @@ static int layout_from_elf(Elf *elf, struct go_layout *l)
 	l->g_parent_goid = member_offset(&ds[DS_G].die, "parentGoid");
 	l->g_syscallsp = member_offset(&ds[DS_G].die, "syscallsp");
 	l->g_syscallpc = member_offset(&ds[DS_G].die, "syscallpc");
-	if (ds[DS_M].found)
+	if (ds[DS_M].found) {
 		l->m_procid = member_offset(&ds[DS_M].die, "procid");
+		l->m_curg = member_offset(&ds[DS_M].die, "curg");
+	}
 	if (ds[DS_BUCKET].found) {
 		l->bucket_size = struct_size(&ds[DS_BUCKET].die);
 		l->bucket_allnext = member_offset(&ds[DS_BUCKET].die, "allnext");
@@ -610,8 +793,10 @@ int go_layout__from_types(Elf *elf, const char *version, struct go_layout *l)
 	l->g_parent_goid = field_offset(g, ng, "parentGoid", NULL);
 	l->g_syscallsp = field_offset(g, ng, "syscallsp", NULL);
 	l->g_syscallpc = field_offset(g, ng, "syscallpc", NULL);
-	if (find_struct_type(&r, shifted, "procid", m_also, m, &nm, &size))
+	if (find_struct_type(&r, shifted, "procid", m_also, m, &nm, &size)) {
 		l->m_procid = field_offset(m, nm, "procid", NULL);
+		l->m_curg = field_offset(m, nm, "curg", NULL);
+	}
 	ret = 0;
 out:
 	free(g);
@@ -1147,6 +1332,75 @@ static int load_bias(pid_t pid, Elf *elf, uint64_t *bias)
 	return -ENOENT;
 }
 
+/*
+ * The offset of the thread's g from fs_base.  Go's linker puts g at -8
+ * (linux/amd64) when it links alone; with an external linker it is
+ * runtime.tlsg in the executable's TLS block, which x86-64 places just
+ * below the thread pointer: tlsg's offset in PT_TLS minus the block's
+ * aligned size.  Without the symbol, only a block of Go's one slot says
+ * where.  0: unknown.
+ */
+static int64_t tls_g_offset(Elf *elf)
+{
+	uint64_t tlsg = UINT64_MAX, size = 0, align = 1;
+	bool have_tls = false;
+	Elf_Scn *scn = NULL;
+	size_t nph;
+
+	if (elf_getphdrnum(elf, &nph))
+		return 0;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_TLS) {
+			have_tls = true;
+			size = ph.p_memsz;
+			align = ph.p_align ? ph.p_align : 1;
+		}
+	}
+	if (!have_tls)
+		return -8;
+	if (align > 4096 || size > (1u << 20))
+		return 0;
+	size = (size + align - 1) / align * align;
+	while ((scn = elf_nextscn(elf, scn)) && tlsg == UINT64_MAX) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize ||
+		    !(data = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, (int)i, &sym) ||
+			    GELF_ST_TYPE(sym.st_info) != STT_TLS)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (name && !strcmp(name, "runtime.tlsg")) {
+				tlsg = sym.st_value;
+				break;
+			}
+		}
+	}
+	if (tlsg == UINT64_MAX)
+		return size == 8 ? -8 : 0;
+	if (tlsg + 8 > size)
+		return 0;
+	return (int64_t)tlsg - (int64_t)size;
+}
+
+int64_t go_runtime__tls_g_offset(const struct go_runtime *rt)
+{
+	return rt->tls_g_offset;
+}
+
+pid_t go_runtime__pid(const struct go_runtime *rt)
+{
+	return rt->pid;
+}
+
 /* Text range of the executable (for checking pcs read from the target). */
 static void text_range(Elf *elf, uint64_t bias, uint64_t *lo, uint64_t *hi)
 {
@@ -1240,6 +1494,7 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 		goto fail;
 	}
 	text_range(elf, bias, &rt->text_lo, &rt->text_hi);
+	rt->tls_g_offset = tls_g_offset(elf);
 	globals_from_symtab(elf, bias, &rt->globals, &build_version);
 	pcln = gopclntab__open(elf, bias, NULL, 0);
 	if (pcln && gopclntab__go_version(pcln)[0])
@@ -1662,7 +1917,8 @@ int go_runtime__mem_records(struct go_runtime *rt, go_mem_record_fn fn, void *ct
 	struct go_mem_record *later = NULL; /* per bucket: the two other future cycles */
 	size_t n = 0, cap = 0;
 	uint64_t b, cycle = 0;
-	uint8_t buf[512];
+	uint8_t *buf = NULL;
+	size_t buf_len;
 	bool clear = true;
 	int ret = 0;
 
@@ -1670,6 +1926,12 @@ int go_runtime__mem_records(struct go_runtime *rt, go_mem_record_fn fn, void *ct
 	    l->bucket_nstk < 0 || l->bucket_typ < 0 || l->memrecord_active < 0 ||
 	    l->memrecord_future < 0 || l->memrecord_cycle_size != 32)
 		return -ENOTSUP;
+	/* A bucket, its deepest stack and its memRecord. */
+	buf_len =
+	    (size_t)l->bucket_size + MAX_BUCKET_STACK * 8 + (size_t)l->memrecord_future + 3 * 32;
+	buf = malloc(buf_len);
+	if (!buf)
+		return -ENOMEM;
 	if (rt->globals.mprof_cycle) {
 		uint32_t v;
 
@@ -1678,7 +1940,7 @@ int go_runtime__mem_records(struct go_runtime *rt, go_mem_record_fn fn, void *ct
 	}
 	ret = remote_u64(rt->pid, rt->globals.mbuckets, &b);
 	if (ret)
-		return ret;
+		goto out;
 	/* The list first (a copy), then the records, as MemProfile does. */
 	while (b) {
 		size_t need, rec_off;
@@ -1702,7 +1964,7 @@ int go_runtime__mem_records(struct go_runtime *rt, go_mem_record_fn fn, void *ct
 		}
 		rec_off = (size_t)l->bucket_size + nstk * 8;
 		need = rec_off + (size_t)l->memrecord_future + 3 * 32;
-		if (need > sizeof(buf) || remote_read(rt->pid, b, buf, need)) {
+		if (need > buf_len || remote_read(rt->pid, b, buf, need)) {
 			ret = -EIO;
 			goto out;
 		}
@@ -1727,8 +1989,10 @@ int go_runtime__mem_records(struct go_runtime *rt, go_mem_record_fn fn, void *ct
 		memset(r, 0, offsetof(struct go_mem_record, stk));
 		memset(&later[n], 0, offsetof(struct go_mem_record, stk));
 		n++;
-		r->nstk = (uint32_t)nstk;
-		memcpy(r->stk, buf + l->bucket_size, nstk * 8);
+		/* Deeper than GO_MAX_FRAMES (Go 1.23 keeps up to 128 by default): the outer frames
+		 * go. */
+		r->nstk = nstk < GO_MAX_FRAMES ? (uint32_t)nstk : GO_MAX_FRAMES;
+		memcpy(r->stk, buf + l->bucket_size, r->nstk * 8);
 		mr = buf + rec_off;
 		add_cycle(r, mr + l->memrecord_active);
 		/* mProf_FlushLocked(cycle % 3): the cycle published, not yet flushed. */
@@ -1755,6 +2019,7 @@ int go_runtime__mem_records(struct go_runtime *rt, go_mem_record_fn fn, void *ct
 out:
 	free(recs);
 	free(later);
+	free(buf);
 	return ret;
 }
 

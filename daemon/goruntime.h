@@ -41,7 +41,7 @@ struct go_layout {
 	int32_t g_startpc, g_gopc, g_lockedm, g_m, g_labels, g_parent_goid;
 	int32_t g_syscallsp, g_syscallpc;
 	/* runtime.m */
-	int32_t m_procid;
+	int32_t m_procid, m_curg;
 	/* runtime.bucket (the stack and the memRecord follow it) */
 	int32_t bucket_size, bucket_allnext, bucket_typ, bucket_bsize, bucket_nstk;
 	/* runtime.memRecord and its cycles (allocs, frees, alloc_bytes, free_bytes) */
@@ -132,6 +132,14 @@ const char *go_runtime__version(const struct go_runtime *rt);
 /* "dwarf" or "go1.19 table": where the layouts came from. Borrowed. */
 const char *go_runtime__layout_source(const struct go_runtime *rt);
 const struct go_layout *go_runtime__layout(const struct go_runtime *rt);
+/*
+ * Where a thread of the target keeps its current g: the offset of that
+ * slot from the thread's TLS pointer (fs_base on x86-64), from the
+ * executable's PT_TLS (Go's own -8 when it has none); 0 when unknown
+ * (other TLS of a cgo binary before Go's, and no symbol to say where).
+ */
+int64_t go_runtime__tls_g_offset(const struct go_runtime *rt);
+pid_t go_runtime__pid(const struct go_runtime *rt);
 /* Whether the memory profile can be read (its layouts and runtime.mbuckets known). */
 bool go_runtime__has_mem_profile(const struct go_runtime *rt);
 const struct go_globals *go_runtime__globals(const struct go_runtime *rt);

@@ -164,7 +164,7 @@ static int add_samples(struct encoder *e, const struct collector *c,
 		return -EINVAL;
 	for (size_t i = 0; i < stack_table__len(t); i++) {
 		const struct stack *s = stack_table__stack(t, i);
-		struct profile_label labels[2];
+		struct profile_label labels[2 + STACK_MAX_LABELS];
 		size_t nlabels = 0;
 		bool zero = true;
 
@@ -194,6 +194,9 @@ static int add_samples(struct encoder *e, const struct collector *c,
 			labels[nlabels++] = (struct profile_label){ .key = "thread", .str = s->thread };
 		if (s->tid)
 			labels[nlabels++] = (struct profile_label){ .key = "tid", .num = s->tid };
+		for (uint32_t k = 0; s->labels && k < s->labels->n; k++)
+			labels[nlabels++] = (struct profile_label){ .key = s->labels->l[k].key,
+								    .str = s->labels->l[k].value };
 		ret = profile_builder__sample(e->b, ids, s->npcs, values, nvalues, labels, nlabels);
 		if (ret)
 			break;

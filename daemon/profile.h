@@ -4,7 +4,8 @@
  *
  * The one path from stacks to protobuf: mappings from the symbolizer, one
  * Location per address (inline frames as several Lines), one Sample per
- * stack with a nonzero delta, labels "thread" and "tid".
+ * stack with a nonzero delta, labels "thread" and "tid" and the stack's own
+ * string labels (a Go goroutine's pprof labels).
  */
 #ifndef PPROFD_PROFILE_H
 #define PPROFD_PROFILE_H

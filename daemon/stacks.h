@@ -28,9 +28,28 @@
 struct stack_table;
 struct stack_snapshot;
 
+/*
+ * String labels of a sample beyond its thread (a Go goroutine's pprof
+ * labels): part of the stack's key, so one stack with two label sets is two
+ * Samples, as in Go's own CPU profile.
+ */
+#define STACK_MAX_LABELS 32
+#define STACK_LABELS_TEXT 8192 /* bytes of keys and values together, NULs included */
+
+struct stack_label {
+	const char *key, *value;
+};
+
+struct stack_labels {
+	uint32_t n;
+	struct stack_label l[STACK_MAX_LABELS]; /* sorted by key, keys distinct */
+};
+
 struct stack {
 	uint32_t tid;                  /* 0 when the collector has no thread */
 	char thread[THREAD_NAME_LEN];  /* thread name, "" when none */
+	/* NULL when none; owned by the table, valid as long as the stack */
+	const struct stack_labels *labels;
 	uint32_t npcs;
 	uint64_t pcs[];
 };
@@ -45,6 +64,18 @@ void stack_table__free(struct stack_table *t);
  */
 int stack_table__add(struct stack_table *t, const uint64_t *pcs, uint32_t npcs, uint32_t tid,
 		     const char *thread, const int64_t *values);
+/*
+ * The same with labels (NULL or n 0: none; sorted by key, as
+ * stack_labels__sort() leaves them).  The table keeps its own copy of each
+ * distinct set.  Returns 0, -EINVAL (more than STACK_MAX_LABELS or
+ * STACK_LABELS_TEXT) or -ENOMEM.
+ */
+int stack_table__add_labeled(struct stack_table *t, const uint64_t *pcs, uint32_t npcs,
+			     uint32_t tid, const char *thread, const struct stack_labels *labels,
+			     const int64_t *values);
+
+/* Sorts l by key and drops all but the last of a repeated key. */
+void stack_labels__sort(struct stack_labels *l);
 
 size_t stack_table__len(const struct stack_table *t);
 size_t stack_table__nvalues(const struct stack_table *t);

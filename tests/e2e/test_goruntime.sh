@@ -18,8 +18,10 @@
 #     goroutines and gc_pause; /metrics the Go client's go_* series;
 #   - gonoprof (MemProfileRate 0): heap answers 503 naming the opt-in;
 #     go.set_mem_profile_rate turns the runtime's sampling on;
-#   - a Go version without a layout row (esbuild from npm, Go 1.26): its
-#     goroutines from its type descriptors, heap/GC the native view, saying why;
+#   - a Go version of a table row read from a binary, not DWARF (esbuild
+#     from npm, Go 1.26, stripped): goroutines, GC and heap through the row;
+#     one with no row nor readable type descriptors (esbuild of Go 1.16):
+#     "unsupported Go version" in /debug/metrics, the native view kept;
 #   - /debug/pprof/threads is the OS-thread view, /debug/metrics names the Go
 #     version and where the layouts came from.
 
@@ -262,28 +264,41 @@ opt_in()
 opt_in gonoprof
 opt_in gonoprof-stripped
 
-# A Go version the layout table does not know (esbuild from npm, Go 1.26,
-# stripped): its goroutines from the layouts of its own type descriptors and
-# the wait reasons of its own runtime.waitReasonStrings; heap and GC, whose
-# structs have no descriptors, say so and keep the native view.
+# A Go version of a table row but no toolchain here (esbuild from npm, Go
+# 1.26, stripped, GOGC=5 so that it collects while it builds): its
+# goroutines, heap and GC read through the go1.26 row.  And a version with
+# neither a row nor type descriptors to read (esbuild of Go 1.16): a clear
+# "unsupported Go version" in /debug/metrics, the native view kept.
 newer_go()
 {
-	local esbuild=$OUTPUT/npm/esbuild holder pid code
+	local esbuild=$OUTPUT/npm/esbuild holder pid code port
 	if [ ! -x "$esbuild" ]; then
 		skip "Go 1.2x: no $esbuild (tests/fetch-esbuild.sh)"
 		return
 	fi
 	mkdir -p "$E2E_TMP/www"
+	for i in $(seq 300); do
+		echo "export function f$i(x) { return x * $i + Math.sqrt(x) }"
+	done >"$E2E_TMP/www/lib.js"
+	echo 'import * as l from "./lib.js"; console.log(Object.keys(l).length)' >"$E2E_TMP/www/app.js"
 	mkfifo "$E2E_TMP/stdin"
 	# esbuild --serve stops when its stdin closes: a writer holds it open.
 	sleep 120 >"$E2E_TMP/stdin" &
 	holder=$!
 	track "$holder"
-	"$esbuild" --serve="127.0.0.1:$(free_port)" --servedir="$E2E_TMP/www" \
-		<"$E2E_TMP/stdin" >>"$E2E_TMP/esbuild.log" 2>&1 &
+	port=$(free_port)
+	GOGC=5 "$esbuild" "$E2E_TMP/www/app.js" --bundle --outdir="$E2E_TMP/www/out" \
+		--serve="127.0.0.1:$port" <"$E2E_TMP/stdin" >>"$E2E_TMP/esbuild.log" 2>&1 &
 	pid=$!
 	track "$pid"
-	sleep 0.5
+	for _ in $(seq 50); do
+		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/app.js" && break
+		sleep 0.1
+	done
+	# Builds to allocate (a heap profile sample every 512 KiB) and collect.
+	for _ in $(seq 10); do
+		curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$port/app.js"
+	done
 	if ! start_daemon "$pid"; then
 		fail "esbuild: start pprofd"
 		stop "$pid"
@@ -291,11 +306,11 @@ newer_go()
 		return
 	fi
 	fetch "$DAEMON_URL/debug/metrics" "$E2E_TMP/esb.metrics" >/dev/null
-	if jq -e '.go_runtime.readable == true and .go_runtime.layouts == "type descriptors" and
-		(.go_runtime.version | test("^go1\\.2[0-9]"))' "$E2E_TMP/esb.metrics" >/dev/null; then
+	if jq -e '.go_runtime.readable == true and .go_runtime.layouts == "go1.26 table" and
+		(.go_runtime.version | test("^go1\\.26\\."))' "$E2E_TMP/esb.metrics" >/dev/null; then
 		ok "esbuild: /debug/metrics $(jq -c .go_runtime "$E2E_TMP/esb.metrics")"
 	else
-		fail "esbuild: /debug/metrics go_runtime from type descriptors" \
+		fail "esbuild: /debug/metrics go_runtime from the go1.26 row" \
 			"$(jq -c .go_runtime "$E2E_TMP/esb.metrics")"
 	fi
 	code=$(fetch "$DAEMON_URL/debug/pprof/goroutine?debug=2" "$E2E_TMP/esb.g2")
@@ -308,18 +323,76 @@ newer_go()
 	else
 		fail "esbuild: debug=2 goroutines of Go 1.26" "code $code" "$(head -30 "$E2E_TMP/esb.g2")"
 	fi
+	# The goroutine count: the dump's, debug=1's total and /performance/stats' agree.
+	local n2 n1 ns
+	fetch "$DAEMON_URL/debug/pprof/goroutine?debug=1" "$E2E_TMP/esb.g1" >/dev/null
 	fetch "$DAEMON_URL/performance/stats" "$E2E_TMP/esb.stats" >/dev/null
-	if jq -e '.gc == null and (.gc_reason | test("runtime.memstats not read"))' \
-		"$E2E_TMP/esb.stats" >/dev/null; then
-		ok "esbuild: /performance/stats gc null, gc_reason says why"
+	n2=$(grep -c '^goroutine [0-9]* \[' "$E2E_TMP/esb.g2")
+	n1=$(sed -n 's/^goroutine profile: total \([0-9]*\)$/\1/p' "$E2E_TMP/esb.g1")
+	ns=$(jq -r '.goroutines' "$E2E_TMP/esb.stats")
+	if [ "$n2" -ge 2 ] && [ "$n1" = "$n2" ] && [ "$ns" = "$n2" ]; then
+		ok "esbuild: $n2 goroutines in the dump, debug=1 and /performance/stats"
 	else
-		fail "esbuild: /performance/stats gc_reason" \
+		fail "esbuild: one goroutine count" "dump $n2, debug=1 $n1, stats $ns"
+	fi
+	# GC through the row: GOGC where gcController keeps it, collections counted.
+	if jq -e '.gc.num_gc >= 2 and .gc.gogc == 5 and .gc.last_pause_ns > 0 and
+		.gc.pause_total_ns >= .gc.last_pause_ns and .gc.heap_sys_bytes > 0 and
+		.gc.next_gc_bytes > 0' "$E2E_TMP/esb.stats" >/dev/null; then
+		ok "esbuild: /performance/stats gc $(jq -c '.gc | {num_gc, gogc, last_pause_ns, pause_total_ns, next_gc_bytes}' "$E2E_TMP/esb.stats")"
+	else
+		fail "esbuild: /performance/stats gc through the go1.26 row" \
 			"$(jq -c '{gc, gc_reason}' "$E2E_TMP/esb.stats")"
 	fi
-	if grep -q "memory profile not read (go1.2[0-9.]*: the layouts of its buckets" "$DAEMON_LOG"; then
-		ok "esbuild: heap keeps the native view, saying why"
+	# Heap: the runtime's own buckets (esbuild references runtime.MemProfile: 512 KiB).
+	code=$(fetch "$DAEMON_URL/debug/pprof/heap" "$E2E_TMP/esb.heap")
+	local top named
+	top=$(pprof_top "$E2E_TMP/esb.heap" -sample_index=alloc_space)
+	named=$(flat_pct "$top" 'github\.com/evanw/esbuild/.*')
+	if [ "$code" = 200 ] && grep -q 'MemProfileRate 524288): no probes' <<<"$top" &&
+		awk -v n="$named" 'BEGIN { exit !(n >= 30) }'; then
+		ok "esbuild: heap from the runtime's buckets, $named% of alloc_space in esbuild's own functions"
 	else
-		fail "esbuild: heap keeps the native view, saying why" "$(grep -i heap "$DAEMON_LOG")"
+		fail "esbuild: heap from the runtime's buckets" "code $code, esbuild's $named%" \
+			"$(head -12 <<<"$top")"
+	fi
+	stop "$DAEMON_PID"
+	stop "$pid"
+
+	# Go 1.16: no row, and type descriptors of a layout pprofd does not read.
+	local old=$OUTPUT/npm/esbuild-go116
+	if [ ! -x "$old" ]; then
+		skip "Go 1.16: no $old (tests/fetch-esbuild.sh)"
+		stop "$holder"
+		return
+	fi
+	port=$(free_port)
+	"$old" --serve="127.0.0.1:$port" --servedir="$E2E_TMP/www" \
+		<"$E2E_TMP/stdin" >>"$E2E_TMP/esbuild.log" 2>&1 &
+	pid=$!
+	track "$pid"
+	sleep 0.5
+	if ! start_daemon "$pid"; then
+		fail "esbuild (Go 1.16): start pprofd"
+		stop "$pid"
+		stop "$holder"
+		return
+	fi
+	fetch "$DAEMON_URL/debug/metrics" "$E2E_TMP/esb16.metrics" >/dev/null
+	if jq -e '.go_runtime.readable == false and
+		(.go_runtime.reason | test("^unsupported Go version go1\\.16\\.3"))' \
+		"$E2E_TMP/esb16.metrics" >/dev/null; then
+		ok "esbuild (Go 1.16): /debug/metrics $(jq -c .go_runtime "$E2E_TMP/esb16.metrics")"
+	else
+		fail "esbuild (Go 1.16): unsupported Go version in /debug/metrics" \
+			"$(jq -c .go_runtime "$E2E_TMP/esb16.metrics")"
+	fi
+	code=$(fetch "$DAEMON_URL/debug/pprof/goroutine?debug=1" "$E2E_TMP/esb16.g1")
+	if [ "$code" = 200 ] && grep -q '^threads profile: total\|^goroutine profile: total' "$E2E_TMP/esb16.g1"; then
+		ok "esbuild (Go 1.16): goroutine keeps the native view ($(head -1 "$E2E_TMP/esb16.g1"))"
+	else
+		fail "esbuild (Go 1.16): goroutine keeps the native view" "code $code" \
+			"$(head -3 "$E2E_TMP/esb16.g1")"
 	fi
 	stop "$DAEMON_PID"
 	stop "$pid"

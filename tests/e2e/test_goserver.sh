@@ -9,6 +9,16 @@
 # two) must agree within 5 points.  pprofd names Go frames from the binary's
 # own pclntab (main.hashLoop); the pattern also takes a bare hashLoop.
 # The same against a stripped build, under load: test_gostripped.sh.
+#
+# Then pprof labels: golabels burns ~70 % of its CPU under pprof.Do with
+# worker=hash tenant=a and ~30 % under SetGoroutineLabels with worker=sort
+# tenant=b and eight more (a map of two buckets in Go 1.19).  Built with
+# symbols and stripped, its own profile and pprofd's over the same 5 s:
+#   - pprofd's samples carry both label sets (go tool pprof -tags), every
+#     key of each, the shares of worker=hash / worker=sort within 5 points
+#     of Go's own profile's;
+#   - -tagfocus=worker=sort keeps main.sortTurns, worker=hash main.hashTurns;
+#   - /debug/metrics: labeled samples, none unreadable.
 
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -102,5 +112,103 @@ if awk -v p="$pd_sum" -v g="$go_sum" 'BEGIN { exit !(p >= 50 && g >= 50) }'; the
 else
 	fail "hashLoop+sortLoop: most of the samples in both: pprofd $pd_sum%, Go $go_sum% (want >= 50)"
 fi
+stop "$DAEMON_PID"
+stop "$go_pid"
+
+# --- pprof labels -------------------------------------------------------------
+
+# tag_pct FILE KEY VALUE: the share (%) of the samples whose label KEY is
+# VALUE, from go tool pprof -tags; 0 when none.
+tag_pct()
+{
+	pprof "$1" -tags -symbolize=none | awk -v k="$2" -v v="$3" '
+		/^ [^ ].*: Total / { key = $1; sub(/:$/, "", key); next }
+		key == k && $NF == v { p = $2; gsub(/[(%):]/, "", p); print p; found = 1; exit }
+		END { if (!found) print 0 }'
+}
+
+labels_against()
+{
+	local bin=$1 app_port go_pid code_go code_pd
+	if ! start_go_app "$bin"; then
+		fail "$bin: start"
+		return
+	fi
+	app_port=$APP_PORT
+	go_pid=$WORKLOAD_PID
+	if ! start_daemon "$go_pid"; then
+		fail "$bin: start pprofd --pid $go_pid"
+		stop "$go_pid"
+		return
+	fi
+	FETCH_TIMEOUT=30 fetch "http://127.0.0.1:$app_port/debug/pprof/profile?seconds=5" \
+		"$E2E_TMP/$bin.go.prof" >"$E2E_TMP/$bin.go.code" &
+	local go_curl=$!
+	track "$go_curl"
+	FETCH_TIMEOUT=30 fetch "$DAEMON_URL/debug/pprof/profile?seconds=5" \
+		"$E2E_TMP/$bin.pd.prof" >"$E2E_TMP/$bin.pd.code" &
+	local pd_curl=$!
+	track "$pd_curl"
+	wait "$go_curl" "$pd_curl"
+	code_go=$(cat "$E2E_TMP/$bin.go.code")
+	code_pd=$(cat "$E2E_TMP/$bin.pd.code")
+	if [ "$code_go" != 200 ] || [ "$code_pd" != 200 ]; then
+		fail "$bin: both CPU profiles" "Go's: $code_go, pprofd's: $code_pd"
+		stop "$DAEMON_PID"
+		stop "$go_pid"
+		return
+	fi
+	local pd=$E2E_TMP/$bin.pd.prof go=$E2E_TMP/$bin.go.prof
+	diag "$bin: pprofd's -tags:" "$(pprof "$pd" -tags -symbolize=none | grep -v '^ *$' |
+		grep -Ev '^ *(l[1-8]|thread|tid|[0-9.]+m?s +\(.*\): (value-[1-8]|[0-9]+))' | head -12)"
+	local keys
+	keys=$(pprof "$pd" -tags -symbolize=none | awk '/^ [^ ].*: Total / { k = $1; sub(/:$/, "", k); print k }' |
+		sort | tr '\n' ' ')
+	if [ "$keys" = "l1 l2 l3 l4 l5 l6 l7 l8 tenant thread tid worker " ] &&
+		[ "$(tag_pct "$pd" tenant a)" != 0 ] && [ "$(tag_pct "$pd" tenant b)" != 0 ] &&
+		[ "$(tag_pct "$pd" l8 value-8)" != 0 ]; then
+		ok "$bin: pprofd's samples carry both label sets, every key ($keys)"
+	else
+		fail "$bin: pprofd's samples carry both label sets, every key" "keys: $keys"
+	fi
+	local v g p
+	for v in hash sort; do
+		g=$(tag_pct "$go" worker "$v")
+		p=$(tag_pct "$pd" worker "$v")
+		if [ "$p" != 0 ] && within "$p" "$g" 5; then
+			ok "$bin: worker=$v in $p% of pprofd's samples, Go's own $g% (within 5 points)"
+		else
+			fail "$bin: worker=$v in $p% of pprofd's samples, Go's own $g% (within 5 points)"
+		fi
+	done
+	local top_sort top_hash
+	top_sort=$(pprof_top "$pd" -tagfocus=worker=sort | flat_pct_first)
+	top_hash=$(pprof_top "$pd" -tagfocus=worker=hash | flat_pct_first)
+	if [[ $top_sort =~ (main\.)?sortTurns ]] && [[ $top_hash =~ (main\.)?hashTurns ]]; then
+		ok "$bin: -tagfocus=worker=sort keeps $top_sort, worker=hash $top_hash"
+	else
+		fail "$bin: -tagfocus keeps each worker's function" "sort: $top_sort, hash: $top_hash"
+	fi
+	fetch "$DAEMON_URL/debug/metrics" "$E2E_TMP/$bin.metrics" >/dev/null
+	if jq -e '.collectors[] | select(.name == "profile") |
+		.samples_labeled > 0 and .labels_unreadable == 0' "$E2E_TMP/$bin.metrics" >/dev/null; then
+		ok "$bin: /debug/metrics $(jq -c '.collectors[] | select(.name == "profile") |
+			{samples, samples_labeled, labels_unreadable, go_labels}' "$E2E_TMP/$bin.metrics")"
+	else
+		fail "$bin: /debug/metrics labeled samples, none unreadable" \
+			"$(jq -c '.collectors[] | select(.name == "profile")' "$E2E_TMP/$bin.metrics")"
+	fi
+	stop "$DAEMON_PID"
+	stop "$go_pid"
+}
+
+# flat_pct_first: the function of the first row of a -top report.
+flat_pct_first()
+{
+	awk '$2 ~ /%$/ && $3 ~ /%$/ && NF >= 6 { print $6; exit }'
+}
+
+labels_against golabels
+labels_against golabels-stripped
 
 done_testing

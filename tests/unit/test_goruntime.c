@@ -16,6 +16,15 @@
  *     receive", its stack walked to the goroutine's first frame; its memory
  *     profile holds main.keep's 1 MiB; memstats say the app's own NumGC.
  *
+ * And the rows of Go versions other than the installed one, against the
+ * stripped esbuild binaries of tests/fetch-esbuild.sh (Go 1.20, 1.23, 1.26;
+ * skipped when they are not there): each row's goroutine fields are what
+ * the binary's own type descriptors say, and a live esbuild (GOGC=5,
+ * GOMEMLIMIT set) read through its row has goroutines, a memory profile,
+ * and memstats that keep the runtime's own invariants (pause_total_ns the
+ * sum of the pauses, last_gc_unix the last pause's end) with GOGC and
+ * GOMEMLIMIT where gcController keeps them.
+ *
  * No root: a child's memory is readable by its parent.
  */
 #define _GNU_SOURCE
@@ -155,6 +164,7 @@ static const struct {
     FIELD(g_syscallsp),
     FIELD(g_syscallpc),
     FIELD(m_procid),
+    FIELD(m_curg),
     FIELD(bucket_size),
     FIELD(bucket_allnext),
     FIELD(bucket_typ),
@@ -221,7 +231,7 @@ static void test_types_match_dwarf(void **state)
 	    "g_size",	     "g_stack_lo",     "g_stack_hi",  "g_sched_sp",  "g_sched_pc",
 	    "g_sched_bp",    "g_atomicstatus", "g_goid",      "g_waitsince", "g_waitreason",
 	    "g_startpc",     "g_gopc",	       "g_lockedm",   "g_m",	     "g_labels",
-	    "g_parent_goid", "g_syscallsp",    "g_syscallpc", "m_procid",    NULL,
+	    "g_parent_goid", "g_syscallsp",    "g_syscallpc", "m_procid",    "m_curg", NULL,
 	};
 	struct go_layout dw, ty;
 	int fd, bad = 0;
@@ -262,6 +272,16 @@ static void test_version_match(void **state)
 	(void)state;
 	assert_non_null(go_layout__for_version("go1.19"));
 	assert_non_null(go_layout__for_version("go1.19.8"));
+	assert_non_null(go_layout__for_version("go1.20"));
+	assert_non_null(go_layout__for_version("go1.23.8"));
+	assert_non_null(go_layout__for_version("go1.26.5"));
+	/* Versions no binary here has shown: no row, never guessed. */
+	assert_null(go_layout__for_version("go1.21.0"));
+	assert_null(go_layout__for_version("go1.22.3"));
+	assert_null(go_layout__for_version("go1.24.1"));
+	assert_null(go_layout__for_version("go1.25.0"));
+	assert_null(go_layout__for_version("go1.27.3"));
+	assert_null(go_layout__for_version("go1.17.2"));
 	assert_null(go_layout__for_version("go1.190"));
 	assert_null(go_layout__for_version("go1.99.1"));
 	assert_null(go_layout__for_version(""));
@@ -437,6 +457,202 @@ static void test_live_goroutines_stripped(void **state)
 	live_goroutines(stripped, table);
 }
 
+#ifndef OUTPUT_DIR
+#error "OUTPUT_DIR: the build directory (the Makefile sets it)"
+#endif
+
+/* esbuild from npm, by the Go version that built it. */
+static const struct {
+	const char *file, *version, *row;
+} newer[] = {
+    {"esbuild-go120", "go1.20.4", "go1.20"},
+    {"esbuild-go123", "go1.23.8", "go1.23"},
+    {"esbuild", "go1.26.5", "go1.26"},
+};
+
+/* Each row's goroutine fields are the binary's own type descriptors'. */
+static void test_newer_rows_match_types(void **state)
+{
+	static const char *const goroutine_fields[] = {
+	    "g_size",	     "g_stack_lo",     "g_stack_hi",  "g_sched_sp",  "g_sched_pc",
+	    "g_sched_bp",    "g_atomicstatus", "g_goid",      "g_waitsince", "g_waitreason",
+	    "g_startpc",     "g_gopc",	       "g_lockedm",   "g_m",	     "g_labels",
+	    "g_parent_goid", "g_syscallsp",    "g_syscallpc", "m_procid",    "m_curg", NULL,
+	};
+	unsigned tested = 0;
+	int bad = 0;
+
+	(void)state;
+	for (size_t b = 0; b < sizeof(newer) / sizeof(newer[0]); b++) {
+		const struct go_layout *row = go_layout__for_version(newer[b].version);
+		struct gopclntab *pcln;
+		struct go_layout ty;
+		char path[256];
+		int fd;
+		Elf *elf;
+
+		snprintf(path, sizeof(path), "%s/npm/%s", OUTPUT_DIR, newer[b].file);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		elf_version(EV_CURRENT);
+		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		assert_non_null(elf);
+		pcln = gopclntab__open(elf, 0, NULL, 0);
+		assert_non_null(pcln);
+		assert_string_equal(gopclntab__go_version(pcln), newer[b].version);
+		gopclntab__free(pcln);
+		assert_non_null(row);
+		assert_int_equal(go_layout__from_types(elf, newer[b].version, &ty), 0);
+		elf_end(elf);
+		close(fd);
+		for (size_t i = 0; goroutine_fields[i]; i++)
+			for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
+				int32_t a, t;
+
+				if (strcmp(fields[k].name, goroutine_fields[i]))
+					continue;
+				a = *(const int32_t *)((const char *)row + fields[k].off);
+				t = *(const int32_t *)((const char *)&ty + fields[k].off);
+				if (a != t) {
+					fprintf(stderr, "%s %s: table %d, type descriptors %d\n",
+						newer[b].version, fields[k].name, a, t);
+					bad++;
+				}
+			}
+		tested++;
+	}
+	assert_int_equal(bad, 0);
+	if (!tested)
+		skip(); /* no esbuild: tests/fetch-esbuild.sh */
+}
+
+struct newer_live {
+	char err[256], layouts[48];
+	int get_error, walk_error, mem_error, gc_error, rate_error;
+	unsigned goroutines;
+	struct mem_count m;
+	struct go_gc_stats gc;
+	int64_t rate;
+};
+
+static int count_any(void *ctx, const struct go_goroutine *g)
+{
+	(void)g;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+/* esbuild --watch building dir/app.js, GOGC=5: GCs from its first build on. */
+static void read_live_esbuild(const char *path, struct newer_live *lv)
+{
+	char app[128], outdir[128], line[256];
+	int in[2], err[2];
+	struct go_runtime *rt;
+	pid_t pid;
+	FILE *f;
+
+	snprintf(app, sizeof(app), "%s/app.js", dir);
+	snprintf(outdir, sizeof(outdir), "--outdir=%s/out", dir);
+	f = fopen(app, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 400; i++)
+		fprintf(f, "export function f%d(x) { return x * %d + Math.sqrt(x) }\n", i, i);
+	fclose(f);
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(err), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(err[1], 2);
+		close(in[1]);
+		close(err[0]);
+		setenv("GOGC", "5", 1);
+		setenv("GOMEMLIMIT", "123456789000", 1);
+		execl(path, path, app, "--bundle", "--minify", outdir, "--watch",
+		      "--log-level=info", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]); /* the write end stays open: --watch runs until stdin closes */
+	close(err[1]);
+	f = fdopen(err[0], "r");
+	/* "[watch] build finished, watching for changes..." */
+	while (fgets(line, sizeof(line), f) && !strstr(line, "watching"))
+		;
+	rt = go_runtime__get(pid, lv->err, sizeof(lv->err));
+	if (!rt) {
+		lv->get_error = errno;
+	} else {
+		snprintf(lv->layouts, sizeof(lv->layouts), "%s", go_runtime__layout_source(rt));
+		lv->walk_error = go_runtime__goroutines(rt, 0, count_any, &lv->goroutines);
+		lv->mem_error = go_runtime__mem_records(rt, count_record, &lv->m);
+		lv->gc_error = go_runtime__gc_stats(rt, &lv->gc);
+		lv->rate_error = go_runtime__mem_profile_rate(rt, &lv->rate);
+		go_runtime__put(rt);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fclose(f);
+	close(in[1]);
+}
+
+/* A live esbuild of each version, read through its row. */
+static void test_newer_rows_live(void **state)
+{
+	unsigned tested = 0;
+
+	(void)state;
+	for (size_t b = 0; b < sizeof(newer) / sizeof(newer[0]); b++) {
+		struct newer_live *lv = calloc(1, sizeof(*lv));
+		uint64_t sum = 0;
+		char path[256], want[48];
+		uint32_t n;
+
+		assert_non_null(lv);
+		snprintf(path, sizeof(path), "%s/npm/%s", OUTPUT_DIR, newer[b].file);
+		if (access(path, X_OK)) {
+			free(lv);
+			continue;
+		}
+		read_live_esbuild(path, lv);
+		if (lv->get_error)
+			fail_msg("%s: go_runtime__get: %s", newer[b].file, lv->err);
+		n = lv->gc.num_gc;
+		for (uint32_t i = 0; i < n && i < 256; i++)
+			sum += lv->gc.pause_ns[i];
+		fprintf(stderr,
+			"%s (%s): %u goroutines, %u memory records (rate %lld), num_gc %u, "
+			"pause_total %llu ns (sum %llu), GOGC %lld, GOMEMLIMIT %lld, heap sys %lld\n",
+			newer[b].file, lv->layouts, lv->goroutines, lv->m.records,
+			(long long)lv->rate, n, (unsigned long long)lv->gc.pause_total_ns,
+			(unsigned long long)sum, (long long)lv->gc.gogc,
+			(long long)lv->gc.memory_limit, (long long)lv->gc.heap_sys_bytes);
+		snprintf(want, sizeof(want), "%s table", newer[b].row);
+		assert_string_equal(lv->layouts, want);
+		assert_int_equal(lv->walk_error, 0);
+		assert_true(lv->goroutines >= 2); /* main, its stdin reader */
+		assert_int_equal(lv->rate_error, 0);
+		assert_int_equal(lv->rate, 512 * 1024);
+		assert_int_equal(lv->mem_error, 0);
+		assert_true(lv->m.records >= 1);
+		assert_int_equal(lv->gc_error, 0);
+		assert_true(n >= 2 && n <= 256);
+		assert_int_equal(lv->gc.pause_total_ns, sum);
+		assert_int_equal(lv->gc.last_gc_unix_ns, lv->gc.pause_end[n - 1]);
+		assert_true(lv->gc.last_gc_unix_ns / 1000000000ULL + 600 > (uint64_t)time(NULL));
+		assert_true(lv->gc.have_controller);
+		assert_int_equal(lv->gc.gogc, 5);
+		assert_int_equal(lv->gc.memory_limit, 123456789000LL);
+		assert_true(lv->gc.heap_sys_bytes > 0 && lv->gc.heap_sys_bytes % 8192 == 0);
+		assert_true(lv->gc.next_gc > 0);
+		free(lv);
+		tested++;
+	}
+	if (!tested)
+		skip(); /* no esbuild: tests/fetch-esbuild.sh */
+}
+
 /* A process that is not Go: ENOENT with nothing to say. */
 static void test_not_go(void **state)
 {
@@ -459,6 +675,8 @@ int main(void)
 	    cmocka_unit_test(test_live_goroutines),
 	    cmocka_unit_test(test_live_goroutines_stripped),
 	    cmocka_unit_test(test_not_go),
+	    cmocka_unit_test(test_newer_rows_match_types),
+	    cmocka_unit_test(test_newer_rows_live),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1385,6 +1385,13 @@ static void symbolizer__report(struct symbolizer *s, const struct symbol_mapping
 	}
 }
 
+/*
+ * The most of a target's /proc/PID/maps read: the target controls its
+ * length (65530 mappings by default, each line up to a path of PATH_MAX:
+ * ~270 MB).  A big real process (a JVM, 30,000 mappings) has ~3 MB.
+ */
+#define MAPS_MAX_BYTES (32u << 20)
+
 static int read_whole_file(const char *path, char **text, size_t *len)
 {
 	size_t cap = 64 * 1024, n = 0;
@@ -1402,6 +1409,10 @@ static int read_whole_file(const char *path, char **text, size_t *len)
 	}
 	for (;;) {
 		if (n + 1 >= cap) {
+			if (cap >= MAPS_MAX_BYTES) {
+				err = -EFBIG;
+				break;
+			}
 			nbuf = realloc(buf, cap * 2);
 			if (!nbuf) {
 				err = -ENOMEM;
@@ -2489,7 +2500,10 @@ static struct mapping *symbolizer__mapping_at(struct symbolizer *s, uint64_t pc)
 		return NULL;
 	s->last_auto_reload_ns = now;
 	err = symbolizer__reload(s);
-	if (err)
+	if (err == -EFBIG)
+		pr_warn("symbolize: pid %d: its /proc/%d/maps is over %u MiB: not read, "
+			"new mappings stay unknown", (int)s->pid, (int)s->pid, MAPS_MAX_BYTES >> 20);
+	else if (err)
 		pr_debug("symbolize: pid %d: rereading maps: %s", (int)s->pid, strerror(-err));
 	return symbolizer__find_mapping(s, pc);
 }

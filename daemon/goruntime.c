@@ -130,6 +130,9 @@ static const struct layout_row layout_table[] = {
 	 .g_syscallsp = 112,
 	 .g_syscallpc = 120,
 	 .m_procid = 72,
+	 .m_g0 = 0,
+	 .m_curg = 192,
+	 .m_vdso_sp = 800,
 	 .bucket_size = 48,
 	 .bucket_allnext = 8,
 	 .bucket_typ = 16,
@@ -326,8 +329,12 @@ static int layout_from_elf(Elf *elf, struct go_layout *l)
 	l->g_parent_goid = member_offset(&ds[DS_G].die, "parentGoid");
 	l->g_syscallsp = member_offset(&ds[DS_G].die, "syscallsp");
 	l->g_syscallpc = member_offset(&ds[DS_G].die, "syscallpc");
-	if (ds[DS_M].found)
+	if (ds[DS_M].found) {
 		l->m_procid = member_offset(&ds[DS_M].die, "procid");
+		l->m_g0 = member_offset(&ds[DS_M].die, "g0");
+		l->m_curg = member_offset(&ds[DS_M].die, "curg");
+		l->m_vdso_sp = member_offset(&ds[DS_M].die, "vdsoSP");
+	}
 	if (ds[DS_BUCKET].found) {
 		l->bucket_size = struct_size(&ds[DS_BUCKET].die);
 		l->bucket_allnext = member_offset(&ds[DS_BUCKET].die, "allnext");
@@ -610,8 +617,12 @@ int go_layout__from_types(Elf *elf, const char *version, struct go_layout *l)
 	l->g_parent_goid = field_offset(g, ng, "parentGoid", NULL);
 	l->g_syscallsp = field_offset(g, ng, "syscallsp", NULL);
 	l->g_syscallpc = field_offset(g, ng, "syscallpc", NULL);
-	if (find_struct_type(&r, shifted, "procid", m_also, m, &nm, &size))
+	if (find_struct_type(&r, shifted, "procid", m_also, m, &nm, &size)) {
 		l->m_procid = field_offset(m, nm, "procid", NULL);
+		l->m_g0 = field_offset(m, nm, "g0", NULL);
+		l->m_curg = field_offset(m, nm, "curg", NULL);
+		l->m_vdso_sp = field_offset(m, nm, "vdsoSP", NULL);
+	}
 	ret = 0;
 out:
 	free(g);

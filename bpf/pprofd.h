@@ -27,14 +27,45 @@
 #define STACK_COPY_BYTES 16384
 #define STACK_COPY_CHUNK 4096 /* one page: the copy stops at the first unmapped one */
 
-/* The user registers and stack of a thread at a sample, for unwinding. */
+/*
+ * The user registers and stack of a thread at a sample, for unwinding.
+ *
+ * A thread's frames may go on on another stack: a Go thread on its system
+ * stack (g0) doing a goroutine's work (runtime.systemstack, mcall,
+ * morestack, asmcgocall), or a goroutine calling the vDSO on g0's stack
+ * (runtime.nanotime1, time.now).  Then the contexts saved at the switch are
+ * recorded too (the goroutine's m.curg.sched, the vDSO call's m.vdsoSP/PC;
+ * sp 0: none) and the copy is split: stack[0, len) from sp's page up to
+ * the top of the system stack, stack[other_off, other_off + other_len)
+ * from the page of the other stack's sp up (other_len 0: no second window).
+ */
 struct user_stack_copy {
 	__u64 ip, sp, bp; /* user registers (saved at kernel entry for kernel samples) */
 	__u64 start;      /* user address of stack[0]: sp's page */
-	__u32 len;        /* bytes in stack[] */
+	__u32 len;        /* bytes at stack[0] */
 	__u32 limited;    /* the copy stopped at the bytes it was asked for, not at
 			   * the end of the stack or of stack[] */
+	__u64 other_start; /* user address of stack[other_off] */
+	__u32 other_off;  /* where the second window is in stack[] */
+	__u32 other_len;  /* bytes of the second window */
+	__u64 g_pc, g_sp, g_bp;          /* the goroutine's saved context */
+	__u64 vdso_pc, vdso_sp, vdso_bp; /* a vDSO call's caller (Go's m.vdsoPC/SP) */
 	__u8 stack[STACK_COPY_BYTES];
+};
+
+/*
+ * Where a Go target's runtime keeps what the stack capture reads (byte
+ * offsets; set by the daemon between __open() and __load(), enabled 0 for
+ * every other target, whose programs then have no such code at all):
+ * the thread's g is at its thread pointer (fs base) + tls_g; g.m, m.g0,
+ * m.curg, g.sched, m.vdsoSP (m.vdsoPC follows it).
+ */
+struct go_stack_switch {
+	__u32 enabled;
+	__s32 tls_g;
+	__u32 g_m, g_sched_sp, g_sched_pc, g_sched_bp;
+	__u32 m_g0, m_curg, m_vdso_sp; /* m_vdso_sp 0: not read */
+	__u32 pad;
 };
 
 #define TASK_COMM_LEN 16

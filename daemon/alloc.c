@@ -36,6 +36,7 @@
 #include <event2/event.h>
 
 #include "alloc.h"
+#include "pprofd.h" /* before the skeletons: their rodata has its types */
 #include "alloc.skel.h"
 #include "alloc_events.h"
 #include "alloc_session.skel.h"

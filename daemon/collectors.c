@@ -14,6 +14,8 @@
 #include "cpu.h"
 #include "golabels.h"
 #include "goprofiles.h"
+#include "goruntime.h"
+#include "gostack.h"
 #include "lock.h"
 #include "log.h"
 #include "offcpu.h"
@@ -180,8 +182,8 @@ void collectors__free(struct collector **all, size_t n)
 	free(all);
 }
 
-int collectors__open(const struct collector_env *env, struct collector ***out, size_t *n,
-		     const char **failed, char *err, size_t errlen)
+static int open_all(const struct collector_env *env, struct collector ***out, size_t *n,
+		    const char **failed, char *err, size_t errlen)
 {
 	size_t count = sizeof(rows) / sizeof(rows[0]);
 	struct collector **all = calloc(count, sizeof(*all));
@@ -228,6 +230,26 @@ int collectors__open(const struct collector_env *env, struct collector ***out, s
 	*out = all;
 	*n = count;
 	return 0;
+}
+
+int collectors__open(const struct collector_env *env, struct collector ***out, size_t *n,
+		     const char **failed, char *err, size_t errlen)
+{
+	struct collector_env e = *env;
+	struct go_stack_switch gs;
+	char why[256];
+	/* Held while the collectors open: the Go ones share it. */
+	struct go_runtime *rt = go_runtime__get(env->pid, why, sizeof(why));
+	int ret;
+
+	/* A Go target: stacks followed across the runtime's switches (gostack.h). */
+	if (rt && !go_stack_switch__config(rt, env->pid, &gs)) {
+		e.go_switch = &gs;
+		pr_debug("go: stack switches followed (g at fs%+d)", gs.tls_g);
+	}
+	ret = open_all(&e, out, n, failed, err, errlen);
+	go_runtime__put(rt);
+	return ret;
 }
 
 struct cJSON *collector__json(const struct collector *c, bool details)

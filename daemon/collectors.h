@@ -15,6 +15,7 @@
 
 struct collector;
 struct event_base;
+struct go_stack_switch;
 struct settings;
 struct symbolizer;
 struct unwinder;
@@ -26,6 +27,9 @@ struct collector_env {
 	struct symbolizer *sym;
 	struct unwinder *uw;
 	const struct settings *settings;
+	/* A Go target's stack switches, for the BPF stack capture (gostack.h);
+	 * NULL for any other target.  Valid during the constructor only. */
+	const struct go_stack_switch *go_switch;
 };
 
 /*

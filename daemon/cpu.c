@@ -27,9 +27,9 @@
 #include "collector.h"
 #include "collectors.h"
 #include "cpu.h"
+#include "pprofd.h" /* before the skeleton: its rodata has its types */
 #include "cpu.skel.h"
 #include "log.h"
-#include "pprofd.h"
 #include "stacks.h"
 #include "unwind.h"
 
@@ -388,6 +388,8 @@ struct collector *cpu_collector__new(const struct collector_env *env, int *error
 		goto fail;
 	}
 	cc->skel->rodata->target_pid = env->pid;
+	if (env->go_switch)
+		cc->skel->rodata->go_switch = *env->go_switch;
 	ret = cpu_bpf__load(cc->skel);
 	if (ret) {
 		snprintf(err, errlen, "loading the CPU sampler BPF program: %s", strerror(-ret));

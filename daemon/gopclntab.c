@@ -1295,6 +1295,9 @@ int gopclntab__unwind_rule(const struct gopclntab *t, uint64_t pc, struct gounwi
 	memset(rule, 0, sizeof(*rule));
 	rule->has_sp_delta = !gopclntab__sp_delta(t, pc, &rule->sp_delta);
 	rule->outermost = fi.topframe;
+	rule->switch_replaced = fi.kind == GOFUNC_MORESTACK;
+	rule->hidden = fi.kind == GOFUNC_SYSTEMSTACK_SWITCH;
+	rule->at_entry = pc == fi.entry;
 	switch (fi.kind) {
 	case GOFUNC_MORESTACK:
 	case GOFUNC_SYSTEMSTACK:

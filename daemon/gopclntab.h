@@ -131,6 +131,10 @@ struct gounwind_rule {
 	bool stack_switch; /* systemstack, mcall, morestack, asmcgocall, gogo, cgocallback,
 			    * sigtramp, or another SPWRITE function: its caller is on
 			    * another stack (or in a signal frame) */
+	bool switch_replaced; /* morestack: Go's traceback shows the function that
+			       * grows its stack in its place */
+	bool hidden;	      /* systemstack_switch: only ever a g's saved pc, never shown */
+	bool at_entry;	      /* pc is the function's entry */
 };
 
 /* 0, or -ENOENT when pc is in no function. */

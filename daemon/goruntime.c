@@ -148,7 +148,9 @@ static const struct layout_row layout_table[] = {
 	 .g_syscallsp = 112,
 	 .g_syscallpc = 120,
 	 .m_procid = 72,
+	 .m_g0 = 0,
 	 .m_curg = 192,
+	 .m_vdso_sp = 800,
 	 .bucket_size = 48,
 	 .bucket_allnext = 8,
 	 .bucket_typ = 16,
@@ -509,7 +511,9 @@ static int layout_from_elf(Elf *elf, struct go_layout *l)
 	l->g_syscallpc = member_offset(&ds[DS_G].die, "syscallpc");
 	if (ds[DS_M].found) {
 		l->m_procid = member_offset(&ds[DS_M].die, "procid");
+		l->m_g0 = member_offset(&ds[DS_M].die, "g0");
 		l->m_curg = member_offset(&ds[DS_M].die, "curg");
+		l->m_vdso_sp = member_offset(&ds[DS_M].die, "vdsoSP");
 	}
 	if (ds[DS_BUCKET].found) {
 		l->bucket_size = struct_size(&ds[DS_BUCKET].die);
@@ -795,7 +799,9 @@ int go_layout__from_types(Elf *elf, const char *version, struct go_layout *l)
 	l->g_syscallpc = field_offset(g, ng, "syscallpc", NULL);
 	if (find_struct_type(&r, shifted, "procid", m_also, m, &nm, &size)) {
 		l->m_procid = field_offset(m, nm, "procid", NULL);
+		l->m_g0 = field_offset(m, nm, "g0", NULL);
 		l->m_curg = field_offset(m, nm, "curg", NULL);
+		l->m_vdso_sp = field_offset(m, nm, "vdsoSP", NULL);
 	}
 	ret = 0;
 out:

@@ -41,7 +41,8 @@ struct go_layout {
 	int32_t g_startpc, g_gopc, g_lockedm, g_m, g_labels, g_parent_goid;
 	int32_t g_syscallsp, g_syscallpc;
 	/* runtime.m */
-	int32_t m_procid, m_curg;
+	int32_t m_procid;
+	int32_t m_g0, m_curg, m_vdso_sp; /* for following stack switches (gostack.h) */
 	/* runtime.bucket (the stack and the memRecord follow it) */
 	int32_t bucket_size, bucket_allnext, bucket_typ, bucket_bsize, bucket_nstk;
 	/* runtime.memRecord and its cycles (allocs, frees, alloc_bytes, free_bytes) */

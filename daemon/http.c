@@ -955,6 +955,7 @@ static void handle_metrics(struct http_server *srv, struct evhttp_request *req)
 	cJSON_AddNumberToObject(unwind, "rule_lookups", us.rules);
 	cJSON_AddNumberToObject(unwind, "runtime_table_rules", us.runtime_rules);
 	cJSON_AddNumberToObject(unwind, "ended_at_runtime_stack_switch", us.runtime_switches);
+	cJSON_AddNumberToObject(unwind, "runtime_stack_switches_followed", us.switches_followed);
 	if (d->sym)
 		add_target_files(root, d->sym);
 	send_json(srv, req, 200, root);

@@ -20,9 +20,9 @@
 #include "collectors.h"
 #include "config.h"
 #include "lock.h"
+#include "pprofd.h" /* before the skeleton: its rodata has its types */
 #include "lock.skel.h"
 #include "log.h"
-#include "pprofd.h"
 #include "stacks.h"
 #include "unwind.h"
 
@@ -236,6 +236,8 @@ struct collector *lock_collector__new(const struct collector_env *env, int *erro
 		goto fail;
 	}
 	lc->skel->rodata->target_pid = env->pid;
+	if (env->go_switch)
+		lc->skel->rodata->go_switch = *env->go_switch;
 	lc->skel->rodata->block_rate_ns = env->settings->block_rate_ns;
 	ret = lock_bpf__load(lc->skel);
 	if (ret) {

@@ -22,8 +22,8 @@
 #include "config.h"
 #include "log.h"
 #include "offcpu.h"
+#include "pprofd.h" /* before the skeleton: its rodata has its types */
 #include "offcpu.skel.h"
-#include "pprofd.h"
 #include "stacks.h"
 #include "sysprobe.h"
 #include "unwind.h"
@@ -280,6 +280,8 @@ struct collector *offcpu_collector__new(const struct collector_env *env, int *er
 		goto fail;
 	}
 	oc->skel->rodata->target_pid = env->pid;
+	if (env->go_switch)
+		oc->skel->rodata->go_switch = *env->go_switch;
 	oc->skel->rodata->block_rate_ns = env->settings->block_rate_ns;
 	oc->skel->rodata->kernel_stacks = env->settings->block_kernel_stacks;
 	bpf_program__set_autoload(oc->skel->progs.on_sys_exit, !oc->use_tracepoints);

@@ -2550,6 +2550,9 @@ int symbolizer__frame_rule(struct symbolizer *s, uint64_t pc, struct symbol_fram
 	rule->cfa_sp_off = gr.sp_delta + 8;
 	rule->outermost = gr.outermost;
 	rule->stack_switch = gr.stack_switch;
+	rule->switch_replaced = gr.switch_replaced;
+	rule->hidden = gr.hidden;
+	rule->at_entry = gr.at_entry;
 	return 0;
 }
 

@@ -114,6 +114,12 @@ struct symbol_frame_rule {
 	bool stack_switch;    /* this function runs its callee on another stack
 			       * (Go's systemstack, mcall, morestack): the
 			       * frames above it are not on this stack */
+	bool switch_replaced; /* followed across, the frame switched from stands
+			       * in its place (Go's morestack, as Go's traceback) */
+	bool hidden;	      /* a frame the runtime's own stacks never show, only
+			       * ever a saved context's (Go's systemstack_switch) */
+	bool at_entry;	      /* pc is its function's first instruction: as a saved
+			       * pc, not a return address (Go's systemstack_switch) */
 };
 
 /*

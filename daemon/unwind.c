@@ -32,11 +32,19 @@ enum saved_kind {
 	SAVED_LOST,   /* undefined or an expression we do not follow */
 };
 
+/* unwind_rule.flags, from the runtime's tables (symbol_frame_rule) */
+enum {
+	RULE_HIDDEN = 1,	  /* a frame not shown (Go's systemstack_switch) */
+	RULE_SWITCH_REPLACED = 2, /* CFA_SWITCH followed: the saved context's frame replaces it */
+	RULE_AT_ENTRY = 4,	  /* pc is a function's entry */
+};
+
 struct unwind_rule {
 	uint8_t cfa;      /* enum cfa_kind */
 	uint8_t ra;       /* enum saved_kind */
 	uint8_t bp;       /* enum saved_kind */
 	uint8_t plt_cut;
+	uint8_t flags;
 	int32_t cfa_off, ra_off, bp_off;
 };
 
@@ -208,21 +216,27 @@ static void lookup_rule(struct unwinder *u, uint64_t pc, struct unwind_rule *r)
 	have_fr = !symbolizer__frame_rule(u->sym, pc, &fr);
 	if (have_fr && (fr.outermost || fr.stack_switch)) {
 		r->cfa = fr.outermost ? CFA_OUTERMOST : CFA_SWITCH;
-		return;
+		r->flags = fr.switch_replaced ? RULE_SWITCH_REPLACED : 0;
+		goto out;
 	}
 	/* .eh_frame, which x86-64 code has unless stripped of it ... */
 	if (!symbolizer__cfi(u->sym, pc, &eh, NULL, &bias) && !rule_from_cfi(eh, pc - bias, r))
-		return;
+		goto out;
 	/* ... else .debug_frame from the debug info ... */
 	if (!symbolizer__cfi(u->sym, pc, &eh, &debug, &bias) && !rule_from_cfi(debug, pc - bias, r))
-		return;
+		goto out;
 	/* ... else the runtime's frame sizes (a stripped Go binary). */
 	if (have_fr && fr.has_cfa) {
 		rule_from_runtime(&fr, r);
 		u->stats.runtime_rules++;
-		return;
+		goto out;
 	}
 	r->cfa = CFA_NONE;
+out:
+	if (have_fr && fr.hidden)
+		r->flags |= RULE_HIDDEN;
+	if (have_fr && fr.at_entry)
+		r->flags |= RULE_AT_ENTRY;
 }
 
 static const struct unwind_rule *rule_for(struct unwinder *u, uint64_t pc)
@@ -248,31 +262,61 @@ static const struct unwind_rule *rule_for(struct unwinder *u, uint64_t pc)
 	return &u->cache[i].rule;
 }
 
-/* Reads the word at addr from the copied stack. */
-static bool stack_word(const struct user_stack_copy *st, uint64_t addr, uint64_t *out)
+/*
+ * One window of the copy (user addresses [start, start + len) at data):
+ * the stack being walked.  Below floor (the sp the walk entered it at) is
+ * free stack: nothing a caller saved is there.
+ */
+struct window {
+	const uint8_t *data;
+	uint64_t start, floor;
+	uint32_t len;
+};
+
+/* The window of the copy that holds sp (from sp up), into *w.  false: none. */
+static bool window_at(const struct user_stack_copy *st, uint64_t sp, struct window *w)
 {
-	/* Below sp is free stack: nothing a caller saved is there. */
-	if (addr < st->sp || addr - st->start > st->len || addr - st->start + 8 > st->len)
+	if (sp >= st->sp && sp >= st->start && sp - st->start < st->len &&
+	    st->len <= STACK_COPY_BYTES) {
+		*w = (struct window){ st->stack, st->start, sp, st->len };
+		return true;
+	}
+	if (st->other_len && st->other_off <= STACK_COPY_BYTES &&
+	    st->other_len <= STACK_COPY_BYTES - st->other_off && sp >= st->other_start &&
+	    sp - st->other_start < st->other_len) {
+		*w = (struct window){ st->stack + st->other_off, st->other_start, sp, st->other_len };
+		return true;
+	}
+	return false;
+}
+
+/* Reads the word at addr from the window. */
+static bool stack_word(const struct window *w, uint64_t addr, uint64_t *out)
+{
+	if (addr < w->floor || addr - w->start > w->len || addr - w->start + 8 > w->len)
 		return false;
-	memcpy(out, st->stack + (addr - st->start), 8);
+	memcpy(out, w->data + (addr - w->start), 8);
 	return true;
 }
 
-enum step { STEP_OK, STEP_END, STEP_NO_COPY, STEP_LOST };
+enum step { STEP_OK, STEP_END, STEP_NO_COPY, STEP_LOST, STEP_SWITCH };
 
-/* One frame up: from (ip, sp, bp) of a frame to its caller's. */
-static enum step step(struct unwinder *u, const struct user_stack_copy *st, uint64_t lookup_pc,
-		      uint64_t *ip, uint64_t *sp, uint64_t *bp)
+/*
+ * One frame up: from (ip, sp, bp) of a frame to its caller's.  STEP_SWITCH:
+ * the caller is on another stack (*flags: the frame's RULE_ flags).
+ */
+static enum step step(struct unwinder *u, const struct window *st, uint64_t lookup_pc,
+		      uint64_t *ip, uint64_t *sp, uint64_t *bp, unsigned *flags)
 {
 	const struct unwind_rule *r = rule_for(u, lookup_pc);
 	uint64_t cfa, ra, caller_bp = *bp;
 
+	*flags = r->flags;
 	switch (r->cfa) {
 	case CFA_OUTERMOST:
 		return STEP_END;
 	case CFA_SWITCH:
-		u->stats.runtime_switches++;
-		return STEP_END;
+		return STEP_SWITCH;
 	case CFA_NONE:
 		/* No CFI: the frame pointer, if this code keeps one (Go, JIT
 		 * code); the outermost frame has none. */
@@ -331,11 +375,18 @@ static size_t finish_from_fp(struct unwinder *u, uint64_t ip, const __u64 *fp_pc
 	return n;
 }
 
+/* A context saved at a stack switch (the copy's g_ or vdso_ registers). */
+struct saved_context {
+	uint64_t pc, sp, bp;
+};
+
 size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st,
 			    const __u64 *fp_pcs, size_t fp_depth, uint64_t *out, size_t max)
 {
-	uint64_t ip = st->ip, sp = st->sp, bp = st->bp;
-	size_t n = 0;
+	uint64_t ip = st->ip, sp = st->sp, bp = st->bp, look = ip;
+	struct saved_context ctx[2];
+	size_t n = 0, nctx = 0, used = 0;
+	struct window w = { st->stack, st->start, st->sp, st->len <= STACK_COPY_BYTES ? st->len : 0 };
 
 	u->reach = sp;
 	u->last_sp = sp;
@@ -343,11 +394,49 @@ size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st
 	if (!ip || max < 2)
 		return 0;
 	u->stats.stacks++;
+	/* Innermost first: a vDSO call is made from the stack the thread is on. */
+	if (st->vdso_sp)
+		ctx[nctx++] = (struct saved_context){ st->vdso_pc, st->vdso_sp, st->vdso_bp };
+	if (st->g_sp)
+		ctx[nctx++] = (struct saved_context){ st->g_pc, st->g_sp, st->g_bp };
 	out[n++] = ip;
 	for (;;) {
-		/* The leaf's own PC; a caller's return address is past its call. */
-		enum step s = step(u, st, n == 1 ? ip : ip - 1, &ip, &sp, &bp);
+		unsigned flags;
+		/* From the frame at look: the leaf's own PC, then return addresses
+		 * - 1 (a caller's is past its call). */
+		enum step s = step(u, &w, look, &ip, &sp, &bp, &flags);
 
+		look = ip - 1;
+		if (s == STEP_SWITCH) {
+			/* The frames go on where the runtime saved them, if it did. */
+			if (used == nctx) {
+				u->stats.runtime_switches++;
+				u->stats.complete++;
+				return n;
+			}
+			if (!ctx[used].pc) {
+				u->stats.truncated_lost++;
+				break;
+			}
+			if (!window_at(st, ctx[used].sp, &w)) {
+				u->stats.truncated_copy++;
+				break;
+			}
+			u->stats.switches_followed++;
+			if (flags & RULE_SWITCH_REPLACED)
+				n--;
+			ip = ctx[used].pc;
+			sp = ctx[used].sp;
+			bp = ctx[used].bp;
+			used++;
+			fp_depth = 0; /* the kernel's walk is of the first stack only */
+			/* A saved pc is a return address, or a function's entry
+			 * (a fake one: Go's systemstack_switch, not shown). */
+			look = rule_for(u, ip)->flags & RULE_AT_ENTRY ? ip : ip - 1;
+			if (rule_for(u, look)->flags & RULE_HIDDEN)
+				continue;
+			s = STEP_OK;
+		}
 		if (s == STEP_END) {
 			u->stats.complete++;
 			return n;
@@ -375,7 +464,7 @@ size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st
 			u->stats.truncated_depth++;
 			break;
 		}
-		out[n++] = ip - 1;
+		out[n++] = look;
 	}
 	out[n++] = STACK_PC_TRUNCATED;
 	return n;
@@ -402,6 +491,10 @@ bool copy_budget__update(struct copy_budget *b, const struct unwinder *u,
 	uint32_t need, limit;
 	bool cut;
 
+	/* Stacks of two windows (a Go thread's system stack and its goroutine's)
+	 * are copied whole: the limit is of one stack. */
+	if (st->other_len)
+		return false;
 	unwinder__last_need(u, &need, &cut);
 	if (cut && st->limited) {
 		b->cut++;

@@ -9,9 +9,12 @@
  * caller's frame pointer are saved) is looked up once per address with
  * libdw and cached.  Go code without CFI (a stripped Go binary) is stepped by
  * the SP deltas of its pclntab, and its stacks end where Go's do
- * (runtime.goexit, runtime.mstart, a switch to the system stack).  Other
- * code without CFI (JIT code, some hand-written assembly) is walked by its
- * frame pointer.
+ * (runtime.goexit, runtime.mstart).  At a switch to the system stack the
+ * walk goes on in the context the runtime saved there, recorded with the
+ * copy (struct user_stack_copy: the goroutine's m.curg.sched, a vDSO call's
+ * caller), in the copy's second window; without one the stack ends there.
+ * Other code without CFI (JIT code, some hand-written assembly) is walked
+ * by its frame pointer.
  *
  * A stack that cannot be followed to its outermost frame (copy too small,
  * depth limit, no rule and no frame pointer) ends in STACK_PC_TRUNCATED.
@@ -94,8 +97,13 @@ struct unwind_stats {
 	uint64_t rules;           /* rules looked up (cache misses) */
 	uint64_t runtime_rules;   /* of them, from a runtime's own tables (Go's pclntab) */
 	uint64_t runtime_switches; /* stacks ended at a runtime's stack switch (Go's
-				    * systemstack, mcall, morestack): complete on this
-				    * stack, the goroutine's frames not followed */
+				    * systemstack, mcall, morestack) with no saved
+				    * context to follow: complete on this stack (Go's
+				    * scheduler on g0 with no goroutine, or a target
+				    * whose switches are not followed) */
+	uint64_t switches_followed; /* stack switches crossed to the saved context
+				     * (Go: into the goroutine m.curg, or back from
+				     * a vDSO call) */
 };
 void unwinder__stats(const struct unwinder *u, struct unwind_stats *out);
 

@@ -49,6 +49,7 @@
 
 #include "gopclntab.h"
 #include "goruntime.h"
+#include "gostack.h"
 
 static char dir[64];
 static char prog[128], stripped[128], version[32];
@@ -164,7 +165,9 @@ static const struct {
     FIELD(g_syscallsp),
     FIELD(g_syscallpc),
     FIELD(m_procid),
+    FIELD(m_g0),
     FIELD(m_curg),
+    FIELD(m_vdso_sp),
     FIELD(bucket_size),
     FIELD(bucket_allnext),
     FIELD(bucket_typ),
@@ -231,7 +234,8 @@ static void test_types_match_dwarf(void **state)
 	    "g_size",	     "g_stack_lo",     "g_stack_hi",  "g_sched_sp",  "g_sched_pc",
 	    "g_sched_bp",    "g_atomicstatus", "g_goid",      "g_waitsince", "g_waitreason",
 	    "g_startpc",     "g_gopc",	       "g_lockedm",   "g_m",	     "g_labels",
-	    "g_parent_goid", "g_syscallsp",    "g_syscallpc", "m_procid",    "m_curg", NULL,
+	    "g_parent_goid", "g_syscallsp",    "g_syscallpc", "m_procid",    "m_g0",
+	    "m_curg",	     "m_vdso_sp",      NULL,
 	};
 	struct go_layout dw, ty;
 	int fd, bad = 0;
@@ -348,6 +352,8 @@ struct live {
 	struct mem_count m;
 	struct go_gc_stats gc;
 	int64_t rate;
+	struct go_stack_switch gs;
+	int gs_error;
 };
 
 /*
@@ -401,6 +407,7 @@ static void live_goroutines(const char *path, const char *layouts)
 		lv->mem_error = go_runtime__mem_records(rt, count_record, &lv->m);
 		lv->gc_error = go_runtime__gc_stats(rt, &lv->gc);
 		lv->rate_error = go_runtime__mem_profile_rate(rt, &lv->rate);
+		lv->gs_error = go_stack_switch__config(rt, pid, &lv->gs);
 		go_runtime__put(rt);
 	}
 	kill(pid, SIGKILL);
@@ -432,6 +439,11 @@ static void live_goroutines(const char *path, const char *layouts)
 	assert_int_equal(lv->gc.num_gc, num_gc);
 	assert_true(lv->gc.pause_ns[(lv->gc.num_gc + 255) % 256] > 0);
 	assert_true(lv->gc.last_gc_unix_ns / 1000000000ULL + 600 > (uint64_t)time(NULL));
+	/* What the BPF stack capture reads: g at fs - 8 (Go's own linker), m's fields. */
+	assert_int_equal(lv->gs_error, 0);
+	assert_int_equal(lv->gs.enabled, 1);
+	assert_int_equal(lv->gs.tls_g, -8);
+	assert_true(lv->gs.m_curg > 0 && lv->gs.m_vdso_sp > 0 && lv->gs.g_sched_sp > 0);
 	/* gcController: GOGC 100 (the default), no GOMEMLIMIT, a heap goal of 4 MiB or more. */
 	assert_true(lv->gc.have_controller);
 	assert_int_equal(lv->gc.gogc, 100);

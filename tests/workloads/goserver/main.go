@@ -4,13 +4,17 @@
 // a known CPU profile, so its own /debug/pprof/profile and pprofd's can be
 // compared side by side.
 //
-// Usage: goserver [-listen 127.0.0.1:6071] [-goroutines N] [-retain]
+// Usage: goserver [-listen 127.0.0.1:6071] [-goroutines N] [-retain] [-churn]
 //
 // -goroutines N starts N more goroutines parked in main.parked (a channel
 // receive), for the goroutine profile.  -retain keeps 8 MiB allocated by
 // main.retainLarge and 4 MiB by main.retainSmall live (the heap profile),
 // then runs two GCs and stays idle.  /memstats answers the app's own
-// runtime.NumGoroutine and runtime.ReadMemStats as JSON.
+// runtime.NumGoroutine and runtime.ReadMemStats as JSON.  -churn adds
+// main.churn, a goroutine that allocates without pause and calls
+// runtime.GC() now and then: the runtime works for it on the system stack
+// (GC assists, span allocation, runtime.GC), so its frames are under
+// runtime.systemstack in Go's own profile.
 //
 // Expected CPU profile: two background goroutines take turns (a token passed
 // over channels, so only one of them runs at a time) for about one CPU:
@@ -131,6 +135,20 @@ func retainSmall(n int) {
 	}
 }
 
+// churn allocates 256-767 byte blocks without pause, the last 4096 kept
+// live, and calls runtime.GC() every 50000 blocks.
+//
+//go:noinline
+func churn() {
+	keep := make([][]byte, 4096)
+	for i := 1; ; i++ {
+		keep[i%len(keep)] = make([]byte, 256+i%512)
+		if i%50000 == 0 {
+			runtime.GC()
+		}
+	}
+}
+
 func memstats(w http.ResponseWriter, r *http.Request) {
 	var ms runtime.MemStats
 	n := runtime.NumGoroutine()
@@ -153,6 +171,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:6071", "address to serve net/http/pprof on (host:port, port not 0)")
 	goroutines := flag.Int("goroutines", 0, "more goroutines parked in main.parked")
 	retain := flag.Bool("retain", false, "keep 8 MiB (main.retainLarge) and 4 MiB (main.retainSmall) live")
+	churnFlag := flag.Bool("churn", false, "allocate without pause in main.churn (GC work on the system stack)")
 	flag.Parse()
 	never := make(chan struct{})
 	for i := 0; i < *goroutines; i++ {
@@ -163,6 +182,9 @@ func main() {
 		retainSmall(1024)
 		runtime.GC()
 		runtime.GC()
+	}
+	if *churnFlag {
+		go churn()
 	}
 	http.HandleFunc("/memstats", memstats)
 	if _, port, err := net.SplitHostPort(*listen); err != nil || port == "0" {

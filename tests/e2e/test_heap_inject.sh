@@ -333,7 +333,7 @@ fi
 if start_workload heap_insig; then
 	WL_PID=$WORKLOAD_PID
 	sleep 0.2
-	refused "signal handler" "outside a signal handler"
+	refused "signal handler" "signal handler"
 	stop "$WL_PID"
 fi
 

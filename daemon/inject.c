@@ -303,18 +303,27 @@ static uint64_t elf_symbol(Elf *elf, const char *want, uint64_t *size)
 
 /* Functions of libc inside which a thread may hold the allocator's or the
  * loader's lock (a blocked thread with one of them on its stack might). */
-static const char *const libc_locking[] = {
+static const char *const libc_allocator[] = {
 	"malloc", "free", "calloc", "realloc", "reallocarray", "memalign", "posix_memalign",
 	"aligned_alloc", "valloc", "pvalloc", "malloc_trim", "mallinfo", "mallinfo2",
-	"malloc_stats", "malloc_info", "mallopt", "fork", "dlopen", "dlmopen", "dlclose",
-	"dlsym", "dlvsym", "dladdr", "dladdr1", "dlinfo", "dl_iterate_phdr",
-	"__libc_dlopen_mode", "__libc_dlsym", "__libc_dlvsym", "__libc_dlclose",
+	"malloc_stats", "malloc_info", "mallopt",
 };
+static const char *const libc_loader[] = {
+	"fork", "dlopen", "dlmopen", "dlclose", "dlsym", "dlvsym", "dladdr", "dladdr1", "dlinfo",
+	"dl_iterate_phdr", "__libc_dlopen_mode", "__libc_dlsym", "__libc_dlvsym", "__libc_dlclose",
+};
+/* A thread in one of these has released the mutex it waits with. */
+static const char *const libc_condvar[] = {
+	"pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_clockwait",
+};
+
+/* What a range of addresses is, for the scans and the messages. */
+enum range_kind { RANGE_HANDLER, RANGE_ALLOCATOR, RANGE_LOADER, RANGE_CONDVAR, RANGE_KINDS };
 
 struct range {
 	uint64_t lo, hi;
-	const char *what; /* "malloc (libc)", "the allocator", "a signal handler" */
-	char name[48];
+	enum range_kind kind;
+	char name[48]; /* the function, or the allocator's file */
 };
 
 /* What the target is made of, found before any thread is stopped. */
@@ -330,7 +339,7 @@ struct layout {
 };
 
 static void add_range(struct layout *l, uint64_t lo, uint64_t hi, const char *name,
-		      const char *what)
+		      enum range_kind kind)
 {
 	struct range *r;
 
@@ -339,7 +348,7 @@ static void add_range(struct layout *l, uint64_t lo, uint64_t hi, const char *na
 	r = &l->ranges[l->nranges++];
 	r->lo = lo;
 	r->hi = hi;
-	r->what = what;
+	r->kind = kind;
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	l->lo = !l->lo || lo < l->lo ? lo : l->lo;
 	l->hi = hi > l->hi ? hi : l->hi;
@@ -372,12 +381,39 @@ static int libc_entry_points(const char *path, uint64_t base, struct layout *l)
 	l->restore = 0;
 	l->mmap_syscall = 0;
 	mmap_at = elf_symbol(elf, "mmap", &mmap_size);
-	for (size_t i = 0; i < sizeof(libc_locking) / sizeof(libc_locking[0]); i++) {
-		uint64_t len = 0, at = elf_symbol(elf, libc_locking[i], &len);
+	static const struct {
+		const char *const *names;
+		size_t n;
+		enum range_kind kind;
+	} lists[] = {
+		{ libc_allocator, sizeof(libc_allocator) / sizeof(*libc_allocator), RANGE_ALLOCATOR },
+		{ libc_loader, sizeof(libc_loader) / sizeof(*libc_loader), RANGE_LOADER },
+		{ libc_condvar, sizeof(libc_condvar) / sizeof(*libc_condvar), RANGE_CONDVAR },
+	};
+	/* Every symbol of those names: a versioned one has several (compat). */
+	for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
+		GElf_Shdr sh;
+		Elf_Data *data;
 
-		if (at)
-			add_range(l, base + at, base + at + (len ? len : 1), libc_locking[i], "libc");
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value ||
+			    !(name = elf_strptr(elf, sh.sh_link, sym.st_name)))
+				continue;
+			for (size_t j = 0; j < sizeof(lists) / sizeof(lists[0]); j++)
+				for (size_t k = 0; k < lists[j].n; k++)
+					if (!strcmp(name, lists[j].names[k]))
+						add_range(l, base + sym.st_value,
+							  base + sym.st_value + (sym.st_size ? sym.st_size : 1),
+							  name, lists[j].kind);
+		}
 	}
+
 	if (!elf_getphdrnum(elf, &nph)) {
 		for (size_t i = 0; img && i < nph; i++) {
 			GElf_Phdr ph;
@@ -406,7 +442,7 @@ static int libc_entry_points(const char *path, uint64_t base, struct layout *l)
 	if (l->dlopen && l->restore) {
 		l->dlopen += base;
 		l->restore += base;
-		add_range(l, l->restore, l->restore + 1, "__restore_rt", "a signal handler");
+		add_range(l, l->restore, l->restore + 1, "__restore_rt", RANGE_HANDLER);
 		ret = 0;
 	}
 	elf_end(elf);
@@ -662,7 +698,7 @@ static int read_layout(pid_t pid, const struct sampler_target *st, struct layout
 			l->libc_hi = b > l->libc_hi ? b : l->libc_hi;
 		} else if (strstr(base, "jemalloc") || strstr(base, "tcmalloc") ||
 			   strstr(base, "mimalloc")) {
-			add_range(l, a, b, base, "the allocator");
+			add_range(l, a, b, base, RANGE_ALLOCATOR);
 		}
 	}
 	fclose(f);
@@ -809,39 +845,45 @@ static void release(struct stopped *s)
 }
 
 /*
- * The first range of l a word of the stack from sp up points into, read
- * up to STACK_SCAN above sp in one read (which ends at the end of the
- * stack: the guard page or the end of the mapping); NULL when none.
- * handlers: count libc's signal trampoline (a thread inside a handler).
+ * The stack from sp up, read up to STACK_SCAN above sp in one read (which
+ * ends at the end of the stack: the guard page or the end of the mapping):
+ * per kind of range, the first word that points into one (NULL: none).
  * A stale word only makes the thread looked at again.
  */
-static const struct range *stack_hit(pid_t pid, uint64_t sp, const struct layout *l,
-				     bool handlers)
+struct scan {
+	const struct range *hit[RANGE_KINDS];
+};
+
+static void stack_scan(pid_t pid, uint64_t sp, const struct layout *l, struct scan *out)
 {
 	static uint64_t stack[STACK_SCAN / 8];
 	struct iovec local = { stack, sizeof(stack) }, remote = { (void *)(sp & ~7ULL), sizeof(stack) };
 	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
 
+	memset(out, 0, sizeof(*out));
 	for (ssize_t i = 0; i < n / 8; i++) {
 		if (stack[i] < l->lo || stack[i] >= l->hi)
 			continue;
-		for (size_t k = 0; k < l->nranges; k++)
-			if (stack[i] >= l->ranges[k].lo && stack[i] < l->ranges[k].hi &&
-			    (handlers || strcmp(l->ranges[k].what, "a signal handler")))
-				return &l->ranges[k];
+		for (size_t k = 0; k < l->nranges; k++) {
+			const struct range *r = &l->ranges[k];
+
+			if (stack[i] >= r->lo && stack[i] < r->hi && !out->hit[r->kind])
+				out->hit[r->kind] = r;
+		}
 	}
-	return NULL;
 }
 
 /* Why a frame in r makes a thread unfit, for the messages. */
 static void describe_hit(const struct range *r, char *out, size_t len)
 {
-	if (!strcmp(r->what, "a signal handler"))
+	if (r->kind == RANGE_HANDLER)
 		snprintf(out, len, "inside a signal handler (libc's %s on its stack)", r->name);
-	else if (!strcmp(r->what, "the allocator"))
+	else if (r->kind == RANGE_ALLOCATOR && !strchr(r->name, '.'))
+		snprintf(out, len, "with a frame of %s (libc's allocator) on its stack", r->name);
+	else if (r->kind == RANGE_ALLOCATOR)
 		snprintf(out, len, "with a frame of the allocator (%s) on its stack", r->name);
 	else
-		snprintf(out, len, "with a frame of %s (libc) on its stack", r->name);
+		snprintf(out, len, "with a frame of %s (libc, the loader's lock) on its stack", r->name);
 }
 
 /*
@@ -909,17 +951,26 @@ static int others_safe(pid_t pid, pid_t skip, const struct layout *l, char *why,
 	while (!ret && (de = readdir(d))) {
 		pid_t tid = atoi(de->d_name);
 		struct thread_view v;
-		const struct range *hit;
+		const struct range *hit = NULL;
+		struct scan sc;
 		char what[128];
 
 		if (tid <= 0 || tid == skip || view_thread(pid, tid, &v))
 			continue;
+		if (v.nr != -2 && v.sp) {
+			stack_scan(pid, v.sp, l, &sc);
+			hit = sc.hit[RANGE_LOADER];
+			/* A condition variable's wait has released its mutex: how an
+			 * allocator's background thread (jemalloc's) sleeps. */
+			if (!hit && !(v.nr == 202 && sc.hit[RANGE_CONDVAR]))
+				hit = sc.hit[RANGE_ALLOCATOR];
+		}
 		if (v.state == 'T' || v.state == 't') {
 			snprintf(why, len, "thread %d is stopped (SIGSTOP or a debugger): a lock it "
 					   "holds would not be released",
 				 (int)tid);
 			ret = -EAGAIN;
-		} else if (v.nr != -2 && v.sp && (hit = stack_hit(pid, v.sp, l, false))) {
+		} else if (hit) {
 			describe_hit(hit, what, sizeof(what));
 			snprintf(why, len, "thread %d is blocked %s: it may hold the allocator's or "
 					   "the loader's lock until it wakes",
@@ -939,6 +990,7 @@ static int stop_thread(pid_t pid, pid_t tid, const struct layout *l, struct stop
 		       char *why, size_t whylen, char *err, size_t errlen)
 {
 	const struct range *hit;
+	struct scan sc;
 	struct iovec iov;
 	int status, ret;
 	long rax;
@@ -992,7 +1044,9 @@ static int stop_thread(pid_t pid, pid_t tid, const struct layout *l, struct stop
 		release(s);
 		return -EAGAIN;
 	}
-	hit = stack_hit(tid, s->regs.rsp, l, true);
+	stack_scan(tid, s->regs.rsp, l, &sc);
+	hit = sc.hit[RANGE_HANDLER] ? sc.hit[RANGE_HANDLER]
+	      : sc.hit[RANGE_LOADER] ? sc.hit[RANGE_LOADER] : sc.hit[RANGE_ALLOCATOR];
 	if (hit) {
 		char what[128];
 

@@ -360,7 +360,7 @@ if start_workload heap_ctor_block; then
 		sleep 0.1
 	done
 	sleep 0.2
-	refused "loader's lock" "frame of dlopen (libc)"
+	refused "loader's lock" "frame of dlopen (libc, the loader's lock)"
 	p0=$(progress_of)
 	sleep 0.5
 	p1=$(progress_of)

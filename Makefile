@@ -196,7 +196,7 @@ bench: deps
 bench-heap: deps
 	$(Q)scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all workloads
-	$(Q)OUTPUT=$(OUTPUT) BENCH_SECTIONS=heap tests/bench/bench.sh
+	$(Q)OUTPUT=$(OUTPUT) BENCH_SECTIONS="heap heap_inject" tests/bench/bench.sh
 
 # The HTTP section alone: /performance/health and /stats under wrk, RSS over 1M requests.
 .PHONY: bench-http

@@ -6,19 +6,25 @@
  * One thread of the target is stopped with ptrace (PTRACE_SEIZE +
  * PTRACE_INTERRUPT), only while it is blocked in a system call that no
  * allocator makes with a lock held (a futex wait of a condition variable, a
- * read, epoll_wait, ...), never at a point where it runs user code.  Its
- * stack gets a signal frame that describes exactly how it resumes (the
- * interrupted system call restarted as the kernel would restart it, every
- * register, the FPU state, the signal mask) and a return into libc's
- * rt_sigreturn trampoline; dlopen and the library's start (or stop) run on
- * it, and rt_sigreturn puts the thread back.  Should pprofd die at any
- * moment, the thread runs on to that same frame: the target never depends
- * on pprofd being alive.  The other threads never stop.
+ * read, epoll_wait, ...), never at a point where it runs user code, and
+ * only when no thread of the target is stopped or blocked with a frame of
+ * the allocator or the loader on its stack (a lock that would not be
+ * released while the call waits for it).  Its stack gets a signal frame
+ * that describes exactly how it resumes (the interrupted system call
+ * restarted as the kernel would restart it, every register, the FPU state,
+ * the signal mask) and a return into a trampoline ending in rt_sigreturn;
+ * dlopen and the library's start (or stop) run on it, and rt_sigreturn
+ * puts the thread back.  Should pprofd die at any moment, the thread runs
+ * on to that same frame: the target never depends on pprofd being alive.
+ * The other threads never stop.  inject.c says how few times the stopped
+ * thread and pprofd wait for each other (what bounds the stop time when
+ * the target's threads keep every CPU busy).
  */
 #ifndef PPROFD_INJECT_H
 #define PPROFD_INJECT_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,13 +35,31 @@ struct sampler_target {
 	char lib[PATH_MAX];  /* the library as the target sees it */
 	uint64_t base;       /* where it is loaded */
 	uint64_t start, stop, rate, counters, status; /* its symbols (offsets from base) */
+	uint64_t done;       /* its trampoline (SAMPLER_DONE); 0: a library without one */
 	double stop_ms;      /* the longest stop of a thread of the target so far */
+	double last_stop_ms; /* the last one: from the seize to the detach */
+	unsigned last_stops; /* ptrace stops in it: round trips with the thread */
+	bool stepped;        /* it stepped system call by system call (no marker signal) */
+	pid_t tid;           /* the thread it stopped */
 	unsigned calls;      /* calls made into the target */
 };
 
 /*
- * Refusals that need no stop: ptrace_scope 3, a tracer already there, a
- * seccomp filter, a static binary, a glibc without dlopen (< 2.34), the
+ * How later loads are done, for the tests and the bench (0 is pprofd's):
+ * INJECT_STEP steps the stopped thread system call by system call
+ * (PTRACE_SYSCALL) instead of letting it run to a marker signal (the
+ * fallback for a target that ignores no signal); INJECT_NO_BOOST leaves
+ * pprofd's own scheduling alone while a thread is stopped.  Both: the
+ * method before the marker signal.
+ */
+#define INJECT_STEP 1u
+#define INJECT_NO_BOOST 2u
+void inject__set_method(unsigned flags);
+
+/*
+ * Refusals that need no stop: ptrace_scope 3, a tracer already there, no
+ * permission to trace it (the kernel's own check, Yama's included, by
+ * opening /proc/PID/mem; the reason said), a seccomp filter, a static binary, a glibc without dlopen (< 2.34), the
  * library not visible from the target's mount namespace.  0 or a negative
  * errno with the reason in err.
  */

@@ -144,10 +144,15 @@ static inline uint32_t bucket_of(const void *p)
 	return (uint32_t)(((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ULL >> (64 - SAMPLER_BUCKET_BITS));
 }
 
+/* A block went into the set since it was last emptied. */
+static bool set_used;
+
 static bool set_insert(void *p)
 {
 	uint32_t b = bucket_of(p);
 
+	if (unlikely(!__atomic_load_n(&set_used, __ATOMIC_RELAXED)))
+		__atomic_store_n(&set_used, true, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&bucket_count[b], 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < SAMPLER_BUCKET_SLOTS; i++) {
 		uintptr_t empty = 0;
@@ -818,7 +823,41 @@ static int find_real(void)
 	return 0;
 }
 
-EXPORT int pprofd_sampler_start(int64_t rate)
+/*
+ * The call's end, for the daemon: a call from it returns here with rsp at
+ * the signal frame it wrote; tgkill(%r12, %r13, %r14) sends the calling
+ * thread the marker signal (which stops it while traced, and which the
+ * target ignores anyway), rt_sigreturn puts the thread back.  The same
+ * bytes as the daemon's own page (page_code in daemon/inject.c, from
+ * "done"): it compares them before using this copy.
+ */
+__asm__(".text\n"
+	".globl pprofd_sampler_done\n"
+	".type pprofd_sampler_done, @function\n"
+	"pprofd_sampler_done:\n"
+	"	mov %r12d, %edi\n"
+	"	mov %r13d, %esi\n"
+	"	mov %r14d, %edx\n"
+	"	mov $234, %eax\n" /* tgkill */
+	"	syscall\n"
+	"	mov $15, %eax\n" /* rt_sigreturn */
+	"	syscall\n"
+	".size pprofd_sampler_done, .-pprofd_sampler_done\n");
+
+/* The daemon's page of the first load: unmapped once nothing runs in it. */
+static uintptr_t daemon_page;
+
+static void unmap_daemon_page(uintptr_t caller_page)
+{
+	if (caller_page) {
+		daemon_page = caller_page; /* returns into it: later */
+	} else if (daemon_page) {
+		munmap((void *)daemon_page, 4096);
+		daemon_page = 0;
+	}
+}
+
+EXPORT int pprofd_sampler_start(int64_t rate, uintptr_t page)
 {
 	static bool once;
 	Dl_info di;
@@ -828,6 +867,7 @@ EXPORT int pprofd_sampler_start(int64_t rate)
 	if (rate < 1)
 		return pprofd_sampler_status = -EINVAL;
 	pthread_mutex_lock(&patch_lock);
+	unmap_daemon_page(page);
 	if (!once) {
 		buckets = mmap(NULL, SAMPLER_BUCKETS * sizeof(*buckets) + SAMPLER_BUCKETS +
 					     MAX_SLOTS * sizeof(*saved),
@@ -854,9 +894,13 @@ EXPORT int pprofd_sampler_start(int64_t rate)
 	__atomic_store_n(&pprofd_sampler_rate, rate, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&generation, 1, __ATOMIC_RELEASE);
 	if (!active) {
-		/* Blocks sampled in an earlier run: their frees went unseen. */
-		memset(buckets, 0, SAMPLER_BUCKETS * sizeof(*buckets));
-		memset(bucket_count, 0, SAMPLER_BUCKETS);
+		/* Blocks sampled in an earlier run: their frees went unseen.  Zero
+		 * pages again, faulted in as the set fills (a memset of its 4 MiB
+		 * is milliseconds of the stopped thread's time). */
+		if (set_used)
+			madvise(buckets, SAMPLER_BUCKETS * sizeof(*buckets) + SAMPLER_BUCKETS,
+				MADV_DONTNEED);
+		set_used = false;
 		active = true;
 	}
 	dl_iterate_phdr(read_adds, &known_adds);
@@ -872,6 +916,7 @@ out:
 EXPORT int pprofd_sampler_stop(void)
 {
 	pthread_mutex_lock(&patch_lock);
+	unmap_daemon_page(0);
 	__atomic_store_n(&pprofd_sampler_rate, 0, __ATOMIC_RELEASE);
 	restore_locked();
 	pthread_mutex_unlock(&patch_lock);

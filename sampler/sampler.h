@@ -10,12 +10,17 @@
 
 #include <stdint.h>
 
-/* int pprofd_sampler_start(int64_t rate): rewrites the allocator's GOT
- * slots of every loaded object; 0 or a negative errno, also left in
- * pprofd_sampler_status (the daemon reads it: the call's result is lost). */
+/* int pprofd_sampler_start(int64_t rate, uintptr_t page): rewrites the
+ * allocator's GOT slots of every loaded object; 0 or a negative errno, also
+ * left in pprofd_sampler_status (the daemon reads it: the call's result is
+ * lost).  page: the page the daemon mapped for the first load, which called
+ * it (0: none); unmapped by the next start or stop, called from elsewhere. */
 #define SAMPLER_START "pprofd_sampler_start"
 /* int pprofd_sampler_stop(void): puts every slot back; the library is inert. */
 #define SAMPLER_STOP "pprofd_sampler_stop"
+/* The daemon's "done" trampoline (daemon/inject.c): tgkill(%r12, %r13, %r14),
+ * then rt_sigreturn; a call into the library returns to it. */
+#define SAMPLER_DONE "pprofd_sampler_done"
 /* int64_t: the mean bytes between samples; the daemon writes 0 to ask the
  * library to stop by itself at its next sample (when no stop can be called). */
 #define SAMPLER_RATE "pprofd_sampler_rate"

@@ -17,6 +17,13 @@
 #         prometheus) answering BENCH_REST_REQUESTS (300) requests of its
 #         /metrics, and of switcher per context switch (as switch).
 #
+#   heap_inject
+#         how long loading the heap sampler stops a thread of a target that
+#         keeps every CPU busy (heap_churn), pprofd's method against the
+#         previous one in the same run: median and p90 of
+#         BENCH_INJECT_LOADS (20) first loads and as many reloads; in
+#         `make bench-heap` after heap.
+#
 #   heap  ns per malloc+free pair of tests/workloads/heap_loop: no probes,
 #         pprofd's heap tracking (heap.mode uprobe and inject) at the default
 #         rate and at rate 1, a memleak-style bpftrace script (the baseline)
@@ -1135,6 +1142,97 @@ section_heap_server()
 			"$(values ratio "heapsrv.uprobe_$t" | median | awk '{ if ($1 == "-") print "-"; else printf "%.1f\n", 100 * (1 - $1) }')"
 	done
 	goal "thread stopped while loading" "$(med heapsrv.inject stop_ms 2)" "<=" 20 ms
+}
+
+# heap_inject: how long loading the heap sampler stops a thread of a target
+# whose own threads keep every CPU busy (tests/workloads/heap_churn, 4
+# allocating threads per CPU and one dlopen'ing), measured by daemon/inject.c
+# itself (clock_gettime from the seize to the detach; inject-tool), pprofd's
+# method side by side with the previous one (inject-tool --previous: every
+# system call of the calls stepped, pprofd's own scheduling untouched), in
+# the same run, alternating which goes first: BENCH_INJECT_LOADS (20) first
+# loads (dlopen and start), each on a fresh target, then as many loads and
+# stops of the library loaded already, on one target each.
+INJECT_LOADS=${BENCH_INJECT_LOADS:-20}
+
+# p90: of the numbers on stdin ("-" when there are none).
+p90()
+{
+	sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit }
+		i = int(NR * 0.9 + 0.999); if (i > NR) i = NR; printf "%.6g\n", v[i] }'
+}
+
+# inject_churn METHOD ROUNDS: heap_churn started, loaded and stopped ROUNDS
+# times by inject-tool METHOD ("" or --previous), its summary line on stdout.
+inject_churn()
+{
+	local method=$1 rounds=$2 pid out
+	"$WORKLOADS/heap_churn" $((4 * $(nproc))) >"$BENCH_TMP/heap_churn.log" 2>&1 &
+	pid=$!
+	track "$pid"
+	sleep 0.5
+	# shellcheck disable=SC2086 # method: one flag or none
+	out=$("$OUTPUT/tests/inject-tool" $method "$pid" "$(readlink -f "$OUTPUT/libpprofd-sampler.so")" \
+		524288 "$rounds" 2>/dev/null)
+	grep -q CORRUPT "$BENCH_TMP/heap_churn.log" && log "heap_inject: heap_churn saw a corrupted block"
+	stop "$pid"
+	echo "$out"
+}
+
+# field NAME: its value in an inject-tool summary line on stdin.
+field()
+{
+	awk -v n="$1" '{ for (i = 1; i < NF; i++) if ($i == n) print $(i + 1) }'
+}
+
+section_heap_inject()
+{
+	local i m order out name
+	[ -x "$OUTPUT/tests/inject-tool" ] || die "missing $OUTPUT/tests/inject-tool (make workloads)"
+	log "heap_inject: $INJECT_LOADS first loads and $INJECT_LOADS reloads per method, heap_churn $((4 * $(nproc))) threads"
+	RUN=1
+	for ((i = 1; i <= INJECT_LOADS; i++)); do
+		order="new previous"
+		((i % 2)) || order="previous new"
+		for m in $order; do
+			out=$(inject_churn "$([ "$m" = previous ] && echo --previous)" 1)
+			[ -n "$out" ] || { log "heap_inject: $m: load $i failed"; continue; }
+			put "inject.$m" first_ms "$(field first_load_ms <<<"$out")"
+			put "inject.$m" first_stops "$(field load_ptrace_stops_median <<<"$out")"
+			put "inject.$m" unload_ms "$(field unload_stop_ms_median <<<"$out")"
+		done
+	done
+	for m in new previous; do
+		out=$(inject_churn "$([ "$m" = previous ] && echo --previous)" "$INJECT_LOADS")
+		for name in load_stop_ms_median load_stop_ms_p90 unload_stop_ms_median unload_stop_ms_p90 \
+			load_ptrace_stops_median; do
+			put "inject.$m" "$name" "$(field "$name" <<<"$out")"
+		done
+	done
+	echo
+	echo "thread of the target stopped while loading the heap sampler (ms, from the seize"
+	echo "to the detach), heap_churn: $((4 * $(nproc))) threads allocating on $(nproc) CPUs, one dlopen'ing;"
+	echo "new: the call runs to a marker signal, pprofd at SCHED_FIFO while the thread is"
+	echo "stopped; previous: every system call of the call stepped, pprofd's scheduling as is"
+	echo
+	printf '  %-34s %10s %10s %10s %10s\n' "" "new" "" "previous" ""
+	printf '  %-34s %10s %10s %10s %10s\n' "" median p90 median p90
+	printf '  %-34s %10s %10s %10s %10s\n' "first load ($INJECT_LOADS fresh targets)" \
+		"$(values inject.new first_ms | median)" "$(values inject.new first_ms | p90)" \
+		"$(values inject.previous first_ms | median)" "$(values inject.previous first_ms | p90)"
+	printf '  %-34s %10s %10s %10s %10s\n' "  ptrace stops in it" \
+		"$(values inject.new first_stops | median)" "" "$(values inject.previous first_stops | median)" ""
+	printf '  %-34s %10s %10s %10s %10s\n' "its stop (rate 0 call)" \
+		"$(values inject.new unload_ms | median)" "$(values inject.new unload_ms | p90)" \
+		"$(values inject.previous unload_ms | median)" "$(values inject.previous unload_ms | p90)"
+	printf '  %-34s %10s %10s %10s %10s\n' "reload, library loaded ($INJECT_LOADS)" \
+		"$(med inject.new load_stop_ms_median 2)" "$(med inject.new load_stop_ms_p90 2)" \
+		"$(med inject.previous load_stop_ms_median 2)" "$(med inject.previous load_stop_ms_p90 2)"
+	printf '  %-34s %10s %10s %10s %10s\n' "stop, library loaded ($INJECT_LOADS)" \
+		"$(med inject.new unload_stop_ms_median 2)" "$(med inject.new unload_stop_ms_p90 2)" \
+		"$(med inject.previous unload_stop_ms_median 2)" "$(med inject.previous unload_stop_ms_p90 2)"
+	echo
+	goal "first load, median (new)" "$(values inject.new first_ms | median)" "<=" 20 ms
 }
 
 section_heap()

@@ -21,9 +21,15 @@
 #              the injector at random moments of 10 loads and stops;
 #   refusals   a static binary (allocator in the executable), a process with
 #              a tracer already, one under seccomp, one whose only thread
-#              sleeps in a signal handler: refused with the reason, uprobes
-#              instead.  (kernel.yama.ptrace_scope 3 cannot be set
-#              back without a reboot: not tested here.)
+#              sleeps in a signal handler, one with a thread blocked in a
+#              dlopen (a constructor that sleeps, the loader's lock held:
+#              refused while it is, loaded once it returned): refused with
+#              the reason, uprobes instead;
+#   ptrace     no permission to trace the target (another user's process,
+#              pprofd without CAP_SYS_PTRACE): refused before any stop, the
+#              reason said; kernel.yama.ptrace_scope 1 and 2 the same way,
+#              and 3 (already set: it cannot be set back without a reboot)
+#              when the kernel has Yama, skipped with the reason when not.
 
 # 100 loads under 8 busy threads on a 2-CPU machine: more than lib.sh's 180 s
 # when the machine is shared (tests/run.sh allows 240).
@@ -333,8 +339,110 @@ fi
 if start_workload heap_insig; then
 	WL_PID=$WORKLOAD_PID
 	sleep 0.2
-	refused "signal handler" "outside a signal handler"
+	refused "signal handler" "signal handler"
 	stop "$WL_PID"
+fi
+
+# A thread blocked inside dlopen, in a constructor that sleeps (the loader's
+# lock held): a dlopen on the main thread would wait for it.  Refused, and the
+# main thread never stopped for it; with a constructor of 1 s, loaded once it
+# returned (the retries).
+progress_of()
+{
+	tail -1 "$E2E_TMP/heap_ctor_block.log" | awk '/^progress/ { print $2 }'
+}
+
+: >"$E2E_TMP/heap_ctor_block.log"
+if start_workload heap_ctor_block; then
+	WL_PID=$WORKLOAD_PID
+	for _ in $(seq 50); do
+		grep -q "in ctor" "$E2E_TMP/heap_ctor_block.log" && break
+		sleep 0.1
+	done
+	sleep 0.2
+	refused "loader's lock" "frame of dlopen (libc, the loader's lock)"
+	p0=$(progress_of)
+	sleep 0.5
+	p1=$(progress_of)
+	check "loader's lock: the main thread runs on ($p0 -> $p1)" test "${p1:-0}" -gt "${p0:-0}"
+	stop "$WL_PID"
+fi
+: >"$E2E_TMP/heap_ctor_block.log"
+if CTOR_BLOCK_SECONDS=1 start_workload heap_ctor_block; then
+	WL_PID=$WORKLOAD_PID
+	sleep 0.2
+	if out=$(timeout 30 "$TOOL" "$WL_PID" "$LIB" 4096 1 2>&1); then
+		ok "loader's lock held 1 s: loaded once it was released"
+	else
+		fail "loader's lock held 1 s: loaded once it was released" "$out"
+	fi
+	check "loader's lock held 1 s: the constructor's dlopen returned" \
+		grep -q '^loaded' "$E2E_TMP/heap_ctor_block.log"
+	stop "$WL_PID"
+fi
+
+# --- ptrace permission: inject-tool (daemon/inject.c alone) without
+# CAP_SYS_PTRACE; refused before any stop, the reason said, the target
+# untouched.
+# no_ptrace NAME PATTERN [SETPRIV ARGS...]: one refused load
+no_ptrace()
+{
+	local name=$1 pattern=$2 out
+	shift 2
+	if out=$(timeout 30 setpriv "$@" "$TOOL" "$WL_PID" "$LIB" 4096 1 2>&1); then
+		fail "$name: refused" "loaded: $out"
+	else
+		check "$name: refused, and why ($out)" grep -q "$pattern" <<<"$out"
+	fi
+	check_eq "$name: no tracer left on it" 0 "$(awk '/^TracerPid:/ { print $2 }' "/proc/$WL_PID/status")"
+	check_eq "$name: nothing loaded into it" 0 "$(grep -c "$LIB" "/proc/$WL_PID/maps")"
+}
+
+NOCAP=(--inh-caps=-sys_ptrace --bounding-set=-sys_ptrace)
+if ! command -v setpriv >/dev/null 2>&1; then
+	skip "ptrace: refusals" "no setpriv (util-linux) to drop CAP_SYS_PTRACE"
+else
+	if [ -x "$WORKLOADS/heap_loop" ]; then
+		# heap_loop as another user (nobody): it waits for SIGUSR1.
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$WORKLOADS/heap_loop" 1000 \
+			>"$E2E_TMP/heap_loop.nobody.log" 2>&1 &
+		WL_PID=$!
+		track "$WL_PID"
+		sleep 0.3
+		no_ptrace "another user's process, no CAP_SYS_PTRACE" \
+			"no CAP_SYS_PTRACE and the process belongs to another user" "${NOCAP[@]}"
+		check "ptrace: the target runs on" proc_alive "$WL_PID"
+		stop "$WL_PID"
+	fi
+	scope_file=/proc/sys/kernel/yama/ptrace_scope
+	if [ ! -e "$scope_file" ]; then
+		skip "ptrace_scope 1, 2 and 3: refused, the scope named" \
+			"no Yama LSM in this kernel ($scope_file absent: lsm=$(cat /sys/kernel/security/lsm 2>/dev/null || echo '?'))"
+	else
+		scope0=$(cat "$scope_file")
+		: >"$E2E_TMP/heap_loop.log"
+		if start_workload heap_loop 1000; then
+			WL_PID=$WORKLOAD_PID
+			if [ "$scope0" = 3 ]; then
+				no_ptrace "ptrace_scope 3 (set already)" "ptrace_scope is 3"
+				skip "ptrace_scope 1 and 2" "ptrace_scope is 3 already: it cannot be lowered without a reboot"
+			else
+				# Scope 1 and 2 can be set back; pprofd's own target is not its child.
+				for scope in 1 2; do
+					if echo "$scope" >"$scope_file" 2>/dev/null; then
+						no_ptrace "ptrace_scope $scope, no CAP_SYS_PTRACE" \
+							"ptrace_scope is $scope" "${NOCAP[@]}"
+					else
+						skip "ptrace_scope $scope" "cannot write $scope_file"
+					fi
+				done
+				echo "$scope0" >"$scope_file"
+				check_eq "ptrace_scope set back to $scope0" "$scope0" "$(cat "$scope_file")"
+				skip "ptrace_scope 3" "it cannot be set back without a reboot (scope is $scope0 here)"
+			fi
+			stop "$WL_PID"
+		fi
+	fi
 fi
 
 if ! command -v python3 >/dev/null 2>&1; then

@@ -5,8 +5,11 @@
  * can; checks the library's counters after each start (slots rewritten) and
  * each stop (none left); prints the longest stop of a thread.
  *
- * Usage: inject_tool PID LIBRARY RATE ROUNDS
+ * Usage: inject_tool [--step] [--no-boost] [--previous] PID LIBRARY RATE ROUNDS
  *        inject_tool PID LIBRARY counters    (the counters of a loaded sampler)
+ * --step, --no-boost: inject__set_method's INJECT_STEP, INJECT_NO_BOOST;
+ * --previous: both (the method before the marker signal).  Prints the median and p90 of the
+ * loads' and the stops' stop times and ptrace stops.
  * Exit status: 0 all rounds done, 1 a start or stop failed (message on
  * stderr), 2 usage.
  */
@@ -18,15 +21,44 @@
 #include "inject.h"
 #include "sampler.h"
 
+#define MAX_ROUNDS 2048
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "NAME_median M NAME_p90 P" of n values (sorted here). */
+static void print_stat(const char *name, double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp);
+	printf(" %s_median %.2f %s_p90 %.2f", name, n ? v[n / 2] : 0, name,
+	       n ? v[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1] : 0);
+}
+
 int main(int argc, char **argv)
 {
+	static double load_ms[MAX_ROUNDS], unload_ms[MAX_ROUNDS], load_stops[MAX_ROUNDS];
 	struct sampler_target st;
 	struct sampler_counters c;
-	double longest = 0, stops[2048];
-	int nstops = 0;
+	double longest = 0, first = 0;
+	int n = 0, stepped = 0;
 	char err[512] = "";
 	long rounds;
 
+	for (unsigned flags = 0; argc > 1 && !strncmp(argv[1], "--", 2); argv++, argc--) {
+		if (!strcmp(argv[1], "--step"))
+			flags |= INJECT_STEP;
+		else if (!strcmp(argv[1], "--no-boost"))
+			flags |= INJECT_NO_BOOST;
+		else if (!strcmp(argv[1], "--previous"))
+			flags |= INJECT_STEP | INJECT_NO_BOOST;
+		else
+			return 2;
+		inject__set_method(flags);
+	}
 	if (argc == 4 && !strcmp(argv[3], "counters")) {
 		if (inject__find(atoi(argv[1]), argv[2], &st) || inject__counters(&st, &c, sizeof(c)))
 			return 1;
@@ -50,9 +82,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "round %ld: no slot rewritten after start\n", r);
 			return 1;
 		}
-		longest = st.stop_ms > longest ? st.stop_ms : longest;
-		if (nstops < 2048)
-			stops[nstops++] = st.stop_ms;
+		if (!r)
+			first = st.last_stop_ms;
+		longest = st.last_stop_ms > longest ? st.last_stop_ms : longest;
+		stepped += st.stepped;
+		if (n < MAX_ROUNDS) {
+			load_ms[n] = st.last_stop_ms;
+			load_stops[n] = st.last_stops;
+		}
 		usleep(10000);
 		err[0] = '\0';
 		if (inject__stop(&st, err, sizeof(err)) || err[0]) {
@@ -64,16 +101,16 @@ int main(int argc, char **argv)
 				(unsigned long long)c.slots);
 			return 1;
 		}
-		longest = st.stop_ms > longest ? st.stop_ms : longest;
+		longest = st.last_stop_ms > longest ? st.last_stop_ms : longest;
+		stepped += st.stepped;
+		if (n < MAX_ROUNDS)
+			unload_ms[n++] = st.last_stop_ms;
 	}
-	for (int i = 1; i < nstops; i++) /* insertion sort: a few hundred */
-		for (int j = i; j > 0 && stops[j] < stops[j - 1]; j--) {
-			double x = stops[j];
-
-			stops[j] = stops[j - 1];
-			stops[j - 1] = x;
-		}
-	printf("rounds %ld longest_stop_ms %.2f load_stop_ms_median %.2f load_stop_ms_p90 %.2f\n",
-	       rounds, longest, nstops ? stops[nstops / 2] : 0, nstops ? stops[nstops * 9 / 10] : 0);
+	printf("rounds %ld stepped_calls %d first_load_ms %.2f longest_stop_ms %.2f", rounds, stepped,
+	       first, longest);
+	print_stat("load_stop_ms", load_ms, n);
+	print_stat("unload_stop_ms", unload_ms, n);
+	print_stat("load_ptrace_stops", load_stops, n);
+	printf("\n");
 	return 0;
 }

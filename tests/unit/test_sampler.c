@@ -26,7 +26,7 @@
 #include "sampler.h"
 
 static void *lib;
-static int (*start)(int64_t);
+static int (*start)(int64_t, uintptr_t);
 static int (*stop)(void);
 static volatile int64_t *rate;
 static struct sampler_counters *counters;
@@ -44,7 +44,7 @@ static int setup(void **state)
 		fprintf(stderr, "# %s\n", dlerror());
 		return -1;
 	}
-	start = (int (*)(int64_t))dlsym(lib, SAMPLER_START);
+	start = (int (*)(int64_t, uintptr_t))dlsym(lib, SAMPLER_START);
 	stop = (int (*)(void))dlsym(lib, SAMPLER_STOP);
 	rate = dlsym(lib, SAMPLER_RATE);
 	counters = dlsym(lib, SAMPLER_COUNTERS);
@@ -77,7 +77,7 @@ static void test_rate_one_every_function(void **state)
 	void *p = NULL;
 
 	(void)state;
-	assert_int_equal(start(1), 0);
+	assert_int_equal(start(1, 0), 0);
 	assert_true(counters->slots > 0);
 	s0 = sampled();
 	f0 = freed();
@@ -119,7 +119,7 @@ static void test_stop_puts_slots_back(void **state)
 	uint64_t s0;
 
 	(void)state;
-	assert_int_equal(start(1), 0);
+	assert_int_equal(start(1, 0), 0);
 	keep[0] = malloc(64);
 	assert_int_equal(stop(), 0);
 	assert_int_equal(counters->slots, 0);
@@ -130,7 +130,7 @@ static void test_stop_puts_slots_back(void **state)
 	/* A block sampled before the stop is freed by the same allocator. */
 	free(keep[0]);
 	/* Started again: sampled again. */
-	assert_int_equal(start(1), 0);
+	assert_int_equal(start(1, 0), 0);
 	pair(64);
 	assert_int_equal(sampled(), s0 + 1);
 	/* The daemon's way when it cannot call stop: rate 0, the next sample stops. */
@@ -140,7 +140,7 @@ static void test_stop_puts_slots_back(void **state)
 	s0 = sampled();
 	pair(64);
 	assert_int_equal(sampled(), s0);
-	assert_int_equal(start(-1), -22);
+	assert_int_equal(start(-1, 0), -22);
 }
 
 /* 256 MiB in 4 KiB blocks at 512 KiB: 1 - exp(-1/128) of them, ~510. */
@@ -149,7 +149,7 @@ static void test_default_rate_mean(void **state)
 	uint64_t s0, n;
 
 	(void)state;
-	assert_int_equal(start(524288), 0);
+	assert_int_equal(start(524288, 0), 0);
 	s0 = sampled();
 	for (int i = 0; i < 65536; i++)
 		pair(4096);
@@ -177,7 +177,7 @@ static void test_threads(void **state)
 	uint64_t s0, f0;
 
 	(void)state;
-	assert_int_equal(start(1), 0);
+	assert_int_equal(start(1, 0), 0);
 	s0 = sampled();
 	f0 = freed();
 	for (int i = 0; i < 4; i++)
@@ -195,7 +195,7 @@ static void test_fork(void **state)
 	pid_t pid;
 
 	(void)state;
-	assert_int_equal(start(1), 0);
+	assert_int_equal(start(1, 0), 0);
 	keep[0] = malloc(64);
 	pid = fork();
 	if (!pid) {
@@ -229,7 +229,7 @@ static void test_dlopen_after_start(void **state)
 	void *h;
 
 	(void)state;
-	assert_int_equal(start(1), 0);
+	assert_int_equal(start(1, 0), 0);
 	snprintf(path, sizeof(path), "%s/workloads/liblate.so", out ? out : "build");
 	h = dlopen(path, RTLD_NOW);
 	if (!h) {
@@ -275,7 +275,7 @@ static void test_start_stop_while_allocating(void **state)
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, churn_until_stopped, NULL), 0);
 	for (int round = 0; round < 100; round++) {
-		assert_int_equal(start(round % 2 ? 1 : 4096), 0);
+		assert_int_equal(start(round % 2 ? 1 : 4096, 0), 0);
 		usleep(200);
 		assert_int_equal(stop(), 0);
 		assert_int_equal(counters->slots, 0);

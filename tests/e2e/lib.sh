@@ -282,6 +282,39 @@ start_go_app()
 	return 0
 }
 
+# cpu_side_by_side NAME APP_PORT SECONDS: the Go app's own CPU profile (its
+# net/http/pprof on APP_PORT) and pprofd's (DAEMON_URL) over the same
+# window, into $E2E_TMP/NAME.go.prof and $E2E_TMP/NAME.pprofd.prof; each
+# must answer 200 and load in go tool pprof (an ok or a fail line each).
+# Returns 1 when one does not.
+cpu_side_by_side()
+{
+	local name=$1 port=$2 secs=$3 go_curl pprofd_curl who f code rc=0
+	FETCH_TIMEOUT=30 fetch "http://127.0.0.1:$port/debug/pprof/profile?seconds=$secs" \
+		"$E2E_TMP/$name.go.prof" >"$E2E_TMP/$name.go.code" &
+	go_curl=$!
+	track "$go_curl"
+	FETCH_TIMEOUT=30 fetch "$DAEMON_URL/debug/pprof/profile?seconds=$secs" \
+		"$E2E_TMP/$name.pprofd.prof" >"$E2E_TMP/$name.pprofd.code" &
+	pprofd_curl=$!
+	track "$pprofd_curl"
+	wait "$go_curl" "$pprofd_curl"
+	for who in go pprofd; do
+		f=$E2E_TMP/$name.$who.prof
+		code=$(cat "$E2E_TMP/$name.$who.code")
+		if [ "$code" = 200 ] && pprof "$f" -raw >/dev/null; then
+			ok "$name: $who's CPU profile: 200 and loads in go tool pprof"
+		else
+			fail "$name: $who's CPU profile: 200 and loads in go tool pprof" "got $code" \
+				"$(cat "$f.curl-err" "$f.pprof-err" 2>/dev/null)" \
+				"$(head -c 300 "$f" 2>/dev/null | tr -c '[:print:]\n' '.')"
+			[ "$who" = go ] || diag_daemon
+			rc=1
+		fi
+	done
+	return $rc
+}
+
 # ---------------------------------------------------------------- the daemon
 
 # start_daemon PID [ARGS...]: starts pprofd on PID listening on a free

@@ -37,41 +37,17 @@ if ! start_daemon "$go_pid"; then
 fi
 
 # Both profiles over the same window.
-FETCH_TIMEOUT=30 fetch "http://127.0.0.1:$app_port/debug/pprof/profile?seconds=5" \
-	"$E2E_TMP/go.prof" >"$E2E_TMP/go.code" &
-go_curl=$!
-track "$go_curl"
-FETCH_TIMEOUT=30 fetch "$DAEMON_URL/debug/pprof/profile?seconds=5" \
-	"$E2E_TMP/pprofd.prof" >"$E2E_TMP/pprofd.code" &
-pprofd_curl=$!
-track "$pprofd_curl"
-wait "$go_curl" "$pprofd_curl"
+cpu_side_by_side goserver "$app_port" 5 || done_testing
 
-loaded=1
-for who in go pprofd; do
-	f=$E2E_TMP/$who.prof
-	code=$(cat "$E2E_TMP/$who.code")
-	if [ "$code" = 200 ] && pprof "$f" -raw >/dev/null; then
-		ok "$who profile of goserver: 200 and loads in go tool pprof"
-	else
-		fail "$who profile of goserver: 200 and loads in go tool pprof" "got $code" \
-			"$(cat "$f.curl-err" "$f.pprof-err" 2>/dev/null)" \
-			"$(head -c 300 "$f" 2>/dev/null | tr -c '[:print:]\n' '.')"
-		[ "$who" = go ] || diag_daemon
-		loaded=
-	fi
-done
-[ -n "$loaded" ] || done_testing
-
-warnings=$(pprof_warnings "$E2E_TMP/pprofd.prof")
+warnings=$(pprof_warnings "$E2E_TMP/goserver.pprofd.prof")
 if [ -z "$warnings" ]; then
 	ok "pprofd profile of goserver: no pprof warnings"
 else
 	fail "pprofd profile of goserver: no pprof warnings" "$warnings"
 fi
 
-go_top=$(pprof_top "$E2E_TMP/go.prof")
-pd_top=$(pprof_top "$E2E_TMP/pprofd.prof")
+go_top=$(pprof_top "$E2E_TMP/goserver.go.prof")
+pd_top=$(pprof_top "$E2E_TMP/goserver.pprofd.prof")
 go_hash=$(flat_pct "$go_top" '(main\.)?hashLoop')
 go_sort=$(flat_pct "$go_top" '(main\.)?sortLoop')
 pd_hash=$(flat_pct "$pd_top" '(main\.)?hashLoop')
@@ -129,7 +105,7 @@ tag_pct()
 
 labels_against()
 {
-	local bin=$1 app_port go_pid code_go code_pd
+	local bin=$1 app_port go_pid
 	if ! start_go_app "$bin"; then
 		fail "$bin: start"
 		return
@@ -141,24 +117,12 @@ labels_against()
 		stop "$go_pid"
 		return
 	fi
-	FETCH_TIMEOUT=30 fetch "http://127.0.0.1:$app_port/debug/pprof/profile?seconds=5" \
-		"$E2E_TMP/$bin.go.prof" >"$E2E_TMP/$bin.go.code" &
-	local go_curl=$!
-	track "$go_curl"
-	FETCH_TIMEOUT=30 fetch "$DAEMON_URL/debug/pprof/profile?seconds=5" \
-		"$E2E_TMP/$bin.pd.prof" >"$E2E_TMP/$bin.pd.code" &
-	local pd_curl=$!
-	track "$pd_curl"
-	wait "$go_curl" "$pd_curl"
-	code_go=$(cat "$E2E_TMP/$bin.go.code")
-	code_pd=$(cat "$E2E_TMP/$bin.pd.code")
-	if [ "$code_go" != 200 ] || [ "$code_pd" != 200 ]; then
-		fail "$bin: both CPU profiles" "Go's: $code_go, pprofd's: $code_pd"
+	if ! cpu_side_by_side "$bin" "$app_port" 5; then
 		stop "$DAEMON_PID"
 		stop "$go_pid"
 		return
 	fi
-	local pd=$E2E_TMP/$bin.pd.prof go=$E2E_TMP/$bin.go.prof
+	local pd=$E2E_TMP/$bin.pprofd.prof go=$E2E_TMP/$bin.go.prof
 	diag "$bin: pprofd's -tags:" "$(pprof "$pd" -tags -symbolize=none | grep -v '^ *$' |
 		grep -Ev '^ *(l[1-8]|thread|tid|[0-9.]+m?s +\(.*\): (value-[1-8]|[0-9]+))' | head -12)"
 	local keys

@@ -70,27 +70,13 @@ check_variant()
 	load_pid=$!
 	track "$load_pid"
 	sleep 0.5
-	FETCH_TIMEOUT=30 fetch "http://127.0.0.1:$APP_PORT/debug/pprof/profile?seconds=$WINDOW" \
-		"$E2E_TMP/$variant.go.prof" >"$E2E_TMP/$variant.go.code" &
-	go_curl=$!
-	track "$go_curl"
-	FETCH_TIMEOUT=30 fetch "$DAEMON_URL/debug/pprof/profile?seconds=$WINDOW" \
-		"$E2E_TMP/$variant.pprofd.prof" >"$E2E_TMP/$variant.pprofd.code" &
-	pprofd_curl=$!
-	track "$pprofd_curl"
-	wait "$go_curl" "$pprofd_curl"
+	if ! cpu_side_by_side "$variant" "$APP_PORT" "$WINDOW"; then
+		stop "$load_pid"
+		stop "$DAEMON_PID"
+		stop "$go_pid"
+		return
+	fi
 	stop "$load_pid"
-	for who in go pprofd; do
-		f=$E2E_TMP/$variant.$who.prof
-		code=$(cat "$E2E_TMP/$variant.$who.code")
-		if [ "$code" != 200 ] || ! pprof "$f" -raw >/dev/null; then
-			fail "$variant: $who profile: 200 and loads in go tool pprof" "got $code" \
-				"$(cat "$f.curl-err" "$f.pprof-err" 2>/dev/null)"
-			stop "$DAEMON_PID"
-			stop "$go_pid"
-			return
-		fi
-	done
 	read -r _ go_sw go_both < <(shares "$(pprof "$E2E_TMP/$variant.go.prof" -raw)" 2>/dev/null)
 	read -r p_other p_sw p_both < <(shares "$(pprof "$E2E_TMP/$variant.pprofd.prof" -raw \
 		-symbolize=none)" 2>"$E2E_TMP/$variant.roots")

@@ -168,7 +168,8 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 {
 	if (is_target(prev) && !preempt && prev_state != 0)
 		wait_begins(prev);
-	if (is_target(next))
+	/* A futex wait ends where it began: in the futex call (no lookup else). */
+	if (is_target(next) && in_futex(next))
 		wait_ends(next);
 	return 0;
 }
@@ -188,7 +189,7 @@ int BPF_PROG(on_waking, struct task_struct *p)
 	struct pt_regs *regs;
 	__u64 seq;
 
-	if (!is_target(p))
+	if (!is_target(p) || !in_futex(p))
 		return 0;
 	w = bpf_task_storage_get(&waits, p, 0, 0);
 	if (!w || !w->since || w->wake_seq || w->epoch != epoch)

@@ -41,12 +41,6 @@ __u64 block_since = 0;   /* the block profile is collected since; 0: it is not *
 __u32 needs_syscall_exits = 0; /* a sampled wait of a thread without rseq was seen */
 __u32 stack_copy_limit = 0;    /* bytes above sp a wait's record copies; 0: all */
 
-/*
- * Threads with a sampled wait to send (st->pending): while this is 0, which
- * it mostly is (1 wait in 60 is sampled on a switch-heavy target), the
- * system call exit programs look nothing up.
- */
-__u32 pending_threads = 0;
 
 /* A thread of the target's. */
 struct thread_state {
@@ -70,6 +64,22 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, BLOCK_RING_BYTES);
 } block_events SEC(".maps");
+
+/*
+ * The thread with a sampled wait to send (st->pending) that was switched in
+ * last on this CPU: it goes back to user mode here, so the programs on that
+ * way (rseq_update, the system call exits), which run for every thread of
+ * the machine, look up no thread but that one (one wait in 16 is sampled on
+ * a switch-heavy target).  Set again at each switch-in while a wait is
+ * pending, so a thread moved to another CPU before it got there is found
+ * there.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} pending_here SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -188,8 +198,6 @@ static __always_inline void send_pending(struct task_struct *task, struct thread
 	bpf_ringbuf_submit(e, ringbuf_wakeup(&block_events));
 	count(OFFCPU_COUNTER_RECORDED);
 out:
-	if (st->pending)
-		__sync_fetch_and_add(&pending_threads, -1);
 	st->pending = 0;
 	st->pending_delay = 0;
 	st->pending_count = 0;
@@ -246,7 +254,7 @@ static __always_inline void block_out(struct task_struct *prev, bool waits)
  * While the block profile is collected: the target's thread next runs
  * again, after queued_ago ns runnable (~0: it was not queued).
  */
-static __always_inline void block_in(struct task_struct *next, __u64 queued_ago)
+static __always_inline struct thread_state *block_in(struct task_struct *next, __u64 queued_ago)
 {
 	struct thread_state *st = bpf_task_storage_get(&threads, next, 0, 0);
 	__u64 since, delay, weighted, count_x1000, now = bpf_ktime_get_ns();
@@ -264,14 +272,14 @@ static __always_inline void block_in(struct task_struct *next, __u64 queued_ago)
 		since = queued_ago < now - attached_ns ? attached_ns : 0;
 		st = bpf_task_storage_get(&threads, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!st)
-			return;
+			return NULL;
 	}
 	if (!since)
-		return;
+		return st;
 	delay = now - since;
 	count(OFFCPU_COUNTER_WAITS);
 	if (!sample_wait(delay, &weighted, &count_x1000))
-		return;
+		return st;
 	/*
 	 * The kernel stack it waited in, when asked for or when the wait was
 	 * not in a system call (its user stack is not taken then); the user
@@ -291,9 +299,8 @@ static __always_inline void block_in(struct task_struct *next, __u64 queued_ago)
 	st->pending_since = block_since;
 	if (!next->rseq && !needs_syscall_exits)
 		needs_syscall_exits = 1;
-	if (!st->pending)
-		__sync_fetch_and_add(&pending_threads, 1);
 	st->pending = 1;
+	return st;
 }
 
 SEC("tp_btf/sched_switch")
@@ -312,8 +319,13 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		return 0;
 	timeline(SCHED_SWITCH_IN, next, 0, 0);
 	queued_ago = runnable_wait(next);
-	if (block_since)
-		block_in(next, queued_ago);
+	if (block_since) {
+		struct thread_state *st = block_in(next, queued_ago);
+		__u32 zero = 0, *here;
+
+		if (st && st->pending && (here = bpf_map_lookup_elem(&pending_here, &zero)))
+			*here = next->pid;
+	}
 	return 0;
 }
 
@@ -322,12 +334,14 @@ static __always_inline void on_exit(void)
 {
 	struct task_struct *task;
 	struct thread_state *st;
+	__u32 zero = 0, *here = bpf_map_lookup_elem(&pending_here, &zero);
 
-	if (!pending_threads)
+	if (!here || !*here)
 		return;
 	task = bpf_get_current_task_btf();
-	if (!is_target(task))
+	if (*here != task->pid || !is_target(task))
 		return;
+	*here = 0;
 	st = bpf_task_storage_get(&threads, task, 0, 0);
 	if (st && st->pending)
 		send_pending(task, st, true);

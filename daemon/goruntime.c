@@ -1179,16 +1179,23 @@ static int operands_of_any(struct go_runtime *rt, const struct gopclntab *pcln,
 	return n;
 }
 
-/* The one data operand of function name (a setter of one global), or 0. */
+/*
+ * The one data operand of the first of names that has exactly one (the
+ * setter or the user of one global; the compiler inlines some of them
+ * away), or 0.
+ */
 static uint64_t only_operand(struct go_runtime *rt, const struct gopclntab *pcln,
-			     const struct data_ranges *d, const char *name, struct operand *ops)
+			     const struct data_ranges *d, const char *const *names,
+			     struct operand *ops)
 {
-	int n = function_operands(rt, pcln, d, name, ops, MAX_OPERANDS);
-	uint64_t v;
+	for (size_t i = 0; names[i]; i++) {
+		int n = function_operands(rt, pcln, d, names[i], ops, MAX_OPERANDS);
+		uint64_t v;
 
-	if (n != 1 || (ops[0].target & 7) || remote_u64(rt->pid, ops[0].target, &v))
-		return 0;
-	return ops[0].target;
+		if (n == 1 && !(ops[0].target & 7) && !remote_u64(rt->pid, ops[0].target, &v))
+			return ops[0].target;
+	}
+	return 0;
 }
 
 /*
@@ -1197,9 +1204,9 @@ static uint64_t only_operand(struct go_runtime *rt, const struct gopclntab *pcln
  *                       (BlockProfile / MutexProfile, blockProfileInternal /
  *                       mutexProfileInternal from Go 1.23) and stkbucket use
  *                       (stkbucket takes &bbuckets, &xbuckets, &mbuckets);
- *   blockprofilerate,   the one global SetBlockProfileRate /
- *   mutexprofilerate    SetMutexProfileFraction touch (absent when the app
- *                       never calls them: then the rate is 0 for good);
+ *   blockprofilerate,   the one global SetBlockProfileRate or blockevent,
+ *   mutexprofilerate    SetMutexProfileFraction or sync.event (mutexevent)
+ *                       touch (the setters are often inlined away);
  *   ticks               the address ticksPerSecond locks (lea) whose val it
  *                       also reads.
  */
@@ -1210,6 +1217,11 @@ static void contention_globals(struct go_runtime *rt, const struct gopclntab *pc
 						    "runtime.BlockProfile", NULL};
 	static const char *const mutex_readers[] = {"runtime.mutexProfileInternal",
 						    "runtime.MutexProfile", NULL};
+	static const char *const block_rate_fns[] = {"runtime.SetBlockProfileRate",
+						      "runtime.blockevent", NULL};
+	/* mutexevent is sync.event by its linkname (and inlined into it). */
+	static const char *const mutex_rate_fns[] = {"runtime.SetMutexProfileFraction",
+						      "sync.event", "runtime.mutexevent", NULL};
 	static const char *const ticks_fns[] = {"runtime.ticksPerSecond", "runtime.tickspersecond",
 						NULL};
 	const struct go_layout *l = &rt->layout;
@@ -1223,9 +1235,8 @@ static void contention_globals(struct go_runtime *rt, const struct gopclntab *pc
 		if (na > 0)
 			rt->globals.xbuckets = common_target(a, na, b, nb);
 	}
-	rt->globals.block_profile_rate = only_operand(rt, pcln, d, "runtime.SetBlockProfileRate", a);
-	rt->globals.mutex_profile_rate =
-	    only_operand(rt, pcln, d, "runtime.SetMutexProfileFraction", a);
+	rt->globals.block_profile_rate = only_operand(rt, pcln, d, block_rate_fns, a);
+	rt->globals.mutex_profile_rate = only_operand(rt, pcln, d, mutex_rate_fns, a);
 	na = operands_of_any(rt, pcln, d, ticks_fns, a);
 	if (na > 0 && l->ticks_val > 0) {
 		uint64_t t = 0;

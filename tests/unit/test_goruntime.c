@@ -73,6 +73,8 @@ static const char program[] = "package main\n"
 			      "\n"
 			      "func main() {\n"
 			      "\truntime.MemProfileRate = 1\n"
+			      /* links runtime.tickspersecond: ticksType in the DWARF */
+			      "\truntime.SetBlockProfileRate(0)\n"
 			      "\tkeep()\n"
 			      "\tnever := make(chan struct{})\n"
 			      "\tfor i := 0; i < 200; i++ {\n"

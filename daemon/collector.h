@@ -89,6 +89,13 @@ struct collector {
 	unsigned users;            /* acquire() minus release() */
 	const char *unavailable;   /* why it cannot run, NULL when it can */
 	const char *comment;       /* the profile's comment, NULL: none */
+	/*
+	 * The collector this one answers in front of, kept open because its
+	 * probes serve other uses (the block row's off-CPU collector: the
+	 * trace's timeline, the health's run-queue delay); owned by this one.
+	 * NULL: none.
+	 */
+	struct collector *inner;
 };
 
 /*

@@ -263,9 +263,10 @@ struct go_labeler {
 	uint64_t errors[3]; /* -EFAULT, -EINVAL, -E2BIG */
 };
 
+/* go_read_fn of a process: ctx points to its pid. */
 static int remote_ranges(void *ctx, const struct go_mem_range *r, size_t n)
 {
-	const struct go_labeler *gl = ctx;
+	const pid_t *pid = ctx;
 	struct iovec local[2 * STACK_MAX_LABELS], remote[2 * STACK_MAX_LABELS];
 	size_t want = 0;
 
@@ -276,7 +277,13 @@ static int remote_ranges(void *ctx, const struct go_mem_range *r, size_t n)
 		remote[i] = (struct iovec){(void *)(uintptr_t)r[i].addr, r[i].len};
 		want += r[i].len;
 	}
-	return process_vm_readv(gl->pid, local, n, remote, n, 0) == (ssize_t)want ? 0 : -EFAULT;
+	return process_vm_readv(*pid, local, n, remote, n, 0) == (ssize_t)want ? 0 : -EFAULT;
+}
+
+int go_labels__read(pid_t pid, enum go_label_format format, uint64_t addr,
+		    struct go_label_buf *out)
+{
+	return go_labels__parse(format, addr, remote_ranges, &pid, out);
 }
 
 static int labeler_labels(void *ctx, uint32_t tid, uint64_t word, struct stack_labels *out)
@@ -285,7 +292,7 @@ static int labeler_labels(void *ctx, uint32_t tid, uint64_t word, struct stack_l
 	int ret;
 
 	(void)tid;
-	ret = go_labels__parse(gl->format, word, remote_ranges, gl, &gl->buf);
+	ret = go_labels__read(gl->pid, gl->format, word, &gl->buf);
 	if (ret) {
 		gl->errors[ret == -EFAULT ? 0 : ret == -EINVAL ? 1 : 2]++;
 		out->n = 0;

@@ -67,6 +67,10 @@ struct go_label_buf {
 int go_labels__parse(enum go_label_format format, uint64_t addr, go_read_fn read, void *ctx,
 		     struct go_label_buf *out);
 
+/* go_labels__parse() of process pid's memory (process_vm_readv). */
+int go_labels__read(pid_t pid, enum go_label_format format, uint64_t addr,
+		    struct go_label_buf *out);
+
 /* The format of a Go version ("go1.19.8").  0, or -ENOTSUP (before Go 1.9, or no version). */
 int go_labels__format_of(const char *version, enum go_label_format *format);
 

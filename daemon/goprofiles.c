@@ -26,8 +26,11 @@
 #include "collectors.h"
 #include "config.h"
 #include "goprofiles.h"
+#include "golabels.h"
 #include "goruntime.h"
+#include "lock.h"
 #include "log.h"
+#include "offcpu.h"
 #include "stacks.h"
 #include "symbolize.h"
 #include "threads.h"
@@ -91,6 +94,11 @@ struct go_goroutine_collector {
 	size_t npcs, cap_pcs;
 	uint64_t dumps, last_dump_ns, max_dump_ns, dump_errors, system, dropped;
 	int last_error;
+	/* pprof labels (golabels.h): g.labels of each goroutine, read at the dump */
+	bool have_labels;
+	enum go_label_format label_format;
+	struct go_label_buf label_buf;
+	uint64_t labeled, labels_unreadable;
 };
 
 static const struct sample_type goroutine_types[] = {
@@ -128,6 +136,27 @@ static uint32_t table_stack(struct symbolizer *sym, const struct go_goroutine *g
 	return n;
 }
 
+/*
+ * The goroutine's pprof labels, as Go's goroutine profile carries them
+ * (runtime_goroutineProfileWithLabels); NULL: none, or unreadable
+ * (counted: the goroutine is kept, without them).
+ */
+static const struct stack_labels *goroutine_labels(struct go_goroutine_collector *gc,
+						   const struct go_goroutine *g)
+{
+	if (!gc->have_labels || !g->labels)
+		return NULL;
+	if (go_labels__read(go_runtime__pid(gc->rt), gc->label_format, g->labels,
+			    &gc->label_buf)) {
+		gc->labels_unreadable++;
+		return NULL;
+	}
+	if (!gc->label_buf.labels.n)
+		return NULL;
+	gc->labeled++;
+	return &gc->label_buf.labels;
+}
+
 static int on_goroutine(void *ctx, const struct go_goroutine *g)
 {
 	struct go_goroutine_collector *gc = ctx;
@@ -162,7 +191,7 @@ static int on_goroutine(void *ctx, const struct go_goroutine *g)
 		gc->pcs = more;
 		gc->cap_pcs = cap;
 	}
-	if (stack_table__add(gc->c.stacks, pcs, n, 0, "", &one))
+	if (stack_table__add_labeled(gc->c.stacks, pcs, n, 0, "", goroutine_labels(gc, g), &one))
 		goto drop;
 	gi = &gc->gs[gc->ngs++];
 	*gi = (struct goroutine_info){
@@ -204,6 +233,7 @@ static void goroutine_drain(struct collector *c)
 	gc->ngs = 0;
 	gc->npcs = 0;
 	gc->system = 0;
+	gc->labeled = 0;
 	ret = go_runtime__goroutines(gc->rt, 0, on_goroutine, gc);
 	if (ret) {
 		gc->dump_errors++;
@@ -362,14 +392,15 @@ static bool go_name_is(const char *fn, const char *name)
 
 /*
  * pprof.go printStackRecord(): "#\t0x<pc>\t<function>+0x<off>\t<file>:<line>",
- * leading runtime frames and runtime.goexit left out (all shown when
- * nothing else is: Go's second try).
+ * runtime.goexit left out, and unless all_frames the leading runtime frames
+ * too (all shown when nothing else is: Go's second try).
  */
-static void go_text_frames(FILE *f, const struct stack *s, struct symbolizer *sym)
+static void go_text_frames(FILE *f, const struct stack *s, struct symbolizer *sym,
+			   bool all_frames)
 {
 	bool show = false;
 
-	for (int all = 0; all < 2 && !show; all++) {
+	for (int all = all_frames; all < 2 && !show; all++) {
 		for (uint32_t i = 0; i < s->npcs; i++) {
 			struct symbol_location loc;
 
@@ -397,6 +428,65 @@ static void go_text_frames(FILE *f, const struct stack *s, struct symbolizer *sy
 			}
 		}
 	}
+}
+
+/* strconv.Quote() of s: Go's %q (bytes from 0x80 as they are). */
+static void go_quote(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\a':
+			fputs("\\a", f);
+			break;
+		case '\b':
+			fputs("\\b", f);
+			break;
+		case '\f':
+			fputs("\\f", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		case '\v':
+			fputs("\\v", f);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\x%02x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+/* labelMap.String(): "# labels: {"k":"v", ...}", the pairs sorted as strings. */
+static void label_line(FILE *f, const struct stack_labels *l)
+{
+	/* Sorted by key: the order of Go's "k":"v" strings too, but where one key is
+	 * another's prefix followed by ' ' or '!' (Go: the longer first). */
+	fputs("# labels: {", f);
+	for (uint32_t i = 0; i < l->n; i++) {
+		if (i)
+			fputs(", ", f);
+		go_quote(f, l->l[i].key);
+		fputc(':', f);
+		go_quote(f, l->l[i].value);
+	}
+	fputs("}\n", f);
 }
 
 /* ?debug=1: "goroutine profile: total N", then "count @ pcs" by count. */
@@ -441,7 +531,9 @@ static int goroutine_counts(const struct collector *c, const struct stack_snapsh
 				fprintf(f, " %#" PRIx64, shown_pc(s->pcs[k], &loc));
 		}
 		fputc('\n', f);
-		go_text_frames(f, s, sym);
+		if (s->labels && s->labels->n)
+			label_line(f, s->labels);
+		go_text_frames(f, s, sym, false);
 		fputc('\n', f);
 	}
 	free(recs);
@@ -470,6 +562,8 @@ static void goroutine_stats(const struct collector *c, cJSON *out)
 	cJSON_AddNumberToObject(out, "longest_dump_ms", gc->max_dump_ns / 1e6);
 	cJSON_AddNumberToObject(out, "dump_errors", gc->dump_errors);
 	cJSON_AddNumberToObject(out, "records_lost", gc->dropped);
+	cJSON_AddNumberToObject(out, "goroutines_labeled", gc->labeled);
+	cJSON_AddNumberToObject(out, "labels_unreadable", gc->labels_unreadable);
 }
 
 static void goroutine_free(struct collector *c)
@@ -544,6 +638,8 @@ struct collector *goroutine_collector__new(const struct collector_env *env, int 
 	}
 	gc->rt = rt;
 	gc->sym = env->sym;
+	gc->have_labels = go_runtime__layout(rt)->g_labels >= 0 &&
+			  !go_labels__format_of(go_runtime__version(rt), &gc->label_format);
 	gc->c.name = "goroutine";
 	gc->c.description = "Stack traces of all current goroutines, read from the Go runtime "
 			    "without stopping it. Use debug=2 as a query parameter to export in "
@@ -768,7 +864,7 @@ static int heap_text(const struct collector *c, const struct stack_snapshot *sin
 			memset(s, 0, sizeof(*s));
 			s->npcs = r->npcs;
 			memcpy(s->pcs, hc->pcs + r->first_pc, r->npcs * sizeof(uint64_t));
-			go_text_frames(f, s, sym);
+			go_text_frames(f, s, sym, false);
 			free(s);
 		}
 		fputc('\n', f);
@@ -903,6 +999,402 @@ struct collector *go_allocs_collector__new(const struct collector_env *env, int 
 					   size_t errlen)
 {
 	return go_memory_collector__new(env, true, error, err, errlen);
+}
+
+/* --- block, mutex -------------------------------------------------------- */
+
+/* One bucket as read (raw, for ?debug=1), its frames in the collector's pcs. */
+struct contention_record {
+	int64_t count, cycles;
+	size_t first_pc;
+	uint32_t npcs;
+};
+
+struct go_contention_collector {
+	struct collector c;
+	struct go_runtime *rt;
+	struct symbolizer *sym;
+	enum go_contention which;
+	int64_t rate;	     /* blockprofilerate (ticks) or mutexprofilerate, at the last drain */
+	int64_t tps;	     /* cycles per second of the last drain */
+	const char *tps_from; /* "runtime.ticks" or "measured" */
+	bool scale_by_rate;  /* mutex before Go 1.22: pprof multiplies by the fraction */
+	struct contention_record *recs;
+	size_t nrecs, cap_recs;
+	uint64_t *pcs;
+	size_t npcs, cap_pcs;
+	uint64_t reads, errors, dropped, last_read_ns;
+	char comment[512];
+};
+
+static const struct sample_type contention_types[] = {
+    {"contentions", "count"},
+    {"delay", "nanoseconds"},
+};
+
+/*
+ * A stack of runtime.Callers' logical frames (one pc per frame, an inlined
+ * call's outer frames at the "fake" pcs of their inline marks) as physical
+ * pcs, each with its inline chain: the pcs that only repeat the outer
+ * frames of the chain before them dropped, as pprof's appendLocsForStack
+ * merges them into one Location; runtime.goexit dropped, as there.  In
+ * place; the new length.
+ */
+static uint32_t physical_stack(struct symbolizer *sym, uint64_t *pcs, uint32_t n)
+{
+	uint32_t out = 0;
+
+	for (uint32_t i = 0; i < n;) {
+		struct symbol_location loc;
+		size_t k = 1;
+
+		if (!symbolizer__lookup(sym, pcs[i], &loc) && loc.nframes &&
+		    go_name_is(loc.frames[0].function, "runtime.goexit")) {
+			i++; /* proto.go allFrames(): runtime.goexit is no Location */
+			continue;
+		}
+		pcs[out++] = pcs[i];
+		if (!symbolizer__lookup(sym, pcs[i], &loc)) {
+			for (; k < loc.nframes && i + k < n; k++) {
+				struct symbol_location outer;
+				const char *want = loc.frames[k].function;
+				const char *got;
+
+				if (symbolizer__lookup(sym, pcs[i + k], &outer) || outer.nframes != 1)
+					break;
+				got = outer.frames[0].function;
+				if (!want || !got || strcmp(want, got))
+					break;
+			}
+		}
+		i += (uint32_t)k;
+	}
+	return out;
+}
+
+static int on_block_record(void *ctx, const struct go_block_record *r)
+{
+	struct go_contention_collector *cc = ctx;
+	uint64_t pcs[GO_MAX_FRAMES], table[GO_MAX_FRAMES];
+	int64_t values[2], scale = cc->scale_by_rate ? cc->rate : 1;
+	double ghz = (double)cc->tps / 1e9;
+	uint32_t n;
+
+	for (uint32_t i = 0; i < r->nstk; i++)
+		pcs[i] = r->stk[i] - 1; /* return addresses */
+	memcpy(table, pcs, r->nstk * sizeof(*pcs));
+	n = physical_stack(cc->sym, table, r->nstk);
+	/* pprof.go printCountCycleProfile(): [count, int64(cycles / cpuGHz)], mutex scaled. */
+	values[0] = r->count * scale;
+	values[1] = (int64_t)((double)r->cycles / ghz * (double)scale);
+	if (cc->nrecs == cc->cap_recs) {
+		size_t cap = cc->cap_recs ? 2 * cc->cap_recs : 256;
+		struct contention_record *more = realloc(cc->recs, cap * sizeof(*more));
+
+		if (!more)
+			goto drop;
+		cc->recs = more;
+		cc->cap_recs = cap;
+	}
+	if (cc->npcs + r->nstk > cc->cap_pcs) {
+		size_t cap = cc->cap_pcs ? 2 * cc->cap_pcs : 4096;
+		uint64_t *more;
+
+		while (cap < cc->npcs + r->nstk)
+			cap *= 2;
+		more = realloc(cc->pcs, cap * sizeof(*more));
+		if (!more)
+			goto drop;
+		cc->pcs = more;
+		cc->cap_pcs = cap;
+	}
+	if (stack_table__add(cc->c.stacks, table, n, 0, "", values))
+		goto drop;
+	cc->recs[cc->nrecs++] = (struct contention_record){r->count, r->cycles, cc->npcs, r->nstk};
+	memcpy(cc->pcs + cc->npcs, pcs, r->nstk * sizeof(*pcs));
+	cc->npcs += r->nstk;
+	return 0;
+drop:
+	cc->dropped++;
+	return 0;
+}
+
+static const char *contention_what(enum go_contention which)
+{
+	return which == GO_BLOCK_PROFILE ? "block" : "mutex";
+}
+
+static void contention_comment(struct go_contention_collector *cc)
+{
+	snprintf(cc->comment, sizeof(cc->comment),
+		 "From the Go runtime's own %s profile (runtime.%s, %s %" PRId64
+		 "): no probes. Cycles to nanoseconds at %" PRId64 " cycles/second (%s).",
+		 contention_what(cc->which),
+		 cc->which == GO_BLOCK_PROFILE ? "bbuckets" : "xbuckets",
+		 cc->which == GO_BLOCK_PROFILE ? "blockprofilerate" : "mutexprofilerate", cc->rate,
+		 cc->tps, cc->tps_from);
+}
+
+static void contention_drain(struct collector *c)
+{
+	struct go_contention_collector *cc = (struct go_contention_collector *)c;
+	struct timespec t0;
+	int64_t rate;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	stack_table__zero(c->stacks);
+	cc->nrecs = 0;
+	cc->npcs = 0;
+	if (!go_runtime__contention_rate(cc->rt, cc->which, &rate))
+		cc->rate = rate;
+	ret = go_runtime__cycles_per_second(cc->rt, &cc->tps, &cc->tps_from);
+	if (!ret)
+		ret = go_runtime__contention_records(cc->rt, cc->which, on_block_record, cc);
+	if (ret) {
+		cc->errors++;
+		pr_warn("%s: reading the Go runtime's %s profile: %s", c->name,
+			contention_what(cc->which), strerror(-ret));
+	}
+	contention_comment(cc);
+	cc->reads++;
+	cc->last_read_ns = ns_since(&t0);
+}
+
+/*
+ * printStackRecord(allFrames) of runtime.Callers' pcs: one frame a pc, the
+ * innermost function at it (runtime.CallersFrames of logical pcs),
+ * runtime.goexit left out.
+ */
+static void logical_frames(FILE *f, const uint64_t *pcs, uint32_t n, struct symbolizer *sym)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct symbol_location loc;
+		const struct symbol_frame *fr;
+
+		if (symbolizer__lookup(sym, pcs[i], &loc) || !loc.nframes) {
+			fprintf(f, "#\t%#" PRIx64 "\n", pcs[i]);
+			continue;
+		}
+		fr = &loc.frames[0];
+		if (go_name_is(fr->function, "runtime.goexit"))
+			continue;
+		fprintf(f, "#\t%#" PRIx64 "\t%s+%#" PRIx64 "\t%s:%d\n", pcs[i],
+			fr->function ? fr->function : "?",
+			loc.symbol_start && pcs[i] >= loc.symbol_start ? pcs[i] - loc.symbol_start : 0,
+			fr->file ? fr->file : "?", fr->line);
+	}
+}
+
+static int cmp_contention_record(const void *a, const void *b)
+{
+	const struct contention_record *x = a, *y = b;
+
+	return x->cycles < y->cycles ? 1 : x->cycles > y->cycles ? -1 : 0;
+}
+
+/*
+ * pprof.go writeProfileInternal(debug=1): "--- contention:" (block) or
+ * "--- mutex:", "cycles/second=N", for the mutex "sampling period=N", then
+ * each bucket "<cycles> <count> @ pcs" with every frame, most cycles first.
+ */
+static int contention_text(const struct collector *c, const struct stack_snapshot *since,
+			   struct symbolizer *sym, int debug, char **out, size_t *len)
+{
+	const struct go_contention_collector *cc = (const struct go_contention_collector *)c;
+	struct contention_record *recs = calloc(cc->nrecs ? cc->nrecs : 1, sizeof(*recs));
+	FILE *f;
+
+	(void)since;
+	(void)debug;
+	if (!recs)
+		return -ENOMEM;
+	memcpy(recs, cc->recs, cc->nrecs * sizeof(*recs));
+	qsort(recs, cc->nrecs, sizeof(*recs), cmp_contention_record);
+	f = open_memstream(out, len);
+	if (!f) {
+		free(recs);
+		return -ENOMEM;
+	}
+	fprintf(f, "--- %s:\ncycles/second=%" PRId64 "\n",
+		cc->which == GO_BLOCK_PROFILE ? "contention" : "mutex", cc->tps);
+	if (cc->which == GO_MUTEX_PROFILE)
+		fprintf(f, "sampling period=%" PRId64 "\n", cc->rate);
+	for (size_t i = 0; i < cc->nrecs; i++) {
+		const struct contention_record *r = &recs[i];
+		fprintf(f, "%" PRId64 " %" PRId64 " @", r->cycles, r->count);
+		for (uint32_t k = 0; k < r->npcs; k++)
+			fprintf(f, " %#" PRIx64, cc->pcs[r->first_pc + k] + 1);
+		fputc('\n', f);
+		logical_frames(f, cc->pcs + r->first_pc, r->npcs, sym);
+		fputc('\n', f);
+	}
+	free(recs);
+	return fclose(f) ? -ENOMEM : 0;
+}
+
+static void contention_stats(const struct collector *c, cJSON *out)
+{
+	const struct go_contention_collector *cc = (const struct go_contention_collector *)c;
+
+	cJSON_AddStringToObject(out, "source",
+				cc->which == GO_BLOCK_PROFILE ? "go runtime (runtime.bbuckets)"
+							      : "go runtime (runtime.xbuckets)");
+	cJSON_AddNumberToObject(out, cc->which == GO_BLOCK_PROFILE ? "block_profile_rate"
+								   : "mutex_profile_fraction",
+				cc->rate);
+	cJSON_AddNumberToObject(out, "cycles_per_second", cc->tps);
+	cJSON_AddStringToObject(out, "cycles_per_second_from", cc->tps_from ? cc->tps_from : "");
+	cJSON_AddNumberToObject(out, "buckets", cc->nrecs);
+	cJSON_AddNumberToObject(out, "reads", cc->reads);
+	cJSON_AddNumberToObject(out, "last_read_ms", cc->last_read_ns / 1e6);
+	cJSON_AddNumberToObject(out, "read_errors", cc->errors);
+	cJSON_AddNumberToObject(out, "records_lost", cc->dropped);
+	cJSON_AddNumberToObject(out, "probes", 0);
+}
+
+static void contention_free(struct collector *c)
+{
+	struct go_contention_collector *cc = (struct go_contention_collector *)c;
+
+	if (!cc)
+		return;
+	if (c->inner)
+		c->inner->ops->free(c->inner);
+	go_runtime__put(cc->rt);
+	stack_table__free(c->stacks);
+	free(cc->recs);
+	free(cc->pcs);
+	free(cc);
+}
+
+static const struct collector_ops contention_ops = {
+    .acquire = collector__acquire_snapshot,
+    .release = collector__release_snapshot,
+    .drain = contention_drain,
+    .text = contention_text,
+    .period = count_period,
+    .stats = contention_stats,
+    .free = contention_free,
+};
+
+/* Why the runtime's block / mutex profile is not the answer: the native one's comment. */
+static char contention_fallback[2][640];
+
+/*
+ * The block or mutex collector of a Go target whose app turned the
+ * runtime's profile on (SetBlockProfileRate, SetMutexProfileFraction): its
+ * buckets.  Otherwise (rate 0, Go's default; or not Go) the OS-level
+ * collector, its comment saying why.  The block row keeps the off-CPU
+ * collector open in any case (inner): the trace and the health use it.
+ */
+static struct collector *go_contention_collector__new(const struct collector_env *env,
+						      enum go_contention which, int *error,
+						      char *err, size_t errlen)
+{
+	static const char *const native_what[] = {
+	    [GO_BLOCK_PROFILE] = "the block profile is the OS-level off-CPU waits (probes)",
+	    [GO_MUTEX_PROFILE] = "the mutex profile is the OS-level futex waits (probes)",
+	};
+	collector_new_fn native_new =
+	    which == GO_BLOCK_PROFILE ? offcpu_collector__new : lock_collector__new;
+	const char *what = contention_what(which), *comment;
+	char why[320] = "";
+	struct go_runtime *rt = runtime_or_fallback(env, native_what[which], &comment);
+	struct go_contention_collector *cc;
+	struct collector *native = NULL;
+	int64_t rate = 0;
+
+	if (comment)
+		snprintf(why, sizeof(why), "%s", comment);
+	if (rt && !go_runtime__has_contention_profile(rt, which)) {
+		snprintf(why, sizeof(why),
+			 "Go runtime's %s profile not read (%s: runtime.%s or runtime.%s not found, "
+			 "no symbol table; a stripped binary that never calls runtime.%s has its "
+			 "rate 0): %s",
+			 what, go_runtime__version(rt),
+			 which == GO_BLOCK_PROFILE ? "bbuckets" : "xbuckets",
+			 which == GO_BLOCK_PROFILE ? "blockprofilerate" : "mutexprofilerate",
+			 which == GO_BLOCK_PROFILE ? "SetBlockProfileRate" : "SetMutexProfileFraction",
+			 native_what[which]);
+	} else if (rt && go_runtime__contention_rate(rt, which, &rate)) {
+		snprintf(why, sizeof(why), "Go runtime's %s profile rate unreadable: %s", what,
+			 native_what[which]);
+	} else if (rt && rate == 0) {
+		snprintf(why, sizeof(why),
+			 "The Go runtime's own %s profile is off (runtime.%s was 0, Go's default, "
+			 "when pprofd attached: the app never called runtime.%s): %s",
+			 what, which == GO_BLOCK_PROFILE ? "blockprofilerate" : "mutexprofilerate",
+			 which == GO_BLOCK_PROFILE ? "SetBlockProfileRate" : "SetMutexProfileFraction",
+			 native_what[which]);
+	}
+	if (!rt || why[0] || which == GO_BLOCK_PROFILE) {
+		native = native_new(env, error, err, errlen);
+		if (!native && (!rt || why[0])) {
+			go_runtime__put(rt);
+			return NULL;
+		}
+	}
+	if (!rt || why[0]) {
+		bool rt_seen = rt != NULL;
+
+		go_runtime__put(rt);
+		if (why[0]) {
+			char *buf = contention_fallback[which];
+
+			if (rt_seen)
+				pr_info("%s", why); /* runtime_or_fallback() said its own */
+			snprintf(buf, sizeof(contention_fallback[0]), "%s%s%s", why,
+				 native->comment ? ". " : "", native->comment ? native->comment : "");
+			native->comment = buf;
+		}
+		return native;
+	}
+	cc = calloc(1, sizeof(*cc));
+	if (!cc || !(cc->c.stacks = stack_table__new(2))) {
+		free(cc);
+		if (native)
+			native->ops->free(native);
+		go_runtime__put(rt);
+		*error = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	cc->rt = rt;
+	cc->sym = env->sym;
+	cc->which = which;
+	cc->rate = rate;
+	cc->tps_from = "";
+	cc->scale_by_rate = which == GO_MUTEX_PROFILE && go_runtime__version_number(rt) < 122;
+	/* A block collector that could not open stays out: the profile needs none. */
+	cc->c.inner = native;
+	contention_comment(cc);
+	cc->c.comment = cc->comment;
+	cc->c.name = what;
+	cc->c.description = which == GO_BLOCK_PROFILE
+				? "Stack traces that led to blocking on synchronization primitives, "
+				  "from the Go runtime's own block profile."
+				: "Stack traces of holders of contended mutexes, from the Go "
+				  "runtime's own mutex profile.";
+	cc->c.mode = COLLECT_SNAPSHOT;
+	cc->c.sample_types = contention_types;
+	cc->c.nsample_types = 2;
+	cc->c.period_type = (struct sample_type){"contentions", "count"};
+	cc->c.ops = &contention_ops;
+	pr_info("%s: from the Go runtime's own %s profile (rate %" PRId64 ")", what, what, rate);
+	return &cc->c;
+}
+
+struct collector *go_block_collector__new(const struct collector_env *env, int *error, char *err,
+					  size_t errlen)
+{
+	return go_contention_collector__new(env, GO_BLOCK_PROFILE, error, err, errlen);
+}
+
+struct collector *go_mutex_collector__new(const struct collector_env *env, int *error, char *err,
+					  size_t errlen)
+{
+	return go_contention_collector__new(env, GO_MUTEX_PROFILE, error, err, errlen);
 }
 
 /* --- /debug/metrics ------------------------------------------------------ */

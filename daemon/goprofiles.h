@@ -12,9 +12,15 @@
  *   allocs     alloc_space, inuse_objects, inuse_space, scaled as Go's
  *              scaleHeapSample; the same data, allocs defaulting to
  *              alloc_space as Go's.
+ *   block      (COLLECT_SNAPSHOT) runtime.bbuckets / xbuckets, when the app
+ *   mutex      turned them on (SetBlockProfileRate, SetMutexProfileFraction):
+ *              contentions, delay in ns (cycles at the runtime's ticks per
+ *              second), ?debug=1 Go's text; with the rate 0 (Go's default)
+ *              the OS-level collectors (offcpu.c, lock.c), their comment
+ *              saying so.  The rate is looked at once, when pprofd attaches.
  *
  * Each constructor falls back to the native collector of the same name
- * (threads.c, alloc.c) when the target is no Go binary, or its runtime
+ * (threads.c, alloc.c, offcpu.c, lock.c) when the target is no Go binary, or its runtime
  * cannot be read (an unsupported Go version: the reason is the fallback's
  * comment and in /debug/metrics' go_runtime).
  */
@@ -35,6 +41,10 @@ struct collector *go_heap_collector__new(const struct collector_env *env, int *e
 					 size_t errlen);
 struct collector *go_allocs_collector__new(const struct collector_env *env, int *error, char *err,
 					   size_t errlen);
+struct collector *go_block_collector__new(const struct collector_env *env, int *error, char *err,
+					  size_t errlen);
+struct collector *go_mutex_collector__new(const struct collector_env *env, int *error, char *err,
+					  size_t errlen);
 
 #include "goruntime.h"
 

@@ -10,7 +10,9 @@
  *                   binaries
  *   globals         runtime.allgs & co. from .symtab
  *   goroutines      allglen, allgs, each g, its stack by frame pointers
- *   memory profile  runtime.mbuckets' list, each bucket's active cycle
+ *   bucket lists    runtime.mbuckets, bbuckets, xbuckets: one walk, checked
+ *   memory profile  each memory bucket's active cycle
+ *   block, mutex    each blockRecord; the CPU ticks per second
  *   GC statistics   runtime.memstats, runtime.gcController
  */
 #define _GNU_SOURCE
@@ -52,6 +54,8 @@ struct go_runtime {
 	uint8_t *gbuf;		   /* G_BATCH runtime.g's */
 	uint8_t *stack;		   /* STACK_READ_BYTES of a stack */
 	uint64_t *allgs;	   /* the pointer array of the last walk */
+	uint64_t tsc0;		   /* the TSC and CLOCK_MONOTONIC at open: cycles per second */
+	int64_t mono0;
 	char *wait_reasons[64];	   /* runtime.waitReasonStrings, from the binary */
 	size_t nwait_reasons;
 	size_t cap_allgs;
@@ -97,6 +101,23 @@ static uint32_t get_u32(const uint8_t *p, int32_t off)
 	return v;
 }
 
+/* The TSC, as the runtime's cputicks() reads it on amd64. */
+static uint64_t read_tsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 /* --- layouts ------------------------------------------------------------- */
 
 /*
@@ -119,6 +140,11 @@ static uint32_t get_u32(const uint8_t *p, int32_t off)
  *            gcPercent and memoryLimit; bucket and memRecord, unchanged
  *            since go1.19, by walking a live esbuild's memory profile.
  *            test_goruntime reads a live esbuild of each through its row.
+ *            blockRecord {count float64, cycles int64} is mprof.go's since
+ *            Go 1.17; ticksType.val follows the lock and a pad until Go
+ *            1.20, the lock, startTicks and startTime from Go 1.21 (a value
+ *            read there is only used when it agrees with pprofd's own
+ *            measurement, see go_runtime__cycles_per_second()).
  */
 struct layout_row {
 	const char *version; /* "go1.19": every go1.19.x */
@@ -159,6 +185,10 @@ static const struct layout_row layout_table[] = {
 	 .memrecord_active = 0,
 	 .memrecord_future = 32,
 	 .memrecord_cycle_size = 32,
+	 .blockrecord_count = 0,
+	 .blockrecord_cycles = 8,
+	 .blockrecord_size = 16,
+	 .ticks_val = 16,
 	 .ms_numgc = 7704,
 	 .ms_pause_total_ns = 3600,
 	 .ms_pause_ns = 3608,
@@ -213,6 +243,10 @@ static const struct layout_row layout_table[] = {
 	 .memrecord_active = 0,
 	 .memrecord_future = 32,
 	 .memrecord_cycle_size = 32,
+	 .blockrecord_count = 0,
+	 .blockrecord_cycles = 8,
+	 .blockrecord_size = 16,
+	 .ticks_val = 16,
 	 .ms_numgc = 7704,
 	 .ms_pause_total_ns = 3600,
 	 .ms_pause_ns = 3608,
@@ -267,6 +301,10 @@ static const struct layout_row layout_table[] = {
 	 .memrecord_active = 0,
 	 .memrecord_future = 32,
 	 .memrecord_cycle_size = 32,
+	 .blockrecord_count = 0,
+	 .blockrecord_cycles = 8,
+	 .blockrecord_size = 16,
+	 .ticks_val = 24,
 	 .ms_numgc = 7704,
 	 .ms_pause_total_ns = 3600,
 	 .ms_pause_ns = 3608,
@@ -321,6 +359,10 @@ static const struct layout_row layout_table[] = {
 	 .memrecord_active = 0,
 	 .memrecord_future = 32,
 	 .memrecord_cycle_size = 32,
+	 .blockrecord_count = 0,
+	 .blockrecord_cycles = 8,
+	 .blockrecord_size = 16,
+	 .ticks_val = 24,
 	 .ms_numgc = 7680,
 	 .ms_pause_total_ns = 3576,
 	 .ms_pause_ns = 3584,
@@ -379,6 +421,8 @@ enum {
 	DS_BUCKET,
 	DS_MEMRECORD,
 	DS_MEMRECORDCYCLE,
+	DS_BLOCKRECORD,
+	DS_TICKS,
 	DS_MSTATS,
 	DS_GCCONTROLLER,
 	DS_COUNT,
@@ -392,6 +436,8 @@ static const char *const dwarf_struct_names[DS_COUNT] = {
     [DS_BUCKET] = "runtime.bucket",
     [DS_MEMRECORD] = "runtime.memRecord",
     [DS_MEMRECORDCYCLE] = "runtime.memRecordCycle",
+    [DS_BLOCKRECORD] = "runtime.blockRecord",
+    [DS_TICKS] = "runtime.ticksType",
     [DS_MSTATS] = "runtime.mstats",
     [DS_GCCONTROLLER] = "runtime.gcControllerState",
 };
@@ -527,6 +573,13 @@ static int layout_from_elf(Elf *elf, struct go_layout *l)
 		l->memrecord_future = member_offset(&ds[DS_MEMRECORD].die, "future");
 		l->memrecord_cycle_size = struct_size(&ds[DS_MEMRECORDCYCLE].die);
 	}
+	if (ds[DS_BLOCKRECORD].found) {
+		l->blockrecord_count = member_offset(&ds[DS_BLOCKRECORD].die, "count");
+		l->blockrecord_cycles = member_offset(&ds[DS_BLOCKRECORD].die, "cycles");
+		l->blockrecord_size = struct_size(&ds[DS_BLOCKRECORD].die);
+	}
+	if (ds[DS_TICKS].found)
+		l->ticks_val = member_offset(&ds[DS_TICKS].die, "val");
 	if (ds[DS_MSTATS].found) {
 		Dwarf_Die *ms = &ds[DS_MSTATS].die;
 
@@ -847,6 +900,11 @@ static const struct {
     {"runtime.MemProfileRate", offsetof(struct go_globals, mem_profile_rate)},
     {"runtime.mProfCycle", offsetof(struct go_globals, mprof_cycle)},
     {"runtime.gcController", offsetof(struct go_globals, gc_controller)},
+    {"runtime.bbuckets", offsetof(struct go_globals, bbuckets)},
+    {"runtime.xbuckets", offsetof(struct go_globals, xbuckets)},
+    {"runtime.blockprofilerate", offsetof(struct go_globals, block_profile_rate)},
+    {"runtime.mutexprofilerate", offsetof(struct go_globals, mutex_profile_rate)},
+    {"runtime.ticks", offsetof(struct go_globals, ticks)},
 };
 
 /* The ELF symbols of the runtime's globals, and runtime.buildVersion's address. */
@@ -1110,6 +1168,92 @@ static uint64_t common_target(const struct operand *a, int na, const struct oper
 	return found == 1 ? t : 0;
 }
 
+/* The operands of the first of names that the binary has (Go renamed some). */
+static int operands_of_any(struct go_runtime *rt, const struct gopclntab *pcln,
+			   const struct data_ranges *d, const char *const *names, struct operand *ops)
+{
+	int n = -ENOENT;
+
+	for (size_t i = 0; names[i] && n == -ENOENT; i++)
+		n = function_operands(rt, pcln, d, names[i], ops, MAX_OPERANDS);
+	return n;
+}
+
+/*
+ * The one data operand of the first of names that has exactly one (the
+ * setter or the user of one global; the compiler inlines some of them
+ * away), or 0.
+ */
+static uint64_t only_operand(struct go_runtime *rt, const struct gopclntab *pcln,
+			     const struct data_ranges *d, const char *const *names,
+			     struct operand *ops)
+{
+	for (size_t i = 0; names[i]; i++) {
+		int n = function_operands(rt, pcln, d, names[i], ops, MAX_OPERANDS);
+		uint64_t v;
+
+		if (n == 1 && !(ops[0].target & 7) && !remote_u64(rt->pid, ops[0].target, &v))
+			return ops[0].target;
+	}
+	return 0;
+}
+
+/*
+ * The block and mutex profiles' globals of a stripped binary:
+ *   bbuckets, xbuckets  the one address both the profile's reader
+ *                       (BlockProfile / MutexProfile, blockProfileInternal /
+ *                       mutexProfileInternal from Go 1.23) and stkbucket use
+ *                       (stkbucket takes &bbuckets, &xbuckets, &mbuckets);
+ *   blockprofilerate,   the one global SetBlockProfileRate or blockevent,
+ *   mutexprofilerate    SetMutexProfileFraction or sync.event (mutexevent)
+ *                       touch (the setters are often inlined away);
+ *   ticks               the address ticksPerSecond locks (lea) whose val it
+ *                       also reads.
+ */
+static void contention_globals(struct go_runtime *rt, const struct gopclntab *pcln,
+			       const struct data_ranges *d, struct operand *a, struct operand *b)
+{
+	static const char *const block_readers[] = {"runtime.blockProfileInternal",
+						    "runtime.BlockProfile", NULL};
+	static const char *const mutex_readers[] = {"runtime.mutexProfileInternal",
+						    "runtime.MutexProfile", NULL};
+	static const char *const block_rate_fns[] = {"runtime.SetBlockProfileRate",
+						      "runtime.blockevent", NULL};
+	/* mutexevent is sync.event by its linkname (and inlined into it). */
+	static const char *const mutex_rate_fns[] = {"runtime.SetMutexProfileFraction",
+						      "sync.event", "runtime.mutexevent", NULL};
+	static const char *const ticks_fns[] = {"runtime.ticksPerSecond", "runtime.tickspersecond",
+						NULL};
+	const struct go_layout *l = &rt->layout;
+	int na, nb = function_operands(rt, pcln, d, "runtime.stkbucket", b, MAX_OPERANDS);
+
+	if (nb > 0) {
+		na = operands_of_any(rt, pcln, d, block_readers, a);
+		if (na > 0)
+			rt->globals.bbuckets = common_target(a, na, b, nb);
+		na = operands_of_any(rt, pcln, d, mutex_readers, a);
+		if (na > 0)
+			rt->globals.xbuckets = common_target(a, na, b, nb);
+	}
+	rt->globals.block_profile_rate = only_operand(rt, pcln, d, block_rate_fns, a);
+	rt->globals.mutex_profile_rate = only_operand(rt, pcln, d, mutex_rate_fns, a);
+	na = operands_of_any(rt, pcln, d, ticks_fns, a);
+	if (na > 0 && l->ticks_val > 0) {
+		uint64_t t = 0;
+		int found = 0;
+
+		for (int i = 0; i < na; i++)
+			if ((a[i].kinds & OPERAND_LEA) && !(a[i].target & 7) &&
+			    has_target(a, na, a[i].target + (uint64_t)l->ticks_val) &&
+			    a[i].target != t) {
+				t = a[i].target;
+				found++;
+			}
+		if (found == 1)
+			rt->globals.ticks = t;
+	}
+}
+
 static void globals_from_pclntab(struct go_runtime *rt, Elf *elf, uint64_t bias,
 				 const struct gopclntab *pcln)
 {
@@ -1168,6 +1312,8 @@ static void globals_from_pclntab(struct go_runtime *rt, Elf *elf, uint64_t bias,
 	for (int i = 0, found = 0; i < na; i++)
 		if (a[i].kinds == OPERAND_LOAD32 && !found++)
 			rt->globals.mprof_cycle = a[i].target;
+
+	contention_globals(rt, pcln, &d, a, b);
 
 	/* memstats: the base whose numgc, pause_ns and pause_end readmemstats_m all uses. */
 	na = function_operands(rt, pcln, &d, "runtime.readmemstats_m", a, MAX_OPERANDS);
@@ -1475,6 +1621,8 @@ static struct go_runtime *runtime_open(pid_t pid, char *err, size_t errlen)
 		return NULL;
 	}
 	rt->pid = pid;
+	rt->tsc0 = read_tsc();
+	rt->mono0 = mono_ns();
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -1613,6 +1761,11 @@ void go_runtime__put(struct go_runtime *rt)
 const char *go_runtime__version(const struct go_runtime *rt)
 {
 	return rt->version;
+}
+
+int go_runtime__version_number(const struct go_runtime *rt)
+{
+	return version_number(rt->version);
 }
 
 bool go_runtime__has_mem_profile(const struct go_runtime *rt)
@@ -1785,6 +1938,8 @@ static int read_goroutine(struct go_runtime *rt, uint64_t addr, const uint8_t *b
 		g->wait_since = (int64_t)get_u64(b, l->g_waitsince);
 	if (l->g_lockedm >= 0)
 		g->locked = get_u64(b, l->g_lockedm) != 0;
+	if (l->g_labels >= 0 && l->g_labels + 8 <= l->g_size)
+		g->labels = get_u64(b, l->g_labels);
 	pc = get_u64(b, l->g_sched_pc);
 	sp = get_u64(b, l->g_sched_sp);
 	bp = get_u64(b, l->g_sched_bp);
@@ -1916,117 +2071,287 @@ static void add_cycle(struct go_mem_record *r, const uint8_t *p)
 	r->free_bytes += (int64_t)v[3];
 }
 
-int go_runtime__mem_records(struct go_runtime *rt, go_mem_record_fn fn, void *ctx)
-{
-	const struct go_layout *l = &rt->layout;
-	struct go_mem_record *recs = NULL;
-	struct go_mem_record *later = NULL; /* per bucket: the two other future cycles */
-	size_t n = 0, cap = 0;
-	uint64_t b, cycle = 0;
-	uint8_t *buf = NULL;
-	size_t buf_len;
-	bool clear = true;
-	int ret = 0;
+/* --- bucket lists -------------------------------------------------------- */
 
-	if (!rt->globals.mbuckets || l->bucket_size <= 0 || l->bucket_allnext < 0 ||
-	    l->bucket_nstk < 0 || l->bucket_typ < 0 || l->memrecord_active < 0 ||
-	    l->memrecord_future < 0 || l->memrecord_cycle_size != 32)
+/* What the list walk reads with: the target's memory. */
+static int read_target(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const struct go_runtime *rt = ctx;
+
+	return remote_read(rt->pid, addr, buf, len);
+}
+
+int go_buckets__walk(const struct go_layout *l, uint64_t head, uint64_t typ, size_t rec_size,
+		     go_remote_read_fn read, void *rctx, go_bucket_fn fn, void *ctx)
+{
+	uint64_t b, saved = 0, n = 0, power = 1, lam = 0;
+	size_t hdr, buf_len;
+	uint8_t *buf;
+	int ret;
+
+	if (!head || l->bucket_size < 48 || l->bucket_size > 256 || l->bucket_allnext < 0 ||
+	    l->bucket_nstk < 0 || l->bucket_typ < 0 || l->bucket_allnext + 8 > l->bucket_size ||
+	    l->bucket_nstk + 8 > l->bucket_size || l->bucket_typ + 8 > l->bucket_size ||
+	    rec_size > 4096)
 		return -ENOTSUP;
-	/* A bucket, its deepest stack and its memRecord. */
-	buf_len =
-	    (size_t)l->bucket_size + MAX_BUCKET_STACK * 8 + (size_t)l->memrecord_future + 3 * 32;
+	hdr = (size_t)l->bucket_size;
+	/* A bucket, its deepest stack and its record. */
+	buf_len = hdr + MAX_BUCKET_STACK * 8 + rec_size;
 	buf = malloc(buf_len);
 	if (!buf)
 		return -ENOMEM;
+	ret = read(rctx, head, &b, sizeof(b));
+	while (!ret && b) {
+		struct go_bucket bk;
+		uint64_t nstk;
+		size_t need;
+
+		if (n++ == MAX_BUCKETS || (b & 7) || b == saved) {
+			ret = -EIO; /* too many, misaligned, or a cycle */
+			break;
+		}
+		/* Brent: saved jumps ahead at powers of two; a cycle comes back to it. */
+		if (++lam == power) {
+			saved = b;
+			power *= 2;
+			lam = 0;
+		}
+		/* Header first, to learn nstk; then header, stack and record in one read. */
+		if (read(rctx, b, buf, hdr)) {
+			ret = -EIO;
+			break;
+		}
+		nstk = get_u64(buf, l->bucket_nstk);
+		if (nstk > MAX_BUCKET_STACK || get_u64(buf, l->bucket_typ) != typ) {
+			ret = -EIO;
+			break;
+		}
+		need = hdr + nstk * 8 + rec_size;
+		if (need > buf_len || read(rctx, b, buf, need)) {
+			ret = -EIO;
+			break;
+		}
+		bk = (struct go_bucket){b, nstk, (const uint64_t *)(buf + hdr),
+					buf + hdr + nstk * 8};
+		b = get_u64(buf, l->bucket_allnext);
+		ret = fn(ctx, &bk);
+	}
+	free(buf);
+	return ret == -ESRCH ? -ESRCH : ret;
+}
+
+/* The bucket's stack, the first GO_MAX_FRAMES of it (Go 1.23 keeps up to 128 by default). */
+static uint32_t bucket_stack(const struct go_bucket *b, uint64_t *stk)
+{
+	uint32_t n = b->nstk < GO_MAX_FRAMES ? (uint32_t)b->nstk : GO_MAX_FRAMES;
+
+	memcpy(stk, b->stk, n * 8);
+	return n;
+}
+
+/* --- memory profile ------------------------------------------------------ */
+
+/* What the memory profile's walk collects before it calls back. */
+struct mem_walk {
+	const struct go_layout *l;
+	uint64_t cycle;
+	struct go_mem_record *recs, *later; /* per bucket: later the two other future cycles */
+	size_t n, cap;
+	bool clear;
+};
+
+static int on_mem_bucket(void *ctx, const struct go_bucket *b)
+{
+	struct mem_walk *w = ctx;
+	const struct go_layout *l = w->l;
+	struct go_mem_record *r;
+
+	if (w->n == w->cap) {
+		size_t nc = w->cap ? 2 * w->cap : 256;
+		struct go_mem_record *more = realloc(w->recs, nc * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		w->recs = more;
+		more = realloc(w->later, nc * sizeof(*more));
+		if (!more)
+			return -ENOMEM;
+		w->later = more;
+		w->cap = nc;
+	}
+	r = &w->recs[w->n];
+	memset(r, 0, offsetof(struct go_mem_record, stk));
+	memset(&w->later[w->n], 0, offsetof(struct go_mem_record, stk));
+	r->nstk = bucket_stack(b, r->stk);
+	add_cycle(r, b->rec + l->memrecord_active);
+	/* mProf_FlushLocked(cycle % 3): the cycle published, not yet flushed. */
+	add_cycle(r, b->rec + l->memrecord_future + (w->cycle % 3) * 32);
+	for (unsigned c = 0; c < 3; c++)
+		if (c != w->cycle % 3)
+			add_cycle(&w->later[w->n], b->rec + l->memrecord_future + c * 32);
+	if (r->allocs || r->frees)
+		w->clear = false;
+	w->n++;
+	return 0;
+}
+
+int go_runtime__mem_records(struct go_runtime *rt, go_mem_record_fn fn, void *ctx)
+{
+	const struct go_layout *l = &rt->layout;
+	struct mem_walk w = {.l = l, .clear = true};
+	int ret;
+
+	if (!go_runtime__has_mem_profile(rt))
+		return -ENOTSUP;
 	if (rt->globals.mprof_cycle) {
 		uint32_t v;
 
 		if (!remote_read(rt->pid, rt->globals.mprof_cycle, &v, sizeof(v)))
-			cycle = v >> 1; /* mProfCycleHolder: cycle << 1 | flushed */
+			w.cycle = v >> 1; /* mProfCycleHolder: cycle << 1 | flushed */
 	}
-	ret = remote_u64(rt->pid, rt->globals.mbuckets, &b);
-	if (ret)
-		goto out;
 	/* The list first (a copy), then the records, as MemProfile does. */
-	while (b) {
-		size_t need, rec_off;
-		uint64_t nstk;
-		struct go_mem_record *r;
-		const uint8_t *mr;
-
-		if (n == MAX_BUCKETS || (b & 7)) {
-			ret = -EIO;
-			goto out;
-		}
-		/* Header and stack first, to learn nstk. */
-		if (remote_read(rt->pid, b, buf, (size_t)l->bucket_size)) {
-			ret = -EIO;
-			goto out;
-		}
-		nstk = get_u64(buf, l->bucket_nstk);
-		if (nstk > MAX_BUCKET_STACK || get_u64(buf, l->bucket_typ) != 1 /* memProfile */) {
-			ret = -EIO;
-			goto out;
-		}
-		rec_off = (size_t)l->bucket_size + nstk * 8;
-		need = rec_off + (size_t)l->memrecord_future + 3 * 32;
-		if (need > buf_len || remote_read(rt->pid, b, buf, need)) {
-			ret = -EIO;
-			goto out;
-		}
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 256;
-			struct go_mem_record *more = realloc(recs, nc * sizeof(*more));
-
-			if (!more) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			recs = more;
-			more = realloc(later, nc * sizeof(*more));
-			if (!more) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			later = more;
-			cap = nc;
-		}
-		r = &recs[n];
-		memset(r, 0, offsetof(struct go_mem_record, stk));
-		memset(&later[n], 0, offsetof(struct go_mem_record, stk));
-		n++;
-		/* Deeper than GO_MAX_FRAMES (Go 1.23 keeps up to 128 by default): the outer frames
-		 * go. */
-		r->nstk = nstk < GO_MAX_FRAMES ? (uint32_t)nstk : GO_MAX_FRAMES;
-		memcpy(r->stk, buf + l->bucket_size, r->nstk * 8);
-		mr = buf + rec_off;
-		add_cycle(r, mr + l->memrecord_active);
-		/* mProf_FlushLocked(cycle % 3): the cycle published, not yet flushed. */
-		add_cycle(r, mr + l->memrecord_future + (cycle % 3) * 32);
-		for (unsigned c = 0; c < 3; c++)
-			if (c != cycle % 3)
-				add_cycle(&later[n - 1], mr + l->memrecord_future + c * 32);
-		if (r->allocs || r->frees)
-			clear = false;
-		b = get_u64(buf, l->bucket_allnext);
-	}
-	for (size_t i = 0; i < n && !ret; i++) {
-		struct go_mem_record *r = &recs[i];
+	ret = go_buckets__walk(l, rt->globals.mbuckets, 1 /* memProfile */,
+			       (size_t)l->memrecord_future + 3 * 32, read_target, rt, on_mem_bucket,
+			       &w);
+	for (size_t i = 0; i < w.n && !ret; i++) {
+		struct go_mem_record *r = &w.recs[i];
 
 		/* No GC yet ("clear"): every cycle, so there is a profile before the first GC. */
-		if (clear) {
-			r->allocs += later[i].allocs;
-			r->frees += later[i].frees;
-			r->alloc_bytes += later[i].alloc_bytes;
-			r->free_bytes += later[i].free_bytes;
+		if (w.clear) {
+			r->allocs += w.later[i].allocs;
+			r->frees += w.later[i].frees;
+			r->alloc_bytes += w.later[i].alloc_bytes;
+			r->free_bytes += w.later[i].free_bytes;
 		}
 		ret = fn(ctx, r);
 	}
-out:
-	free(recs);
-	free(later);
-	free(buf);
+	free(w.recs);
+	free(w.later);
 	return ret;
+}
+
+/* --- block and mutex profiles -------------------------------------------- */
+
+bool go_runtime__has_contention_profile(const struct go_runtime *rt, enum go_contention which)
+{
+	const struct go_layout *l = &rt->layout;
+	uint64_t list = which == GO_BLOCK_PROFILE ? rt->globals.bbuckets : rt->globals.xbuckets;
+	uint64_t rate = which == GO_BLOCK_PROFILE ? rt->globals.block_profile_rate
+						  : rt->globals.mutex_profile_rate;
+
+	return list && rate && l->bucket_size > 0 && l->blockrecord_count >= 0 &&
+	       l->blockrecord_cycles >= 0 && l->blockrecord_size >= 16 &&
+	       l->blockrecord_count + 8 <= l->blockrecord_size &&
+	       l->blockrecord_cycles + 8 <= l->blockrecord_size;
+}
+
+int go_runtime__contention_rate(struct go_runtime *rt, enum go_contention which, int64_t *rate)
+{
+	uint64_t a = which == GO_BLOCK_PROFILE ? rt->globals.block_profile_rate
+					       : rt->globals.mutex_profile_rate;
+	uint64_t v;
+	int ret;
+
+	if (!a)
+		return -ENOENT;
+	ret = remote_u64(rt->pid, a, &v);
+	if (ret)
+		return ret;
+	*rate = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+	return 0;
+}
+
+int go_block_record__decode(const struct go_layout *l, enum go_contention which,
+			    const struct go_bucket *b, struct go_block_record *out)
+{
+	double count;
+	int64_t cycles;
+
+	memcpy(&count, b->rec + l->blockrecord_count, sizeof(count));
+	memcpy(&cycles, b->rec + l->blockrecord_cycles, sizeof(cycles));
+	/* !(count >= 0) is also a NaN. */
+	if (!(count >= 0) || count > 4.6e18 || cycles < 0)
+		return -EINVAL;
+	out->count = (int64_t)count;
+	/* BlockProfile: "Prevent callers from having to worry about division by zero". */
+	if (which == GO_BLOCK_PROFILE && !out->count)
+		out->count = 1;
+	out->cycles = cycles;
+	out->nstk = bucket_stack(b, out->stk);
+	/* A logical stack's sentinel (^0, some Go 1.23 stacks) is no frame. */
+	if (out->nstk && out->stk[0] == UINT64_MAX) {
+		memmove(out->stk, out->stk + 1, (out->nstk - 1) * 8);
+		out->nstk--;
+	}
+	return 0;
+}
+
+struct contention_walk {
+	const struct go_layout *l;
+	enum go_contention which;
+	go_block_record_fn fn;
+	void *ctx;
+	struct go_block_record r;
+};
+
+static int on_block_bucket(void *ctx, const struct go_bucket *b)
+{
+	struct contention_walk *w = ctx;
+
+	/* A bucket being filled in (its record not written yet) is skipped, not an error. */
+	if (go_block_record__decode(w->l, w->which, b, &w->r))
+		return 0;
+	return w->fn(w->ctx, &w->r);
+}
+
+int go_runtime__contention_records(struct go_runtime *rt, enum go_contention which,
+				   go_block_record_fn fn, void *ctx)
+{
+	const struct go_layout *l = &rt->layout;
+	struct contention_walk *w;
+	int ret;
+
+	if (!go_runtime__has_contention_profile(rt, which))
+		return -ENOTSUP;
+	w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct contention_walk){.l = l, .which = which, .fn = fn, .ctx = ctx};
+	ret = go_buckets__walk(l, which == GO_BLOCK_PROFILE ? rt->globals.bbuckets
+							    : rt->globals.xbuckets,
+			       which == GO_BLOCK_PROFILE ? 2 : 3, (size_t)l->blockrecord_size,
+			       read_target, rt, on_block_bucket, w);
+	free(w);
+	return ret;
+}
+
+int go_runtime__cycles_per_second(struct go_runtime *rt, int64_t *tps, const char **from)
+{
+	/* What runtime.tickspersecond() measures over (Go 1.19: a usleep of 100 ms). */
+	const int64_t min_ns = 100000000;
+	int64_t elapsed = mono_ns() - rt->mono0, measured;
+	uint64_t ticks = 0;
+
+	if (elapsed < min_ns) {
+		struct timespec rest = {0, min_ns - elapsed};
+
+		nanosleep(&rest, NULL);
+	}
+	elapsed = mono_ns() - rt->mono0;
+	measured = (int64_t)((double)(read_tsc() - rt->tsc0) * 1e9 / (double)elapsed);
+	if (measured <= 0)
+		return -EIO;
+	*tps = measured;
+	*from = "measured";
+	/* The runtime's own, when it has one and a read of it agrees within 10%. */
+	if (rt->globals.ticks && rt->layout.ticks_val >= 0 &&
+	    !remote_u64(rt->pid, rt->globals.ticks + (uint64_t)rt->layout.ticks_val, &ticks) &&
+	    ticks && ticks < INT64_MAX && (double)ticks > 0.9 * (double)measured &&
+	    (double)ticks < 1.1 * (double)measured) {
+		*tps = (int64_t)ticks;
+		*from = "runtime.ticks";
+	}
+	return 0;
 }
 
 /* --- GC statistics ------------------------------------------------------- */

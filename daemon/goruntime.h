@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * goruntime.h - a Go target's runtime, read from outside while it runs: its
- * goroutines (runtime.allgs), its sampled memory profile (runtime.mbuckets)
- * and its GC statistics (runtime.memstats).
+ * goroutines (runtime.allgs), its sampled memory profile (runtime.mbuckets),
+ * its block and mutex profiles when the app turned them on
+ * (runtime.bbuckets, runtime.xbuckets) and its GC statistics
+ * (runtime.memstats).
  *
  * Nothing is stopped and nothing is written (except the documented opt-in
  * go.set_mem_profile_rate): the target's memory is read with
@@ -47,6 +49,10 @@ struct go_layout {
 	int32_t bucket_size, bucket_allnext, bucket_typ, bucket_bsize, bucket_nstk;
 	/* runtime.memRecord and its cycles (allocs, frees, alloc_bytes, free_bytes) */
 	int32_t memrecord_active, memrecord_future, memrecord_cycle_size;
+	/* runtime.blockRecord (block and mutex buckets): count float64, cycles int64 */
+	int32_t blockrecord_count, blockrecord_cycles, blockrecord_size;
+	/* runtime.ticksType: val, the CPU ticks per second once the runtime measured them */
+	int32_t ticks_val;
 	/* runtime.mstats */
 	int32_t ms_numgc, ms_pause_total_ns, ms_pause_ns, ms_pause_end, ms_last_gc_unix;
 	int32_t ms_heap_sys, ms_stacks_sys, ms_gc_sys, ms_other_sys, ms_mspan_sys, ms_mcache_sys,
@@ -60,6 +66,9 @@ struct go_layout {
 struct go_globals {
 	uint64_t allgs, allglen, mbuckets, memstats, mem_profile_rate, mprof_cycle;
 	uint64_t gc_controller; /* runtime.gcController */
+	uint64_t bbuckets, xbuckets;		     /* block and mutex profile bucket lists */
+	uint64_t block_profile_rate, mutex_profile_rate; /* blockprofilerate, mutexprofilerate */
+	uint64_t ticks;				     /* runtime.ticks */
 };
 
 /* Goroutine status, as runtime2.go numbers them. */
@@ -84,6 +93,7 @@ struct go_goroutine {
 	uint32_t wait_reason;	    /* runtime.waitReason */
 	int64_t wait_since;	    /* nanotime() (CLOCK_MONOTONIC), 0: unknown */
 	uint64_t start_pc, go_pc;   /* its function; the go statement that created it */
+	uint64_t labels;	    /* g.labels: its pprof labelMap (golabels.h), 0 none */
 	bool locked;		    /* locked to its thread */
 	bool stack_unavailable;	    /* running on another thread: no saved context */
 	bool truncated;		    /* the walk stopped before the end */
@@ -130,6 +140,8 @@ void go_runtime__put(struct go_runtime *rt);
 
 /* "go1.19.8". Borrowed. */
 const char *go_runtime__version(const struct go_runtime *rt);
+/* 119 for "go1.19.8"; 0 when the version does not parse. */
+int go_runtime__version_number(const struct go_runtime *rt);
 /* "dwarf" or "go1.19 table": where the layouts came from. Borrowed. */
 const char *go_runtime__layout_source(const struct go_runtime *rt);
 const struct go_layout *go_runtime__layout(const struct go_runtime *rt);
@@ -169,6 +181,77 @@ const char *go_runtime__status_name(uint32_t status);
  * or a negative errno.
  */
 int go_runtime__mem_records(struct go_runtime *rt, go_mem_record_fn fn, void *ctx);
+
+/* The block and mutex profiles (runtime.SetBlockProfileRate, SetMutexProfileFraction). */
+enum go_contention {
+	GO_BLOCK_PROFILE, /* bucket type blockProfile, list runtime.bbuckets */
+	GO_MUTEX_PROFILE, /* bucket type mutexProfile, list runtime.xbuckets */
+};
+
+/* One bucket of the block or mutex profile, as runtime.BlockProfile / MutexProfile give it. */
+struct go_block_record {
+	int64_t count;	/* int64(blockRecord.count); a block record of 0 counts 1, as Go's */
+	int64_t cycles; /* CPU ticks waited (cputicks(): the TSC on amd64) */
+	uint32_t nstk;
+	uint64_t stk[GO_MAX_FRAMES]; /* return addresses, the blocking function first */
+};
+
+typedef int (*go_block_record_fn)(void *ctx, const struct go_block_record *r);
+
+/* Whether that profile can be read (its bucket list, rate and record layout known). */
+bool go_runtime__has_contention_profile(const struct go_runtime *rt, enum go_contention which);
+/*
+ * runtime.blockprofilerate (in CPU ticks; 1: every event) or
+ * runtime.mutexprofilerate (1/rate of the events) now.  0 is Go's default:
+ * the runtime records nothing.  0 or a negative errno.
+ */
+int go_runtime__contention_rate(struct go_runtime *rt, enum go_contention which, int64_t *rate);
+/* Walks that profile's buckets.  Returns 0, fn's nonzero value, or a negative errno. */
+int go_runtime__contention_records(struct go_runtime *rt, enum go_contention which,
+				   go_block_record_fn fn, void *ctx);
+/*
+ * The CPU ticks per second with which the target's pprof converts cycles
+ * to nanoseconds (runtime_cyclesPerSecond: runtime.ticks.val once the
+ * runtime measured it), into *tps; *from says "runtime.ticks" or
+ * "measured" (the TSC against CLOCK_MONOTONIC over pprofd's own lifetime,
+ * as the runtime measures it, while the runtime has no value yet).  The
+ * first call within 100 ms of go_runtime__get() waits out the rest of
+ * those 100 ms.  0 or a negative errno.
+ */
+int go_runtime__cycles_per_second(struct go_runtime *rt, int64_t *tps, const char **from);
+
+/* --- the bucket lists, on any memory (for the unit tests) -------------------- */
+
+/* Reads len bytes at addr: 0 or a negative errno. */
+typedef int (*go_remote_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
+
+/* One bucket as read: its stack (nstk words) and the record after it, in a borrowed buffer. */
+struct go_bucket {
+	uint64_t addr, nstk;
+	const uint64_t *stk; /* not aligned: memcpy */
+	const uint8_t *rec;
+};
+
+typedef int (*go_bucket_fn)(void *ctx, const struct go_bucket *b);
+
+/*
+ * Walks a bucket list from head (the address of runtime.mbuckets,
+ * bbuckets or xbuckets) along allnext: every bucket of type typ (1 memory,
+ * 2 block, 3 mutex, as mprof.go numbers them) with rec_size bytes of
+ * record, calling fn.  Everything is checked: alignment, the type, nstk
+ * (at most 1024, Go 1.23's profstackdepth), a cycle in the list (Brent's),
+ * at most 4M buckets.  Returns 0, fn's nonzero value, -EIO (the list is
+ * nonsense), -ESRCH or another read error.
+ */
+int go_buckets__walk(const struct go_layout *l, uint64_t head, uint64_t typ, size_t rec_size,
+		     go_remote_read_fn read, void *rctx, go_bucket_fn fn, void *ctx);
+/*
+ * A block or mutex bucket's blockRecord into out, as runtime.BlockProfile
+ * (block) or MutexProfile reads it.  -EINVAL when the record is no record
+ * (count not a finite number from 0 to 2^62, cycles negative).
+ */
+int go_block_record__decode(const struct go_layout *l, enum go_contention which,
+			    const struct go_bucket *b, struct go_block_record *out);
 
 /* runtime.MemProfileRate now, into *rate.  0 or a negative errno. */
 int go_runtime__mem_profile_rate(struct go_runtime *rt, int64_t *rate);

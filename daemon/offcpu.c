@@ -321,10 +321,13 @@ fail:
 
 int offcpu_collector__take_runq_max(struct collector *c, uint64_t *ns, uint32_t *tid)
 {
-	struct offcpu_collector *oc = (struct offcpu_collector *)c;
+	struct offcpu_collector *oc;
 
+	if (c && c->ops != &offcpu_ops && c->inner)
+		c = c->inner; /* the block row answered by another collector */
 	if (!c || c->ops != &offcpu_ops)
 		return -ENOTSUP;
+	oc = (struct offcpu_collector *)c;
 	*ns = __atomic_exchange_n(&oc->skel->bss->runq_max_ns, 0, __ATOMIC_RELAXED);
 	*tid = oc->skel->bss->runq_max_tid;
 	return 0;
@@ -332,11 +335,14 @@ int offcpu_collector__take_runq_max(struct collector *c, uint64_t *ns, uint32_t 
 
 int offcpu_collector__timeline(struct collector *c, sched_event_fn fn, void *ctx)
 {
-	struct offcpu_collector *oc = (struct offcpu_collector *)c;
+	struct offcpu_collector *oc;
 	int ret;
 
+	if (c && c->ops != &offcpu_ops && c->inner)
+		c = c->inner; /* the block row answered by another collector */
 	if (!c || c->ops != &offcpu_ops)
 		return -ENOTSUP;
+	oc = (struct offcpu_collector *)c;
 	if (!fn) {
 		timeline_off(oc);
 		return 0;

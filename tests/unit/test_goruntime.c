@@ -73,6 +73,8 @@ static const char program[] = "package main\n"
 			      "\n"
 			      "func main() {\n"
 			      "\truntime.MemProfileRate = 1\n"
+			      /* links runtime.tickspersecond: ticksType in the DWARF */
+			      "\truntime.SetBlockProfileRate(0)\n"
 			      "\tkeep()\n"
 			      "\tnever := make(chan struct{})\n"
 			      "\tfor i := 0; i < 200; i++ {\n"
@@ -176,6 +178,10 @@ static const struct {
     FIELD(memrecord_active),
     FIELD(memrecord_future),
     FIELD(memrecord_cycle_size),
+    FIELD(blockrecord_count),
+    FIELD(blockrecord_cycles),
+    FIELD(blockrecord_size),
+    FIELD(ticks_val),
     FIELD(ms_numgc),
     FIELD(ms_pause_total_ns),
     FIELD(ms_pause_ns),

@@ -6,6 +6,8 @@
 //
 // Usage: goserver [-listen 127.0.0.1:6071] [-goroutines N] [-retain] [-churn]
 //
+//	[-contention] [-burn=false]
+//
 // -goroutines N starts N more goroutines parked in main.parked (a channel
 // receive), for the goroutine profile.  -retain keeps 8 MiB allocated by
 // main.retainLarge and 4 MiB by main.retainSmall live (the heap profile),
@@ -14,7 +16,13 @@
 // main.churn, a goroutine that allocates without pause and calls
 // runtime.GC() now and then: the runtime works for it on the system stack
 // (GC assists, span allocation, runtime.GC), so its frames are under
-// runtime.systemstack in Go's own profile.
+// runtime.systemstack in Go's own profile.  -contention turns on the
+// runtime's block and mutex profiles (SetBlockProfileRate(1),
+// SetMutexProfileFraction(1)) and adds known waits: main.chanWait receives
+// from a channel main.chanFeed writes to every 2 ms (block: chanrecv1 under
+// main.chanWait), and two main.mutexLoop goroutines hold one sync.Mutex for
+// 1 ms in turn (block: sync.(*Mutex).Lock; mutex: the holder's Unlock).
+// -burn=false leaves out the two CPU loops below (an idle server).
 //
 // Expected CPU profile: two background goroutines take turns (a token passed
 // over channels, so only one of them runs at a time) for about one CPU:
@@ -39,7 +47,9 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -149,6 +159,39 @@ func churn() {
 	}
 }
 
+// chanFeed writes to ch every 2 ms.
+//
+//go:noinline
+func chanFeed(ch chan int) {
+	for i := 0; ; i++ {
+		time.Sleep(2 * time.Millisecond)
+		ch <- i
+	}
+}
+
+// chanWait receives from ch without end: about 2 ms blocked per receive.
+//
+//go:noinline
+func chanWait(ch chan int) {
+	for v := range ch {
+		sink += uint64(v)
+	}
+}
+
+var contended sync.Mutex
+
+// mutexLoop holds contended for 1 ms, again and again: with two of them,
+// each waits about 1 ms for the other's Unlock.
+//
+//go:noinline
+func mutexLoop() {
+	for {
+		contended.Lock()
+		time.Sleep(time.Millisecond)
+		contended.Unlock()
+	}
+}
+
 func memstats(w http.ResponseWriter, r *http.Request) {
 	var ms runtime.MemStats
 	n := runtime.NumGoroutine()
@@ -172,7 +215,18 @@ func main() {
 	goroutines := flag.Int("goroutines", 0, "more goroutines parked in main.parked")
 	retain := flag.Bool("retain", false, "keep 8 MiB (main.retainLarge) and 4 MiB (main.retainSmall) live")
 	churnFlag := flag.Bool("churn", false, "allocate without pause in main.churn (GC work on the system stack)")
+	contention := flag.Bool("contention", false, "block and mutex profiles on, channel and sync.Mutex waits")
+	burn := flag.Bool("burn", true, "run main.hashLoop and main.sortLoop (about one CPU)")
 	flag.Parse()
+	if *contention {
+		runtime.SetBlockProfileRate(1)
+		runtime.SetMutexProfileFraction(1)
+		ch := make(chan int)
+		go chanFeed(ch)
+		go chanWait(ch)
+		go mutexLoop()
+		go mutexLoop()
+	}
 	never := make(chan struct{})
 	for i := 0; i < *goroutines; i++ {
 		go parked(never)
@@ -192,18 +246,20 @@ func main() {
 		os.Exit(2)
 	}
 
-	hashTurn, sortTurn := make(chan struct{}), make(chan struct{})
-	hashDone, sortDone := make(chan struct{}), make(chan struct{})
-	go hashLoop(hashTurn, hashDone)
-	go sortLoop(sortTurn, sortDone)
-	go func() {
-		for {
-			hashTurn <- struct{}{}
-			<-hashDone
-			sortTurn <- struct{}{}
-			<-sortDone
-		}
-	}()
+	if *burn {
+		hashTurn, sortTurn := make(chan struct{}), make(chan struct{})
+		hashDone, sortDone := make(chan struct{}), make(chan struct{})
+		go hashLoop(hashTurn, hashDone)
+		go sortLoop(sortTurn, sortDone)
+		go func() {
+			for {
+				hashTurn <- struct{}{}
+				<-hashDone
+				sortTurn <- struct{}{}
+				<-sortDone
+			}
+		}()
+	}
 
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "goserver: see /debug/pprof/")

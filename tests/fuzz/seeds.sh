@@ -8,7 +8,7 @@
 set -eu
 cd "$(dirname "$0")"
 C=corpus
-mkdir -p $C/{perfmap,proc_stat,proc_status,proc_limits,proc_smaps,proc_misc,proc_maps,config,http_query,elf,elf_decompress,thread_name}
+mkdir -p $C/{perfmap,proc_stat,proc_status,proc_limits,proc_smaps,proc_misc,proc_maps,config,http_query,elf,elf_decompress,thread_name,gopclntab}
 
 printf '7f1c2d3e4040 f jit_hot_loop\n' >$C/perfmap/jit
 printf '3ef414c0 398 LazyCompile:~foo /srv/app.js:1\n3ef41860 1c Builtin:ArgumentsAdaptorTrampoline\n' >$C/perfmap/v8
@@ -70,3 +70,14 @@ cc -O2 -g -gz=zlib -c "$tmp/lib.c" -o $C/elf_decompress/lib_gz.o
 # thread_name: records of a 16-byte name, a 4-byte tid, then 8-byte pcs.
 { printf 'holder-1\0\0\0\0\0\0\0\0\x01\x02\0\0'; head -c 32 /dev/urandom
   printf 'a\xff\xfe"\\<>&\n%%s%%n\0\0\0\0\x03\0\0\0'; head -c 16 /dev/urandom; } >$C/thread_name/names
+
+# gopclntab: the whole table of the smallest Go program built here (Debian's
+# Go, stripped), and the first 64 KiB of those of esbuild built with Go 1.16
+# and 1.26 (tests/fetch-esbuild.sh): their headers, the other layouts.
+pcln=$tmp/pcln
+objcopy -O binary --only-section=.gopclntab ../../build/workloads/gonoprof-stripped $C/gopclntab/go119
+for v in go116:esbuild-go116 go126:esbuild; do
+	if objcopy -O binary --only-section=.gopclntab "../../build/npm/${v#*:}" "$pcln" 2>/dev/null; then
+		head -c 65536 "$pcln" >"$C/gopclntab/${v%%:*}-64k"
+	fi
+done

@@ -44,6 +44,7 @@
 #include "collector.h"
 #include "collectors.h"
 #include "config.h"
+#include "gopclntab.h"
 #include "inject.h"
 #include "log.h"
 #include "profile.h"
@@ -200,11 +201,11 @@ struct alloc_tracker {
 	double overhead_percent;
 	int strikes;
 	bool paused;
-	char paused_reason[512];
-	char paused_text[600]; /* the collectors' unavailable reason once paused */
+	char paused_reason[1024];
+	char paused_text[1100]; /* the collectors' unavailable reason once paused */
 	struct collector *collectors[2]; /* heap and allocs: running while tracking */
 	size_t ncollectors;
-	char comment[PATH_MAX + 512];
+	char comment[PATH_MAX + 1024]; /* allocator path and inject_refused included */
 };
 
 struct alloc_collector {
@@ -945,6 +946,26 @@ static void sampler_range(struct alloc_tracker *t)
 	fclose(f);
 }
 
+/*
+ * A Go executable (its pclntab): here only when the runtime's own memory
+ * profile cannot be read (goprofiles.c falls back to this tracker).
+ */
+static bool is_go_binary(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool go = false;
+	Elf *elf;
+
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf)
+		go = gopclntab__present(elf);
+	elf_end(elf);
+	close(fd);
+	return go;
+}
+
 /* Allocators whose entry points every object calls through its GOT. */
 static bool injectable_allocator(const struct alloc_tracker *t, const char *exe)
 {
@@ -973,6 +994,13 @@ static int start_inject(struct alloc_tracker *t, char *err, size_t errlen)
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)t->pid);
 	len = readlink(link, exe, sizeof(exe) - 1);
 	exe[len > 0 ? len : 0] = '\0';
+	if (is_go_binary(link)) {
+		snprintf(err, errlen, "%s is a Go program: the sampler is for C and C++ "
+				      "allocators, and the Go runtime's threads make their system "
+				      "calls outside libc, where the load never stops a thread",
+			 exe);
+		return -ENOTSUP;
+	}
 	if (!injectable_allocator(t, exe)) {
 		snprintf(err, errlen, "the allocator in %s is %s: its calls from inside the "
 				      "executable do not go through the GOT",
@@ -1189,7 +1217,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (++t->strikes >= GOVERNOR_STRIKES) {
-		char why[512];
+		char why[1024];
 
 		if (t->injected)
 			snprintf(why, sizeof(why),
@@ -1198,6 +1226,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 				 "heap.sample_rate (fewer samples, fewer traps) or the budget "
 				 "(--heap-max-overhead, 0: no limit) and restart pprofd",
 				 t->overhead_percent, t->max_overhead);
+		else if (t->inject_refused[0])
+			/* heap.mode inject asked for already: say what stood in its way. */
+			snprintf(why, sizeof(why),
+				 "the allocation probes cost the target about %.0f%% of its CPU "
+				 "time, over heap.max_overhead_percent (%d%%); the sampler could "
+				 "not be loaded (%s), so every allocation traps whatever "
+				 "heap.sample_rate: remove that obstacle, or raise the budget "
+				 "(--heap-max-overhead, 0: no limit), and restart pprofd",
+				 t->overhead_percent, t->max_overhead, t->inject_refused);
 		else
 			snprintf(why, sizeof(why),
 				 "the allocation probes cost the target about %.0f%% of its CPU "
@@ -1338,8 +1375,10 @@ static struct alloc_tracker *tracker__new(const struct collector_env *env, int *
 	snprintf(t->comment, sizeof(t->comment),
 		 "pprofd heap tracking of process %d since attach at %ld (Unix time): "
 		 "allocations made before attach are unknown. Allocator: %s; one sample every "
-		 "%" PRId64 " bytes on average; %s.",
-		 (int)t->pid, (long)t->started, t->allocator, t->rate, probe_mode(t));
+		 "%" PRId64 " bytes on average; %s%s%s%s.",
+		 (int)t->pid, (long)t->started, t->allocator, t->rate, probe_mode(t),
+		 t->inject_refused[0] ? " (heap.mode inject refused: " : "", t->inject_refused,
+		 t->inject_refused[0] ? ")" : "");
 	pr_info("heap: tracking %s in %s (%s), one sample per %" PRId64 " bytes", t->probed,
 		t->allocator, probe_mode(t), t->rate);
 	return t;

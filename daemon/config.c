@@ -110,6 +110,8 @@ void settings__defaults(struct settings *s)
 	s->health_pause_critical_ms = 500;
 	s->heap_sample_rate = 524288;
 	s->heap_max_overhead_percent = 10;
+	/* Only sampled calls trap (README, Heap profiles); refused: uprobes. */
+	s->heap_mode = HEAP_MODE_INJECT;
 	snprintf(s->symbols_cache_dir, sizeof(s->symbols_cache_dir), "%s", DEFAULT_SYMBOLS_CACHE_DIR);
 	s->symbols_cache_max_mb = 1024;
 }

@@ -124,7 +124,7 @@ struct settings {
 	/* "heap.max_overhead_percent": the probes' share of the target's CPU
 	 * time over which heap tracking pauses (10); 0: no limit. */
 	int heap_max_overhead_percent;
-	/* "heap.mode": inject, uprobe or off (see enum heap_mode; uprobe). */
+	/* "heap.mode": inject, uprobe or off (see enum heap_mode; inject). */
 	enum heap_mode heap_mode;
 
 	/*

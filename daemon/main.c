@@ -65,7 +65,7 @@ static const char usage[] =
 	"      --heap-max-overhead PCT   pause heap tracking over this share of the\n"
 	"                        target's CPU (heap.max_overhead_percent, 10; 0: off)\n"
 	"      --heap-mode MODE  inject (a sampler loaded into the target), uprobe\n"
-	"                        (probes on the allocator) or off (heap.mode, uprobe)\n"
+	"                        (probes on the allocator) or off (heap.mode, inject)\n"
 	"\n"
 	"Environment: APP_ENVIRONMENT=development (or debug) serves /debug/pprof/*;\n"
 	"any other mode (production, the default) answers 404 there.\n"

@@ -922,7 +922,8 @@ attach_none()
 	return 0
 }
 
-# attach_pprofd_rate RATE PID
+# attach_pprofd_rate RATE PID: heap.mode $HEAP_MODE, uprobe when unset (not
+# pprofd's default, inject: the uprobe rows name their mode explicitly)
 attach_pprofd_rate()
 {
 	local port logf

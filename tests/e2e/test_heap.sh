@@ -3,26 +3,37 @@
 #
 # test_heap.sh - /debug/pprof/heap and /allocs, read by `go tool pprof`, on
 # workloads with known heaps (they allocate after SIGUSR1, once pprofd is
-# attached):
-#   heap_mix small, every allocation recorded (--heap-sample-rate 1), with
-#                uprobe sessions and with entry + return probes: inuse_space
+# attached).  The default heap.mode is inject (the sampler in the target:
+# test_heap_inject.sh has its loads, stops and refusals); the runs that are
+# about the uprobe path say --heap-mode uprobe:
+#   heap_mix small, every allocation recorded (--heap-sample-rate 1), in the
+#                default mode (inject) and, --heap-mode uprobe, with uprobe
+#                sessions and with entry + return probes: inuse_space
 #                of heap_malloc, heap_calloc, heap_memalign (posix_memalign),
 #                heap_realloc (realloc-grown blocks) and heap_thread (4
 #                threads) 1600 KiB each within 3%; heap_transient (freed at
 #                once) not live but in alloc_space; sample types, period,
 #                default sample type, the comment about allocations before
 #                attach, ?debug=1 text, ?seconds delta;
-#   heap_cxx     new and new[] (through libstdc++) exact, new+delete not live;
-#   preload      heap_mix with an allocator preloaded (prealloc.so): that
-#                library is the one probed, values exact;
-#   dlopen       a library with an allocator of its own loaded after attach
-#                is probed too (its malloc called through dlsym);
+#   heap_cxx     new and new[] (through libstdc++) exact, new+delete not live
+#                (default mode);
+#   preload      heap_mix with an allocator preloaded (prealloc.so, not one
+#                the sampler knows): in the default mode inject is refused,
+#                the reason said (metrics, profile comment), and that library
+#                is the one probed with uprobes, values exact;
+#   dlopen       --heap-mode uprobe: a library with an allocator of its own
+#                loaded after attach is probed too (its malloc called through
+#                dlsym; the sampler does not see such an allocator);
 #   heap_mix large at the default rate: 128 MiB per function within 30%,
-#                the five within 13% (5 sigma each);
-#   governor     a malloc-heavy loop with --heap-max-overhead 1 is paused,
-#                and says why (metrics, endpoint error, log);
+#                the five within 13% (5 sigma each), in the default mode and
+#                with --heap-mode uprobe;
+#   governor     a malloc-heavy loop over a 1% budget is paused, and says
+#                why (metrics, endpoint error, log) with advice for its
+#                mode: --heap-mode uprobe (use inject), the default mode at
+#                rate 1 (raise heap.sample_rate), inject refused (preloaded
+#                allocator: what stood in its way);
 #   heap_static  a static binary without symbols: "no allocator found".
-
+#
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -159,28 +170,53 @@ exact_checks()
 		"$(jq -r .allocator <<<"$metrics" | grep -o 'libc' | head -1)"
 }
 
-# --- every allocation recorded, both ways of probing
-if heap_run exact heap_mix small --heap-sample-rate 1 --heap-max-overhead 0; then
-	check_eq "exact: probed with a uprobe session" '"uprobe session"' \
+heap_metrics()
+{
+	curl -s --max-time 5 "$DAEMON_URL/debug/metrics" | jq -c '.collectors[] | select(.name == "heap")'
+}
+
+# --- every allocation recorded: the default mode, then both ways of probing
+if heap_run exact-default heap_mix small --heap-sample-rate 1 --heap-max-overhead 0; then
+	check_eq "exact-default: the default heap.mode loads the sampler (inject)" \
+		'"sampler in the target (inject)"' "$(heap_metrics | jq -c .probe_mode)" ||
+		diag "inject_refused: $(heap_metrics | jq -r .inject_refused)"
+	exact_checks exact-default
+fi
+stop_run
+
+# The uprobe path, asked for explicitly.
+if heap_run exact heap_mix small --heap-mode uprobe --heap-sample-rate 1 --heap-max-overhead 0; then
+	check_eq "exact: --heap-mode uprobe probes with a uprobe session" '"uprobe session"' \
 		"$(curl -s "$DAEMON_URL/debug/metrics" | jq -c '.collectors[] | select(.name == "heap") | .probe_mode')"
 	exact_checks exact
 fi
 stop_run
 
-if PPROFD_HEAP_NO_SESSION=1 heap_run exact-2probes heap_mix small --heap-sample-rate 1 \
-	--heap-max-overhead 0; then
+if PPROFD_HEAP_NO_SESSION=1 heap_run exact-2probes heap_mix small --heap-mode uprobe \
+	--heap-sample-rate 1 --heap-max-overhead 0; then
 	check_eq "exact-2probes: probed with entry + return uprobes" '"entry + return uprobes"' \
 		"$(curl -s "$DAEMON_URL/debug/metrics" | jq -c '.collectors[] | select(.name == "heap") | .probe_mode')"
 	exact_checks exact-2probes
 fi
 stop_run
 
-# --- a preloaded allocator (prealloc.so defines malloc & co.): it is the one probed
+# --- a preloaded allocator (prealloc.so defines malloc & co.): it is the one
+# probed.  Not one the sampler knows: in the default mode inject is refused,
+# the reason said, and uprobes take over.
 if heap_run preload heap_mix preload --heap-sample-rate 1 --heap-max-overhead 0; then
 	check_eq "preload: the allocator probed is the preloaded library" prealloc.so \
 		"$(curl -s "$DAEMON_URL/debug/metrics" |
 			jq -r '.collectors[] | select(.name == "heap") | .allocator' | xargs basename)"
+	check_eq "preload: default mode, inject refused: uprobes instead" uprobe \
+		"$(heap_metrics | jq -r .mode)"
+	check "preload: the refusal names the allocator ($(heap_metrics | jq -r .inject_refused))" \
+		grep -q "prealloc.so is not one the sampler knows" <<<"$(heap_metrics | jq -r .inject_refused)"
+	check "preload: the log says uprobes instead" grep -q "sampler cannot be loaded.*uprobes instead" \
+		"$DAEMON_LOG"
 	if get_profile preload-heap heap; then
+		check "preload: the profile's comment says inject was refused and why" \
+			grep -q "heap.mode inject refused: the allocator in .*prealloc.so" \
+			<<<"$(pprof "$PROF" -raw | head -20)"
 		top=$(pprof "$PROF" -top -unit=B -sample_index=inuse_space -nodecount=200)
 		for fn in heap_malloc heap_calloc heap_memalign heap_realloc heap_thread; do
 			v=$(top_value "$top" "$fn" 4)
@@ -194,8 +230,10 @@ if heap_run preload heap_mix preload --heap-sample-rate 1 --heap-max-overhead 0;
 fi
 stop_run
 
-# --- an object with an allocator of its own, loaded after attach: probed too
-if heap_run dlopen heap_mix dlopen --heap-sample-rate 1 --heap-max-overhead 0; then
+# --- an object with an allocator of its own, loaded after attach: probed too.
+# The uprobe path's (also_probed): the sampler rewrites only the slots bound
+# to the allocator everyone uses, and this one is called through dlsym.
+if heap_run dlopen heap_mix dlopen --heap-mode uprobe --heap-sample-rate 1 --heap-max-overhead 0; then
 	if get_profile dlopen-heap heap; then
 		also=$(curl -s "$DAEMON_URL/debug/metrics" |
 			jq -r '.collectors[] | select(.name == "heap") | .also_probed')
@@ -242,57 +280,107 @@ stop_run
 # noise (measured over 40 runs: 5.7 % a function, 2.6 % for the five
 # together): each function within 30 % (5 sigma), the sum within 13 %
 # (5 sigma), so that the check fails for a sampler that is off, not by chance.
-if heap_run sampled heap_mix large --heap-max-overhead 0; then
-	if get_profile sampled-heap heap; then
-		top=$(pprof "$PROF" -top -unit=B -sample_index=inuse_space -nodecount=200)
-		metrics=$(curl -s "$DAEMON_URL/debug/metrics" | jq -c '.collectors[] | select(.name == "heap")')
-		sum=0
-		for fn in heap_malloc heap_calloc heap_memalign heap_realloc heap_thread; do
-			v=$(top_value "$top" "$fn" 1)
-			sum=$((sum + v))
-			if within "$v" $((128 << 20)) $(((128 << 20) * 3 / 10)); then
-				ok "sampled: inuse_space of $fn is 128 MiB within 30% ($v)"
+# In the default mode (the sampler's countdown) and in uprobe mode (BPF's).
+for mode in default uprobe; do
+	name=sampled
+	args=()
+	[ "$mode" = uprobe ] && name=sampled-uprobe args=(--heap-mode uprobe)
+	if heap_run "$name" heap_mix large "${args[@]}" --heap-max-overhead 0; then
+		check_eq "$name: mode" "$([ "$mode" = uprobe ] && echo uprobe || echo inject)" \
+			"$(heap_metrics | jq -r .mode)"
+		if get_profile "$name-heap" heap; then
+			top=$(pprof "$PROF" -top -unit=B -sample_index=inuse_space -nodecount=200)
+			metrics=$(curl -s "$DAEMON_URL/debug/metrics" | jq -c '.collectors[] | select(.name == "heap")')
+			sum=0
+			for fn in heap_malloc heap_calloc heap_memalign heap_realloc heap_thread; do
+				v=$(top_value "$top" "$fn" 1)
+				sum=$((sum + v))
+				if within "$v" $((128 << 20)) $(((128 << 20) * 3 / 10)); then
+					ok "$name: inuse_space of $fn is 128 MiB within 30% ($v)"
+				else
+					fail "$name: inuse_space of $fn is 128 MiB within 30%" "got $v" "$metrics" "$top"
+				fi
+			done
+			if within "$sum" $((640 << 20)) $(((640 << 20) * 13 / 100)); then
+				ok "$name: the five together are 640 MiB within 13% ($sum)"
 			else
-				fail "sampled: inuse_space of $fn is 128 MiB within 30%" "got $v" "$metrics" "$top"
+				fail "$name: the five together are 640 MiB within 13%" "got $sum" "$metrics" "$top"
 			fi
-		done
-		if within "$sum" $((640 << 20)) $(((640 << 20) * 13 / 100)); then
-			ok "sampled: the five together are 640 MiB within 13% ($sum)"
-		else
-			fail "sampled: the five together are 640 MiB within 13%" "got $sum" "$metrics" "$top"
+			check_eq "$name: period is the default rate" "Period: 524288" \
+				"$(pprof "$PROF" -raw | grep -m1 '^Period:')"
+			check_eq "$name: no events lost" 0 "$(jq '.events_lost' <<<"$metrics")"
 		fi
-		check_eq "sampled: period is the default rate" "Period: 524288" \
-			"$(pprof "$PROF" -raw | grep -m1 '^Period:')"
-		check_eq "sampled: no events lost" 0 "$(jq '.events_lost' <<<"$metrics")"
 	fi
-fi
-stop_run
+	stop_run
+done
 
-# --- the governor: a malloc-heavy loop over a 1% budget
-start_workload heap_loop 2000000000 now || fail "governor: start heap_loop"
-WL_PID=$WORKLOAD_PID
-if start_daemon "$WL_PID" --heap-max-overhead 1; then
-	URL=$DAEMON_URL/debug/pprof
-	paused=
-	for _ in $(seq 150); do
-		paused=$(curl -s --max-time 2 "$DAEMON_URL/debug/metrics" |
-			jq -r '.collectors[] | select(.name == "heap") | .paused')
-		[ "$paused" = true ] && break
-		sleep 0.1
+# --- the governor: a malloc-heavy loop over a 1% budget, in each mode, with
+# advice that works there.
+# governor NAME ADVICE_PATTERN WORKLOAD_ARGS -- PPROFD ARGS...  (PRELOAD: a
+# library the workload starts with; KICK=MODE: check the mode, then send the
+# workload SIGUSR1)
+governor()
+{
+	local name=$1 advice=$2 paused reason wl=()
+	shift 2
+	while [ "$1" != -- ]; do
+		wl+=("$1")
+		shift
 	done
-	check_eq "governor: heap tracking paused within 15 s" true "$paused"
-	reason=$(curl -s "$DAEMON_URL/debug/metrics" |
-		jq -r '.collectors[] | select(.name == "heap") | .paused_reason')
-	check "governor: metrics say why" grep -q "heap.max_overhead_percent" <<<"$reason"
-	code=$(fetch "$URL/heap" "$E2E_TMP/paused.txt")
-	check_eq "governor: heap answers 503" 503 "$code"
-	check "governor: the error says it is paused and why" \
-		grep -q "paused.*max_overhead_percent" "$E2E_TMP/paused.txt"
-	check "governor: the log says so" grep -q "tracking paused" "$DAEMON_LOG"
-else
-	fail "governor: start pprofd"
-fi
-stop_run
+	shift
+	if [ -n "${PRELOAD:-}" ]; then
+		LD_PRELOAD=$PRELOAD start_workload "${wl[@]}" || fail "$name: start ${wl[*]}"
+	else
+		start_workload "${wl[@]}" || fail "$name: start ${wl[*]}"
+	fi
+	WL_PID=$WORKLOAD_PID
+	if start_daemon "$WL_PID" --heap-max-overhead 1 "$@"; then
+		URL=$DAEMON_URL/debug/pprof
+		if [ -n "${KICK:-}" ]; then
+			# The workload waits for SIGUSR1: loaded while it waits.
+			for _ in $(seq 100); do
+				heap_metrics 2>/dev/null | grep -q '"allocator"' && break
+				sleep 0.1
+			done
+			check_eq "$name: mode" "$KICK" "$(heap_metrics | jq -r .mode)" ||
+				diag "inject_refused: $(heap_metrics | jq -r .inject_refused)"
+			kill -USR1 "$WL_PID"
+		fi
+		paused=
+		for _ in $(seq 150); do
+			paused=$(heap_metrics 2>/dev/null | jq -r .paused)
+			[ "$paused" = true ] && break
+			sleep 0.1
+		done
+		check_eq "$name: heap tracking paused within 15 s" true "$paused" ||
+			diag "$(heap_metrics)"
+		reason=$(heap_metrics | jq -r .paused_reason)
+		check "$name: metrics say why" grep -q "heap.max_overhead_percent" <<<"$reason"
+		check "$name: the advice fits the mode ($reason)" grep -q "$advice" <<<"$reason"
+		code=$(fetch "$URL/heap" "$E2E_TMP/$name.paused.txt")
+		check_eq "$name: heap answers 503" 503 "$code"
+		check "$name: the error says it is paused and why" \
+			grep -q "paused.*max_overhead_percent" "$E2E_TMP/$name.paused.txt"
+		check "$name: the log says so" grep -q "tracking paused" "$DAEMON_LOG"
+		check "$name: the target runs on" proc_alive "$WL_PID"
+	else
+		fail "$name: start pprofd"
+	fi
+	stop_run
+}
+
+# uprobe mode: every call traps whatever the rate; the advice is inject.
+governor governor-uprobe 'heap.mode "inject"' heap_loop 2000000000 now -- --heap-mode uprobe
+# The default mode at rate 1: every call sampled, so every call traps; a
+# higher rate helps.  Loaded while heap_loop waits for its signal (a loop
+# that never enters a system call gives the load no thread to stop: refused,
+# as below).
+KICK=inject governor governor-inject "raise heap.sample_rate" heap_loop 2000000000 -- \
+	--heap-sample-rate 1
+# The default mode, inject refused (an allocator the sampler does not know):
+# the advice says what stood in the way, not "use inject".
+PRELOAD=$WORKLOADS/prealloc.so governor governor-refused \
+	"the sampler could not be loaded (the allocator in .*prealloc.so" heap_loop 2000000000 now --
 
 # --- no allocator: a static binary without symbols
 start_workload heap_static || fail "no allocator: start heap_static"

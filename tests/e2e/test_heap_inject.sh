@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# test_heap_inject.sh - heap.mode inject: the sampler library loaded into the
-# running target (daemon/inject.c, sampler/sampler.c), read by `go tool pprof`:
+# test_heap_inject.sh - heap.mode inject, the default: the sampler library
+# loaded into the running target (daemon/inject.c, sampler/sampler.c), read
+# by `go tool pprof`.  pprofd runs without --heap-mode (the default mode)
+# except where uprobe mode is the point; the kill -9 run uses the shipped
+# config/pprofd.json:
 #   exact      heap_mix small at rate 1: inuse_space of every function exact,
 #              no frame of the sampler in the stacks; every slot put back
 #              when pprofd exits (the library stays mapped, inert);
@@ -60,8 +63,8 @@ heap_metrics()
 	curl -s --max-time 5 "$DAEMON_URL/debug/metrics" | jq -c '.collectors[] | select(.name == "heap")'
 }
 
-# heap_run NAME WORKLOAD MODE [PPROFD ARGS...]: as in test_heap.sh, in heap.mode
-# $HEAP_MODE (inject by default).
+# heap_run NAME WORKLOAD MODE [PPROFD ARGS...]: as in test_heap.sh, with
+# --heap-mode $HEAP_MODE when set, else in the default mode (inject).
 heap_run()
 {
 	local name=$1 wl=$2 mode=$3 log
@@ -72,8 +75,8 @@ heap_run()
 		return 1
 	}
 	WL_PID=$WORKLOAD_PID
-	if ! start_daemon "$WL_PID" --heap-mode "${HEAP_MODE:-inject}" "$@"; then
-		fail "$name: start pprofd --pid $WL_PID --heap-mode ${HEAP_MODE:-inject} $*"
+	if ! start_daemon "$WL_PID" ${HEAP_MODE:+--heap-mode "$HEAP_MODE"} "$@"; then
+		fail "$name: start pprofd --pid $WL_PID ${HEAP_MODE:+--heap-mode $HEAP_MODE} $*"
 		return 1
 	fi
 	URL=$DAEMON_URL/debug/pprof
@@ -82,7 +85,8 @@ heap_run()
 		sleep 0.1
 	done
 	if [ "${HEAP_MODE:-inject}" = inject ]; then
-		check_eq "$name: the sampler is loaded (mode inject)" inject "$(heap_metrics | jq -r .mode)" ||
+		check_eq "$name: the sampler is loaded (mode inject${HEAP_MODE:-, the default})" inject \
+			"$(heap_metrics | jq -r .mode)" ||
 			diag "$(heap_metrics | jq -r .inject_refused)"
 		diag "$name: a thread of the target stopped $(heap_metrics | jq .load_stop_ms) ms for the load"
 	else
@@ -237,7 +241,7 @@ if start_workload heap_churn 8; then
 	check "rounds: no leak (RSS $rss1 -> $rss2 KiB over 20 rounds at rate 1)" \
 		test $((rss2 - rss1)) -lt 8192
 	for round in 1 2 3; do
-		if start_daemon "$WL_PID" --heap-mode inject --heap-max-overhead 0; then
+		if start_daemon "$WL_PID" --heap-max-overhead 0; then
 			for _ in $(seq 100); do
 				heap_metrics 2>/dev/null | grep -q '"allocator"' && break
 				sleep 0.1
@@ -269,9 +273,11 @@ else
 	fail "rounds: start heap_churn"
 fi
 
-# --- kill -9 of pprofd mid-profile
+# --- kill -9 of pprofd mid-profile, in the shipped configuration (its
+# heap.mode: the default)
 : >"$E2E_TMP/heap_mix.log"
-if start_workload heap_mix large && start_daemon "$WORKLOAD_PID" --heap-mode inject --heap-max-overhead 0; then
+if start_workload heap_mix large &&
+	start_daemon "$WORKLOAD_PID" --config "$E2E_REPO/config/pprofd.json" --heap-max-overhead 0; then
 	WL_PID=$WORKLOAD_PID
 	for _ in $(seq 100); do
 		heap_metrics 2>/dev/null | grep -q '"allocator"' && break
@@ -286,7 +292,9 @@ if start_workload heap_mix large && start_daemon "$WORKLOAD_PID" --heap-mode inj
 	done
 	check "kill -9: the target finished its allocations without pprofd" grep -q ready "$E2E_TMP/heap_mix.log"
 	check "kill -9: the target runs on" proc_alive "$WL_PID"
-	if start_daemon "$WL_PID" --heap-mode inject --heap-max-overhead 0; then
+	check_eq "kill -9: no tracer left on it by pprofd" 0 \
+		"$(awk '/^TracerPid:/ { print $2 }' "/proc/$WL_PID/status")"
+	if start_daemon "$WL_PID" --heap-max-overhead 0; then
 		for _ in $(seq 100); do
 			heap_metrics 2>/dev/null | grep -q '"allocator"' && break
 			sleep 0.1
@@ -307,7 +315,7 @@ refused()
 {
 	local name=$1 pattern=$2 reason
 	shift 2
-	if start_daemon "$WL_PID" --heap-mode inject; then
+	if start_daemon "$WL_PID"; then
 		for _ in $(seq 100); do
 			heap_metrics 2>/dev/null | grep -q '"allocator"' && break
 			sleep 0.1

@@ -33,6 +33,8 @@ static void test_documented_file_is_the_defaults(void **state)
 
 	(void)state;
 	settings__defaults(&def);
+	/* The default the measurements favour (README, heap.mode). */
+	assert_int_equal(def.heap_mode, HEAP_MODE_INJECT);
 	settings__defaults(&s);
 	assert_int_equal(settings__load_file(&s, "config/pprofd.json", err, sizeof(err)), 0);
 	assert_string_equal(s.config_path, "config/pprofd.json");

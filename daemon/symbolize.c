@@ -41,7 +41,9 @@
 #include <zlib.h>
 
 #include "debugcache.h"
+#include "dwarfindex.h"
 #include "gopclntab.h"
+#include "kallsyms.h"
 #include "log.h"
 #include "perfmap.h"
 #include "rootfs.h"
@@ -84,7 +86,6 @@ static demangle_fn demangler(void)
 #endif
 
 /* How far past a kernel symbol an address is still taken as in it. */
-#define KSYM_MAX_SIZE (128 * 1024)
 
 static const char kernel_path[] = "[kernel.kallsyms]";
 static const char vdso_path[] = "[vdso]";
@@ -489,206 +490,12 @@ static void gcache__insert(const char *build_id, uint64_t build_id_hash, uint64_
 	gcache.n++;
 }
 
-/* --- kallsyms: kernel text symbols, sorted, read once ----------------------- */
-
-/*
- * ~120k symbols, ~3 MB of names.  The addresses are kept sorted, each with
- * the number of its name; the names, NUL-separated in file order, are kept
- * zlib-compressed by blocks of KSYM_BLOCK (~1 MB in all): a lookup inflates
- * one block (a few microseconds) and the last one inflated is kept, so
- * neighbouring lookups inflate nothing.  Kernel frames are few and cached
- * per pc by the symbolizers: the names are rarely read.
- */
-#define KSYM_BLOCK 256
-
-struct ksym {
-	uint64_t addr;
-	uint32_t name; /* the symbol's number in file order: block name / KSYM_BLOCK */
-} __attribute__((packed));
+/* --- the kernel's build ID --------------------------------------------------- */
 
 static struct {
-	bool loaded;
-	struct ksym *syms;
-	size_t n;
-	unsigned char *blob;  /* the compressed blocks, one after the other */
-	size_t blob_len;
-	uint32_t *block_end;  /* block b is blob[block_end[b - 1] (0 for b = 0) .. block_end[b]) */
-	uint32_t *block_size; /* its size inflated */
-	size_t nblocks;
-	char *inflated; /* block inflated_block, NULL when none */
-	size_t inflated_block;
-	char build_id[2 * 64 + 1]; /* of the running kernel, from /sys/kernel/notes */
-	bool build_id_read;
-} kernel;
-
-static int ksym_cmp(const void *a, const void *b)
-{
-	const struct ksym *x = a, *y = b;
-
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-/* Appends the names gathered in raw (len bytes) as one compressed block. */
-static int kallsyms__add_block(const char *raw, size_t len, size_t *blob_cap)
-{
-	uLongf zlen = compressBound(len);
-	uint32_t *ends, *sizes;
-
-	if (kernel.blob_len + zlen > *blob_cap) {
-		size_t cap = (*blob_cap ? *blob_cap * 2 : 256 * 1024) + zlen;
-		unsigned char *blob = realloc(kernel.blob, cap);
-
-		if (!blob)
-			return -ENOMEM;
-		kernel.blob = blob;
-		*blob_cap = cap;
-	}
-	ends = realloc(kernel.block_end, (kernel.nblocks + 1) * sizeof(*ends));
-	if (ends)
-		kernel.block_end = ends;
-	sizes = realloc(kernel.block_size, (kernel.nblocks + 1) * sizeof(*sizes));
-	if (sizes)
-		kernel.block_size = sizes;
-	if (!ends || !sizes ||
-	    compress2(kernel.blob + kernel.blob_len, &zlen, (const Bytef *)raw, len, Z_BEST_SPEED) !=
-		    Z_OK)
-		return -ENOMEM;
-	kernel.blob_len += zlen;
-	kernel.block_end[kernel.nblocks] = kernel.blob_len;
-	kernel.block_size[kernel.nblocks] = len;
-	kernel.nblocks++;
-	return 0;
-}
-
-/*
- * Text symbols only (t, T, w, W): a pc belongs to the last one at or below
- * it.  Without privilege every address reads 0: then there are none, and
- * kernel frames stay unresolved.
- */
-static void kallsyms__load(void)
-{
-	size_t cap = 0, linecap = 0, blob_cap = 0, raw_len = 0, raw_cap = 0, in_block = 0;
-	char *line = NULL, *raw = NULL;
-	FILE *f;
-
-	if (kernel.loaded)
-		return;
-	kernel.loaded = true;
-	f = fopen("/proc/kallsyms", "re");
-	if (!f) {
-		pr_debug("symbolize: /proc/kallsyms: %s", strerror(errno));
-		return;
-	}
-	while (getline(&line, &linecap, f) > 0) {
-		char type, *name, *end;
-		uint64_t addr;
-		size_t len;
-
-		/* "ffffffff81000000 T _text [module]": by hand, sscanf is the cost. */
-		addr = strtoull(line, &end, 16);
-		if (end == line || !addr || end[0] != ' ' || !end[1] || end[2] != ' ')
-			continue;
-		type = end[1];
-		if (type != 't' && type != 'T' && type != 'w' && type != 'W')
-			continue;
-		name = end + 3;
-		len = strcspn(name, " \t\n");
-		if (!len || kernel.n >= UINT32_MAX)
-			continue;
-		if (kernel.n == cap) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			struct ksym *syms = realloc(kernel.syms, ncap * sizeof(*syms));
-
-			if (!syms)
-				break;
-			kernel.syms = syms;
-			cap = ncap;
-		}
-		if (raw_len + len + 1 > raw_cap) {
-			size_t ncap = 2 * (raw_len + len + 1) + 4096;
-			char *more = realloc(raw, ncap);
-
-			if (!more)
-				break;
-			raw = more;
-			raw_cap = ncap;
-		}
-		memcpy(raw + raw_len, name, len);
-		raw[raw_len + len] = '\0';
-		raw_len += len + 1;
-		kernel.syms[kernel.n].addr = addr;
-		kernel.syms[kernel.n].name = kernel.n;
-		kernel.n++;
-		if (++in_block == KSYM_BLOCK) {
-			if (kallsyms__add_block(raw, raw_len, &blob_cap))
-				break;
-			raw_len = in_block = 0;
-		}
-	}
-	if (in_block && kallsyms__add_block(raw, raw_len, &blob_cap))
-		kernel.n -= in_block; /* their names are lost: forget them */
-	free(raw);
-	free(line);
-	fclose(f);
-	qsort(kernel.syms, kernel.n, sizeof(*kernel.syms), ksym_cmp);
-	if (!kernel.n)
-		pr_debug("symbolize: /proc/kallsyms shows no addresses: kernel frames unresolved");
-}
-
-static const struct ksym *kallsyms__find(uint64_t addr)
-{
-	size_t lo = 0, hi = kernel.n;
-
-	/* The last symbol at or below addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (kernel.syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
-		return NULL;
-	/*
-	 * Symbols have no sizes here: one ends where the next begins.  A
-	 * marker like _einittext is followed by a wide gap up to the modules:
-	 * nothing is taken as that far into a symbol.
-	 */
-	if (addr - kernel.syms[lo - 1].addr >= KSYM_MAX_SIZE)
-		return NULL;
-	return &kernel.syms[lo - 1];
-}
-
-/* k's name, valid until the next call; NULL when it cannot be inflated. */
-static const char *kallsyms__name(const struct ksym *k)
-{
-	size_t block = k->name / KSYM_BLOCK, skip = k->name % KSYM_BLOCK;
-	const char *p, *end;
-
-	if (!kernel.inflated || kernel.inflated_block != block) {
-		uLongf len = kernel.block_size[block];
-		size_t start = block ? kernel.block_end[block - 1] : 0;
-		char *buf = realloc(kernel.inflated, len);
-
-		if (!buf)
-			return NULL;
-		kernel.inflated = buf;
-		kernel.inflated_block = block;
-		if (uncompress((Bytef *)buf, &len, kernel.blob + start,
-			       kernel.block_end[block] - start) != Z_OK ||
-		    len != kernel.block_size[block]) {
-			free(kernel.inflated);
-			kernel.inflated = NULL;
-			return NULL;
-		}
-	}
-	p = kernel.inflated;
-	end = p + kernel.block_size[block];
-	while (skip-- && p < end)
-		p += strlen(p) + 1;
-	return p < end ? p : NULL;
-}
+	char id[2 * 64 + 1]; /* of the running kernel, from /sys/kernel/notes */
+	bool read;
+} kernel_build;
 
 static void hex_encode(const unsigned char *bits, size_t n, char *out)
 {
@@ -710,12 +517,12 @@ static const char *kernel_build_id(void)
 	ssize_t len;
 	int fd;
 
-	if (kernel.build_id_read)
-		return kernel.build_id;
-	kernel.build_id_read = true;
+	if (kernel_build.read)
+		return kernel_build.id;
+	kernel_build.read = true;
 	fd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return kernel.build_id;
+		return kernel_build.id;
 	len = read(fd, buf, sizeof(buf));
 	close(fd);
 	while (len > 0 && off + 12 <= (size_t)len) {
@@ -732,11 +539,11 @@ static const char *kernel_build_id(void)
 			break;
 		if (type == NT_GNU_BUILD_ID && namesz == 4 && !memcmp(buf + name, "GNU", 4) &&
 		    descsz && descsz <= 64) {
-			hex_encode(buf + desc, descsz, kernel.build_id);
+			hex_encode(buf + desc, descsz, kernel_build.id);
 			break;
 		}
 	}
-	return kernel.build_id;
+	return kernel_build.id;
 }
 
 /* --- the symbolizer ---------------------------------------------------------- */
@@ -1784,88 +1591,6 @@ static int frame__set_names(struct symbolizer *s, struct symbol_frame *f, const 
 	return err ?: ptrmap__put(&s->demangled, f->system_name, f->function);
 }
 
-static const char *die_string(Dwarf_Die *die, int attr)
-{
-	Dwarf_Attribute mem;
-
-	/* _integrate follows DW_AT_abstract_origin and DW_AT_specification. */
-	return dwarf_formstring(dwarf_attr_integrate(die, attr, &mem));
-}
-
-static int die_udata(Dwarf_Die *die, int attr, bool integrate)
-{
-	Dwarf_Attribute mem, *a;
-	Dwarf_Word w;
-
-	a = integrate ? dwarf_attr_integrate(die, attr, &mem) : dwarf_attr(die, attr, &mem);
-	if (dwarf_formudata(a, &w) || w > INT_MAX)
-		return 0;
-	return (int)w;
-}
-
-/* The file an inlined_subroutine DIE was called from: its CU's file table. */
-static const char *die_call_file(Dwarf_Die *die)
-{
-	Dwarf_Attribute mem;
-	Dwarf_Files *files;
-	Dwarf_Word idx;
-	Dwarf_Die cu;
-	size_t nfiles;
-
-	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &mem), &idx))
-		return NULL;
-	if (!dwarf_diecu(die, &cu, NULL, NULL) || dwarf_getsrcfiles(&cu, &files, &nfiles) ||
-	    idx >= nfiles)
-		return NULL;
-	return dwarf_filesrc(files, idx, NULL, NULL);
-}
-
-static bool is_function_tag(int tag)
-{
-	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
-	       tag == DW_TAG_entry_point;
-}
-
-/*
- * cu_index: the function DIEs of one CU (subprogram, inlined_subroutine,
- * entry_point with code), in preorder, each with its address ranges and the
- * end of its subtree; and the ranges of the outermost ones sorted.  Built by
- * one walk of the CU on its first pc, it finds the innermost function at a
- * pc in a binary search and a scan of one function's subtree, where
- * dwarf_getscopes() walks the whole CU every time (milliseconds in C++).  It
- * prunes like dwarf_getscopes: a DIE that does not contain the pc is not
- * looked into.
- */
-struct fn_node {
-	Dwarf_Die die;
-	uint32_t first_range, nranges;
-	int32_t parent; /* enclosing function node, -1 for none */
-	uint32_t end;   /* one past the last node of its subtree */
-	uint32_t depth;
-};
-
-struct fn_range {
-	uint64_t lo, hi; /* DWARF addresses */
-	uint32_t node;
-};
-
-struct cu_index {
-	Dwarf_Off cu_off;
-	struct fn_node *nodes;
-	struct fn_range *ranges, *top;
-	size_t nnodes, nranges, ntop, cap_nodes, cap_ranges;
-};
-
-static void cu_index__free(struct cu_index *ix)
-{
-	if (!ix)
-		return;
-	free(ix->nodes);
-	free(ix->ranges);
-	free(ix->top);
-	free(ix);
-}
-
 /* Forgets what points into the module's Dwfl_Module (DIEs, symbol names). */
 static void module__drop_cus(struct module *mod)
 {
@@ -1880,182 +1605,6 @@ static void module__drop_cus(struct module *mod)
 	mod->syms = NULL;
 	mod->nsyms = 0;
 	mod->syms_read = false;
-}
-
-static int cu_index__add_range(struct cu_index *ix, uint64_t lo, uint64_t hi, uint32_t node)
-{
-	if (ix->nranges == ix->cap_ranges) {
-		size_t cap = ix->cap_ranges ? ix->cap_ranges * 2 : 256;
-		struct fn_range *r = realloc(ix->ranges, cap * sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		ix->ranges = r;
-		ix->cap_ranges = cap;
-	}
-	ix->ranges[ix->nranges].lo = lo;
-	ix->ranges[ix->nranges].hi = hi;
-	ix->ranges[ix->nranges].node = node;
-	ix->nranges++;
-	return 0;
-}
-
-/* Adds the function DIEs below die; imported (dwz) units are followed. */
-static int cu_index__walk(struct cu_index *ix, Dwarf_Die *die, int32_t parent, uint32_t depth,
-			  int imports)
-{
-	Dwarf_Die child;
-	int err;
-
-	if (dwarf_child(die, &child))
-		return 0;
-	do {
-		int tag = dwarf_tag(&child);
-		Dwarf_Addr base, lo, hi;
-		ptrdiff_t off = 0;
-		size_t first;
-		uint32_t node;
-
-		if (tag == DW_TAG_imported_unit) {
-			Dwarf_Attribute mem;
-			Dwarf_Die unit;
-
-			if (imports < 8 &&
-			    dwarf_formref_die(dwarf_attr(&child, DW_AT_import, &mem), &unit)) {
-				err = cu_index__walk(ix, &unit, parent, depth, imports + 1);
-				if (err)
-					return err;
-			}
-			continue;
-		}
-		if (!is_function_tag(tag)) {
-			/* Lexical blocks, namespaces: functions may be inside. */
-			if (dwarf_haschildren(&child)) {
-				err = cu_index__walk(ix, &child, parent, depth, imports);
-				if (err)
-					return err;
-			}
-			continue;
-		}
-		node = ix->nnodes;
-		first = ix->nranges;
-		while ((off = dwarf_ranges(&child, off, &base, &lo, &hi)) > 0) {
-			if (hi > lo && cu_index__add_range(ix, lo, hi, node))
-				return -ENOMEM;
-		}
-		/* A declaration or an abstract instance: no code of it here. */
-		if (ix->nranges == first)
-			continue;
-		if (ix->nnodes == ix->cap_nodes) {
-			size_t cap = ix->cap_nodes ? ix->cap_nodes * 2 : 128;
-			struct fn_node *n = realloc(ix->nodes, cap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			ix->nodes = n;
-			ix->cap_nodes = cap;
-		}
-		ix->nodes[node].die = child;
-		ix->nodes[node].first_range = first;
-		ix->nodes[node].nranges = ix->nranges - first;
-		ix->nodes[node].parent = parent;
-		ix->nodes[node].depth = depth;
-		ix->nnodes++;
-		err = cu_index__walk(ix, &child, node, depth + 1, imports);
-		if (err)
-			return err;
-		ix->nodes[node].end = ix->nnodes;
-	} while (dwarf_siblingof(&child, &child) == 0);
-	return 0;
-}
-
-static int fn_range_cmp(const void *a, const void *b)
-{
-	const struct fn_range *x = a, *y = b;
-
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return x->node < y->node ? -1 : x->node > y->node;
-}
-
-static struct cu_index *cu_index__new(Dwarf_Die *cudie)
-{
-	struct cu_index *ix = calloc(1, sizeof(*ix));
-	size_t i;
-
-	if (!ix)
-		return NULL;
-	ix->cu_off = dwarf_dieoffset(cudie);
-	if (cu_index__walk(ix, cudie, -1, 0, 0))
-		goto fail;
-	for (i = 0; i < ix->nranges; i++)
-		ix->ntop += ix->nodes[ix->ranges[i].node].parent < 0;
-	ix->top = malloc((ix->ntop ? ix->ntop : 1) * sizeof(*ix->top));
-	if (!ix->top)
-		goto fail;
-	ix->ntop = 0;
-	for (i = 0; i < ix->nranges; i++) {
-		if (ix->nodes[ix->ranges[i].node].parent < 0)
-			ix->top[ix->ntop++] = ix->ranges[i];
-	}
-	qsort(ix->top, ix->ntop, sizeof(*ix->top), fn_range_cmp);
-	return ix;
-fail:
-	cu_index__free(ix);
-	return NULL;
-}
-
-static bool fn_node__contains(const struct cu_index *ix, uint32_t n, uint64_t addr)
-{
-	const struct fn_range *r = &ix->ranges[ix->nodes[n].first_range];
-	uint32_t i;
-
-	for (i = 0; i < ix->nodes[n].nranges; i++) {
-		if (addr >= r[i].lo && addr < r[i].hi)
-			return true;
-	}
-	return false;
-}
-
-/* The innermost function node containing DWARF address addr, or -1. */
-static int32_t cu_index__innermost(const struct cu_index *ix, uint64_t addr)
-{
-	size_t lo = 0, hi = ix->ntop, i, tries;
-	int32_t top = -1, best;
-	uint32_t n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ix->top[mid].lo <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	/* Outermost functions do not overlap; a few steps back allow for odd ones. */
-	for (i = lo, tries = 0; i-- > 0 && tries < 16; tries++) {
-		if (addr < ix->top[i].hi)
-			break;
-	}
-	if (i < lo && addr < ix->top[i].hi) {
-		/* Aliases of one assembly function: the first DIE, as dwarf_getscopes. */
-		while (i > 0 && ix->top[i - 1].lo == ix->top[i].lo && addr < ix->top[i - 1].hi)
-			i--;
-		top = ix->top[i].node;
-	}
-	if (top < 0)
-		return -1;
-	best = top;
-	for (n = top + 1; n < ix->nodes[top].end;) {
-		if (fn_node__contains(ix, n, addr)) {
-			if (ix->nodes[n].depth > ix->nodes[best].depth)
-				best = n;
-			n++;
-		} else {
-			n = ix->nodes[n].end;
-		}
-	}
-	return best;
 }
 
 /* The index of the CU, built on first use; NULL on allocation failure. */
@@ -2458,15 +2007,13 @@ static int symbolizer__resolve_user(struct symbolizer *s, struct mapping *m, uin
 static int symbolizer__resolve_kernel(struct symbolizer *s, uint64_t pc,
 				      struct symbol_location *loc)
 {
-	const struct ksym *k;
 	struct symbol_frame *f;
+	uint64_t start;
 	const char *name;
 	int err;
 
 	loc->mapping = &s->kernel.pub;
-	kallsyms__load();
-	k = kallsyms__find(pc);
-	name = k ? kallsyms__name(k) : NULL;
+	name = kallsyms__lookup(pc, &start);
 	if (!name)
 		return 0;
 	f = arena__alloc(&s->arena, sizeof(*f));
@@ -2477,7 +2024,7 @@ static int symbolizer__resolve_kernel(struct symbolizer *s, uint64_t pc,
 	if (err)
 		return err;
 	f->system_name = f->function;
-	loc->symbol_start = k->addr;
+	loc->symbol_start = start;
 	loc->nframes = 1;
 	loc->frames = f;
 	return 0;

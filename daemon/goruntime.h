@@ -277,5 +277,13 @@ int go_layout__from_types(Elf *elf, const char *version, struct go_layout *out);
 
 /* The table's layout for a version ("go1.19.8"), or NULL when unknown. */
 const struct go_layout *go_layout__for_version(const char *version);
+/* The version of a layout go_layout__for_version() returned ("go1.19"). */
+const char *go_layout__version(const struct go_layout *table_row);
+/* The layout from the DWARF of an opened ELF file.  0, -ENOENT, -errno. */
+int go_layout__from_elf(Elf *elf, struct go_layout *out);
+/* What a goroutine walk cannot do without is there, and in bounds. */
+bool go_layout__usable(const struct go_layout *l);
+/* "go1.17.3" -> 117; 0 when it does not parse. */
+int go_version__number(const char *version);
 
 #endif /* PPROFD_GORUNTIME_H */

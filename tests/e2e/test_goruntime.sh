@@ -277,7 +277,7 @@ newer_go()
 		return
 	fi
 	mkdir -p "$E2E_TMP/www"
-	for i in $(seq 300); do
+	for i in $(seq 3000); do
 		echo "export function f$i(x) { return x * $i + Math.sqrt(x) }"
 	done >"$E2E_TMP/www/lib.js"
 	echo 'import * as l from "./lib.js"; console.log(Object.keys(l).length)' >"$E2E_TMP/www/app.js"
@@ -295,8 +295,10 @@ newer_go()
 		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/app.js" && break
 		sleep 0.1
 	done
-	# Builds to allocate (a heap profile sample every 512 KiB) and collect.
-	for _ in $(seq 10); do
+	# Builds to allocate and collect: ~100 MB, ~200 heap profile samples
+	# (one every 512 KiB), so that the share of esbuild's own functions is
+	# not a handful of samples'.
+	for _ in $(seq 20); do
 		curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$port/app.js"
 	done
 	if ! start_daemon "$pid"; then

@@ -1451,6 +1451,23 @@ static double finish(pid_t pid, struct stopped *s)
 	return ms;
 }
 
+
+/* The call is over: the sampler's status, the thread resumed, the stop's figures. */
+static int load_done(struct sampler_target *st, struct stopped *s, bool marker)
+{
+	int32_t status = SAMPLER_STATUS_NONE;
+	double ms;
+
+	read_target(st->pid, st->base + st->status, &status, sizeof(status));
+	ms = finish(st->pid, s);
+	st->stop_ms = ms > st->stop_ms ? ms : st->stop_ms;
+	st->last_stop_ms = ms;
+	st->last_stops = s->stops;
+	st->stepped = !marker;
+	st->tid = s->tid;
+	return status;
+}
+
 /* One stop of the target for a call of func (the library's start or stop). */
 static int stop_and_call(struct sampler_target *st, const struct layout *l, uint64_t func,
 			 uint64_t arg, char *err, size_t errlen)
@@ -1458,8 +1475,6 @@ static int stop_and_call(struct sampler_target *st, const struct layout *l, uint
 	struct call_spec c = { .func = func, .arg1 = arg };
 	struct stopped *s;
 	struct frame fr;
-	int32_t status = SAMPLER_STATUS_NONE;
-	double ms;
 	int ret;
 
 	s = aligned_alloc(64, sizeof(*s));
@@ -1482,14 +1497,7 @@ static int stop_and_call(struct sampler_target *st, const struct layout *l, uint
 	if (ret)
 		goto out;
 	st->calls++;
-	read_target(st->pid, st->base + st->status, &status, sizeof(status));
-	ms = finish(st->pid, s);
-	st->stop_ms = ms > st->stop_ms ? ms : st->stop_ms;
-	st->last_stop_ms = ms;
-	st->last_stops = s->stops;
-	st->stepped = !c.marker;
-	st->tid = s->tid;
-	ret = status;
+	ret = load_done(st, s, c.marker);
 out:
 	boost_off(&s->boost);
 	free(s);
@@ -1506,7 +1514,6 @@ static int first_load(struct sampler_target *st, const struct layout *l, int64_t
 	struct call_spec c = { 0 };
 	struct stopped *s;
 	struct frame fr;
-	int32_t status = SAMPLER_STATUS_NONE;
 	uint64_t page = 0;
 	double ms;
 	int ret;
@@ -1571,14 +1578,7 @@ static int first_load(struct sampler_target *st, const struct layout *l, int64_t
 			goto out;
 		st->calls++;
 	}
-	read_target(st->pid, st->base + st->status, &status, sizeof(status));
-	ms = finish(st->pid, s);
-	st->stop_ms = ms > st->stop_ms ? ms : st->stop_ms;
-	st->last_stop_ms = ms;
-	st->last_stops = s->stops;
-	st->stepped = !c.marker;
-	st->tid = s->tid;
-	ret = status;
+	ret = load_done(st, s, c.marker);
 out:
 	boost_off(&s->boost);
 	free(s);

@@ -29,10 +29,15 @@ BINARIES="esbuild @esbuild/linux-x64@0.28.2
 esbuild-go116 esbuild-linux-64@0.11.23
 esbuild-go117 esbuild-linux-64@0.13.15
 esbuild-go120 @esbuild/linux-x64@0.17.19
-esbuild-go123 @esbuild/linux-x64@0.25.5"
+esbuild-go122 @esbuild/linux-x64@0.23.1
+esbuild-go123 @esbuild/linux-x64@0.25.5
+esbuild-go125 @esbuild/linux-x64@0.27.7"
 # esbuild: go1.26.5; -go116: go1.16.3; -go117: go1.17.2; -go120: go1.20.4;
-# -go123: go1.23.8.  One per pclntab layout and then some: 1.16-1.17
-# (0xfffffffa), 1.20+ (0xfffffff1), 1.26 (textStart 0 in the header).
+# -go122: go1.22.5; -go123: go1.23.8; -go125: go1.25.7.  One per pclntab
+# layout and then some: 1.16-1.17 (0xfffffffa), 1.20+ (0xfffffff1), 1.26
+# (textStart 0 in the header); and one per Go version that has a layout row
+# in daemon/golayout.c.  No esbuild release was built with Go 1.21 or 1.24:
+# 0.21.5 is go1.20.12, 0.22.0 go1.22.4; 0.26.0 is go1.23.12, 0.27.0 go1.25.4.
 
 if ! command -v npm >/dev/null; then
 	echo "fetch-esbuild: npm is not installed (make deps): tests that need esbuild skip" >&2

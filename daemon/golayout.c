@@ -29,8 +29,9 @@
  *
  *   go1.19   read from the DWARF of a program built with Debian's Go; the
  *            unit test test_goruntime checks it against that DWARF.
- *   go1.20, go1.23, go1.26   no toolchain of theirs here: read from the
- *            stripped esbuild binaries of tests/fetch-esbuild.sh.  g and m
+ *   go1.20, go1.22, go1.23, go1.25, go1.26   no toolchain of theirs here:
+ *            read from the stripped esbuild binaries of
+ *            tests/fetch-esbuild.sh.  g and m
  *            from their own type descriptors (test_goruntime checks each
  *            row against them); mstats from a live esbuild, where the
  *            runtime's invariants place each field exactly (numgc GCs:
@@ -48,6 +49,15 @@
  *            1.20, the lock, startTicks and startTime from Go 1.21 (a value
  *            read there is only used when it agrees with pprofd's own
  *            measurement, see go_runtime__cycles_per_second()).
+ *            go1.22 and go1.25: readmemstats_m uses the same memstats and
+ *            gcController offsets, in the same order, as go1.23's and
+ *            go1.26's respectively (numgc, pause_ns and pause_end placed
+ *            from its RIP-relative operands 2048 apart), heapGoalInternal,
+ *            update's heapLive and ticksType.init are instruction for
+ *            instruction go1.23's; the live invariants hold through each.
+ *   go1.21, go1.24   no row: no esbuild was built with them (and no
+ *            toolchain here); their binaries are read from their type
+ *            descriptors (goroutines only).
  */
 struct layout_row {
 	const char *version; /* "go1.19": every go1.19.x */
@@ -173,6 +183,64 @@ static const struct layout_row layout_table[] = {
 	 .gcc_heap_free = 264,
 	 .gcc_heap_released = 256,
      }},
+    /* esbuild 0.23.1 (go1.22.5): g 8 bytes shorter than go1.23's; mstats and gcController as go1.23. */
+    {"go1.22",
+     {
+	 .g_size = 424,
+	 .g_stack_lo = 0,
+	 .g_stack_hi = 8,
+	 .g_sched_sp = 56,
+	 .g_sched_pc = 64,
+	 .g_sched_bp = 104,
+	 .g_atomicstatus = 144,
+	 .g_goid = 152,
+	 .g_waitsince = 168,
+	 .g_waitreason = 176,
+	 .g_startpc = 296,
+	 .g_gopc = 280,
+	 .g_lockedm = 208,
+	 .g_m = 48,
+	 .g_labels = 344,
+	 .g_parent_goid = 272,
+	 .g_syscallsp = 112,
+	 .g_syscallpc = 120,
+	 .m_procid = 72,
+	 .m_curg = 192,
+	 .bucket_size = 48,
+	 .bucket_allnext = 8,
+	 .bucket_typ = 16,
+	 .bucket_bsize = 32,
+	 .bucket_nstk = 40,
+	 .memrecord_active = 0,
+	 .memrecord_future = 32,
+	 .memrecord_cycle_size = 32,
+	 .blockrecord_count = 0,
+	 .blockrecord_cycles = 8,
+	 .blockrecord_size = 16,
+	 .ticks_val = 24,
+	 .ms_numgc = 7704,
+	 .ms_pause_total_ns = 3600,
+	 .ms_pause_ns = 3608,
+	 .ms_pause_end = 5656,
+	 .ms_last_gc_unix = 3592,
+	 .ms_heap_sys = -1,
+	 .ms_stacks_sys = 3544,
+	 .ms_gc_sys = 3576,
+	 .ms_other_sys = 3584,
+	 .ms_mspan_sys = 3552,
+	 .ms_mcache_sys = 3560,
+	 .ms_buckhash_sys = 3568,
+	 .ms_numforcedgc = 7708,
+	 .ms_gc_cpu_fraction = 7712,
+	 .gcc_gc_percent = 0,
+	 .gcc_memory_limit = 8,
+	 .gcc_heap_live = 104,
+	 .gcc_percent_heap_goal = 72,
+	 .gcc_sweep_dist_min_trigger = 80,
+	 .gcc_heap_in_use = 272,
+	 .gcc_heap_free = 288,
+	 .gcc_heap_released = 280,
+     }},
     /* esbuild 0.25.5 (go1.23.8): g grew (parentGoid, syncGroup...); mstats as go1.19. */
     {"go1.23",
      {
@@ -222,6 +290,64 @@ static const struct layout_row layout_table[] = {
 	 .ms_buckhash_sys = 3568,
 	 .ms_numforcedgc = 7708,
 	 .ms_gc_cpu_fraction = 7712,
+	 .gcc_gc_percent = 0,
+	 .gcc_memory_limit = 8,
+	 .gcc_heap_live = 104,
+	 .gcc_percent_heap_goal = 72,
+	 .gcc_sweep_dist_min_trigger = 80,
+	 .gcc_heap_in_use = 272,
+	 .gcc_heap_free = 288,
+	 .gcc_heap_released = 280,
+     }},
+    /* esbuild 0.27.7 (go1.25.7): gobuf, m and mstats as go1.26; g 16 bytes shorter. */
+    {"go1.25",
+     {
+	 .g_size = 440,
+	 .g_stack_lo = 0,
+	 .g_stack_hi = 8,
+	 .g_sched_sp = 56,
+	 .g_sched_pc = 64,
+	 .g_sched_bp = 96,
+	 .g_atomicstatus = 144,
+	 .g_goid = 152,
+	 .g_waitsince = 168,
+	 .g_waitreason = 176,
+	 .g_startpc = 296,
+	 .g_gopc = 280,
+	 .g_lockedm = 208,
+	 .g_m = 48,
+	 .g_labels = 344,
+	 .g_parent_goid = 272,
+	 .g_syscallsp = 104,
+	 .g_syscallpc = 112,
+	 .m_procid = 64,
+	 .m_curg = 184,
+	 .bucket_size = 48,
+	 .bucket_allnext = 8,
+	 .bucket_typ = 16,
+	 .bucket_bsize = 32,
+	 .bucket_nstk = 40,
+	 .memrecord_active = 0,
+	 .memrecord_future = 32,
+	 .memrecord_cycle_size = 32,
+	 .blockrecord_count = 0,
+	 .blockrecord_cycles = 8,
+	 .blockrecord_size = 16,
+	 .ticks_val = 24,
+	 .ms_numgc = 7680,
+	 .ms_pause_total_ns = 3576,
+	 .ms_pause_ns = 3584,
+	 .ms_pause_end = 5632,
+	 .ms_last_gc_unix = 3568,
+	 .ms_heap_sys = -1,
+	 .ms_stacks_sys = 3520,
+	 .ms_gc_sys = 3552,
+	 .ms_other_sys = 3560,
+	 .ms_mspan_sys = 3528,
+	 .ms_mcache_sys = 3536,
+	 .ms_buckhash_sys = 3544,
+	 .ms_numforcedgc = 7684,
+	 .ms_gc_cpu_fraction = 7688,
 	 .gcc_gc_percent = 0,
 	 .gcc_memory_limit = 8,
 	 .gcc_heap_live = 104,

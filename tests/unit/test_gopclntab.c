@@ -782,7 +782,7 @@ static void test_newer_go(void **state)
 /*
  * One stripped binary per Go version, prebuilt by esbuild's release process
  * (tests/fetch-esbuild.sh): 1.16 and 1.17 (0xfffffffa: absolute entries and
- * funcdata), 1.20 and 1.23 (0xfffffff1).  Each: its version, its layout,
+ * funcdata), 1.20, 1.22, 1.23 and 1.25 (0xfffffff1).  Each: its version, its layout,
  * main.main with its file, runtime.goexit and systemstack known, and
  * inline frames found.
  */
@@ -795,7 +795,9 @@ static void test_go_versions(void **state)
 	    {"esbuild-go116", "go1.16.3", 116},
 	    {"esbuild-go117", "go1.17.2", 116},
 	    {"esbuild-go120", "go1.20.4", 120},
+	    {"esbuild-go122", "go1.22.5", 120},
 	    {"esbuild-go123", "go1.23.8", 120},
+	    {"esbuild-go125", "go1.25.7", 120},
 	};
 	size_t i, missing = 0;
 

@@ -17,7 +17,8 @@
  *     profile holds main.keep's 1 MiB; memstats say the app's own NumGC.
  *
  * And the rows of Go versions other than the installed one, against the
- * stripped esbuild binaries of tests/fetch-esbuild.sh (Go 1.20, 1.23, 1.26;
+ * stripped esbuild binaries of tests/fetch-esbuild.sh (Go 1.20, 1.22, 1.23,
+ * 1.25, 1.26;
  * skipped when they are not there): each row's goroutine fields are what
  * the binary's own type descriptors say, and a live esbuild (GOGC=5,
  * GOMEMLIMIT set) read through its row has goroutines, a memory profile,
@@ -283,13 +284,13 @@ static void test_version_match(void **state)
 	assert_non_null(go_layout__for_version("go1.19"));
 	assert_non_null(go_layout__for_version("go1.19.8"));
 	assert_non_null(go_layout__for_version("go1.20"));
+	assert_non_null(go_layout__for_version("go1.22.3"));
 	assert_non_null(go_layout__for_version("go1.23.8"));
+	assert_non_null(go_layout__for_version("go1.25.0"));
 	assert_non_null(go_layout__for_version("go1.26.5"));
 	/* Versions no binary here has shown: no row, never guessed. */
 	assert_null(go_layout__for_version("go1.21.0"));
-	assert_null(go_layout__for_version("go1.22.3"));
 	assert_null(go_layout__for_version("go1.24.1"));
-	assert_null(go_layout__for_version("go1.25.0"));
 	assert_null(go_layout__for_version("go1.27.3"));
 	assert_null(go_layout__for_version("go1.17.2"));
 	assert_null(go_layout__for_version("go1.190"));
@@ -484,7 +485,9 @@ static const struct {
 	const char *file, *version, *row;
 } newer[] = {
     {"esbuild-go120", "go1.20.4", "go1.20"},
+    {"esbuild-go122", "go1.22.5", "go1.22"},
     {"esbuild-go123", "go1.23.8", "go1.23"},
+    {"esbuild-go125", "go1.25.7", "go1.25"},
     {"esbuild", "go1.26.5", "go1.26"},
 };
 

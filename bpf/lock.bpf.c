@@ -67,6 +67,19 @@ struct {
 	__uint(max_entries, LOCK_RING_BYTES);
 } lock_events SEC(".maps");
 
+/* Where a wake's record is built before it is sent packed (write_packed_stack()). */
+struct wake_scratch {
+	struct lock_wake e;
+	__u8 slack[STACK_COPY_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wake_scratch);
+} scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, LOCK_COUNTER_MAX);
@@ -183,10 +196,15 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 SEC("tp_btf/sched_waking")
 int BPF_PROG(on_waking, struct task_struct *p)
 {
+	const __u32 head = __builtin_offsetof(struct lock_wake, user);
+	struct copy_skips skips = {};
 	struct task_struct *waker;
+	struct bpf_dynptr rec;
+	struct wake_scratch *b;
 	struct wait_state *w;
 	struct lock_wake *e;
 	struct pt_regs *regs;
+	__u32 zero = 0;
 	__u64 seq;
 
 	if (!is_target(p) || !in_futex(p))
@@ -203,17 +221,24 @@ int BPF_PROG(on_waking, struct task_struct *p)
 		return 0;
 	seq = __sync_fetch_and_add(&wake_seq, 1) + 1;
 	w->wake_seq = seq;
-	e = bpf_ringbuf_reserve(&lock_events, sizeof(*e), 0);
-	if (!e) {
-		count(LOCK_COUNTER_LOST);
+	b = bpf_map_lookup_elem(&scratch, &zero);
+	if (!b)
 		return 0;
-	}
+	e = &b->e;
 	e->kind = LOCK_WAKE;
 	e->tid = waker->pid;
 	e->wake_seq = seq;
 	__builtin_memcpy(e->comm, waker->comm, sizeof(e->comm));
-	capture_user_stack_within(waker, &e->user, stack_copy_limit);
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events));
+	capture_user_stack_within(waker, &e->user, stack_copy_limit, &skips);
+	if (bpf_ringbuf_reserve_dynptr(&lock_events, head + packed_stack_size(&e->user, &skips), 0,
+				       &rec)) {
+		bpf_ringbuf_discard_dynptr(&rec, 0);
+		count(LOCK_COUNTER_LOST);
+		return 0;
+	}
+	bpf_dynptr_write(&rec, 0, e, head, 0);
+	write_packed_stack(&rec, head, &e->user, &skips);
+	bpf_ringbuf_submit_dynptr(&rec, ringbuf_wakeup(&lock_events));
 	count(LOCK_COUNTER_WAKES);
 	return 0;
 }

@@ -81,6 +81,19 @@ struct {
 	__type(value, __u32);
 } pending_here SEC(".maps");
 
+/* Where a wait's record is built before it is sent packed (write_packed_stack()). */
+struct block_scratch {
+	struct block_event e;
+	__u8 slack[STACK_COPY_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct block_scratch);
+} scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, TIMELINE_RING_BYTES);
@@ -167,16 +180,19 @@ static __always_inline bool sample_wait(__u64 delay, __u64 *weighted_delay, __u6
 static __always_inline void send_pending(struct task_struct *task, struct thread_state *st,
 					 bool in_syscall)
 {
+	const __u32 head = __builtin_offsetof(struct block_event, kernel_pcs);
+	struct copy_skips skips = {};
+	struct bpf_dynptr rec;
+	struct block_scratch *b;
 	struct block_event *e;
-	__u32 depth = st->kernel_depth;
+	__u32 zero = 0, depth = st->kernel_depth, size;
 
 	if (st->pending_since != block_since) /* its profile is over */
 		goto out;
-	e = bpf_ringbuf_reserve(&block_events, sizeof(*e), 0);
-	if (!e) {
-		count(OFFCPU_COUNTER_LOST);
+	b = bpf_map_lookup_elem(&scratch, &zero);
+	if (!b)
 		goto out;
-	}
+	e = &b->e;
 	e->pid = task->tgid;
 	e->tid = task->pid;
 	e->delay_ns = st->pending_delay;
@@ -186,16 +202,24 @@ static __always_inline void send_pending(struct task_struct *task, struct thread
 	if (depth > MAX_STACK_DEPTH)
 		depth = MAX_STACK_DEPTH;
 	e->kernel_depth = depth;
-	/* The frames only: every byte written here is moved to the daemon's CPU. */
-	if (depth)
-		bpf_probe_read_kernel(e->kernel_pcs, depth * sizeof(e->kernel_pcs[0]), st->kernel_pcs);
 	if (in_syscall) {
-		capture_user_stack_within(task, &e->user, stack_copy_limit);
+		capture_user_stack_within(task, &e->user, stack_copy_limit, &skips);
 	} else {
 		capture_user_regs(task, &e->user); /* the PC only: not the stack it waited with */
 		count(OFFCPU_COUNTER_NO_SYSCALL_EXIT);
 	}
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&block_events));
+	/* Packed: every byte sent is ring space and the daemon's CPU. */
+	size = head + depth * sizeof(e->kernel_pcs[0]) + packed_stack_size(&e->user, &skips);
+	if (bpf_ringbuf_reserve_dynptr(&block_events, size, 0, &rec)) {
+		bpf_ringbuf_discard_dynptr(&rec, 0);
+		count(OFFCPU_COUNTER_LOST);
+		goto out;
+	}
+	bpf_dynptr_write(&rec, 0, e, head, 0);
+	if (depth)
+		bpf_dynptr_write(&rec, head, st->kernel_pcs, depth * sizeof(e->kernel_pcs[0]), 0);
+	write_packed_stack(&rec, head + depth * sizeof(e->kernel_pcs[0]), &e->user, &skips);
+	bpf_ringbuf_submit_dynptr(&rec, ringbuf_wakeup(&block_events));
 	count(OFFCPU_COUNTER_RECORDED);
 out:
 	st->pending = 0;

@@ -54,6 +54,18 @@ struct user_stack_copy {
 };
 
 /*
+ * Records with a user stack whose size varies (block waits, lock wakes) go
+ * through their rings packed, so that a record takes the ring space it
+ * uses, not the whole struct's (a forced wakeup of the daemon each time a
+ * ring passes a quarter, ringbuf.bpf.h): the struct's fields up to its
+ * kernel_pcs, kernel_depth of them, then the user_stack_copy's header
+ * (USER_STACK_HEAD bytes) and the bytes of its windows from each one's sp
+ * (8-byte aligned) up, back to back: start and other_start are those of
+ * the bytes sent, other_off is len.  A record's size is exactly that.
+ */
+#define USER_STACK_HEAD __builtin_offsetof(struct user_stack_copy, stack)
+
+/*
  * Where a Go target's runtime keeps what the stack capture reads (byte
  * offsets; set by the daemon between __open() and __load(), enabled 0 for
  * every other target, whose programs then have no such code at all):
@@ -87,7 +99,10 @@ struct go_stack_switch {
 #define RING_DRAIN_MS 50
 #define CPU_RING_BYTES (2 << 20)
 /*
- * Block: a recorded wait is 17.1 KiB: 512 KiB hold 29.  Waits shorter than
+ * Block: a recorded wait is sent packed (USER_STACK_HEAD): the bytes its
+ * stack needs, at most 17.1 KiB (6.3 KiB on average on prometheus, where a
+ * waiting Go thread sends its system stack and its goroutine's): 512 KiB
+ * hold 29 to 80.  Waits shorter than
  * block_rate_ns are sampled, so a thread sends at most one per
  * block_rate_ns (100 us) of waiting on average.  The bench's switcher (two
  * threads, 600000 switches a second) sends ~6000 a second: a wake-up every
@@ -102,8 +117,9 @@ struct go_stack_switch {
  */
 #define TIMELINE_RING_BYTES (256 << 10)
 /*
- * Lock: a contended wake with its stack is 16.1 KiB, a wait ended 40
- * bytes: 512 KiB hold 31 wakes, a wake-up after 7.  Wakes come at the pace
+ * Lock: a contended wake with its stack is at most 16.1 KiB (packed: 9 KiB
+ * on average on prometheus), a wait ended 40 bytes: 512 KiB hold 31 to 56
+ * wakes, a wake-up after 7 to 14.  Wakes come at the pace
  * of contended releases: ~250 a second in tests/workloads/contention.
  */
 #define LOCK_RING_BYTES (512 << 10)
@@ -204,7 +220,7 @@ enum cpu_counter {
  * sampling: totals stay unbiased).  The user stack is copied when the thread
  * returns from the system call it blocked in (in its own context, same
  * stack); a wait outside a system call (page fault) keeps the kernel stack
- * and the user PC only.
+ * and the user PC only.  Sent packed (see USER_STACK_HEAD).
  */
 struct block_event {
 	__u32 pid, tid;
@@ -267,7 +283,7 @@ struct lock_waited {
 	__u64 count_x1000;
 };
 
-struct lock_wake {
+struct lock_wake {           /* sent packed (no kernel_pcs) */
 	__u32 kind;           /* LOCK_WAKE */
 	__u32 tid;            /* the waker */
 	__u64 wake_seq;

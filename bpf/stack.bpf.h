@@ -59,9 +59,9 @@ static __always_inline __u64 user_word(__u64 addr)
 
 /*
  * A Go thread's frames that go on on another stack (pprofd.h): records the
- * contexts saved at the switch into out, and returns the user address the
- * second window starts at (0: none needed) with *top, where the copy of the
- * system stack may end.  Four reads on a goroutine's own stack (its g, g.m,
+ * contexts saved at the switch into out, and returns the other stack's sp,
+ * where the second window starts (0: none needed), with *top, where the
+ * copy of the system stack may end.  Four reads on a goroutine's own stack (its g, g.m,
  * m.g0, m.vdsoSP/PC), five more on g0 (m.curg, its sched, g0.sched.sp).
  */
 static __always_inline __u64 go_switch_contexts(struct task_struct *task,
@@ -98,23 +98,46 @@ static __always_inline __u64 go_switch_contexts(struct task_struct *task,
 	if (g0_sp + GO_G0_TOP_SLACK <= out->sp)
 		return 0;
 	*top = g0_sp + GO_G0_TOP_SLACK;
-	return other & ~(__u64)(STACK_COPY_CHUNK - 1);
+	return other;
 }
+
+/*
+ * Where a window's copy of the page at from starts: the bytes below sp
+ * (the window's first) are free stack, which the unwinder never reads, so
+ * they are not copied; every byte copied is one more for the ring's store
+ * and the daemon's reads (half a page a window, on average).
+ */
+static __always_inline __u64 chunk_skip(__u64 sp, __u64 page)
+{
+	return sp > page && sp - page < STACK_COPY_CHUNK ? (sp - page) & ~(__u64)7 : 0;
+}
+
+/*
+ * The bytes at the start of each window that capture_stack() did not copy
+ * (below its sp): a record sent packed (write_packed_stack()) leaves them out.
+ */
+struct copy_skips {
+	__u32 first, other;
+};
 
 static __always_inline __u32 capture_stack(struct task_struct *task,
 					   struct user_stack_copy *out, const bool other_task,
-					   __u32 above_sp)
+					   __u32 above_sp, struct copy_skips *skips)
 {
-	__u64 sp = capture_user_regs(task, out), start = out->start, other = 0, top = 0, end;
+	__u64 sp = capture_user_regs(task, out), start = out->start, other = 0, other_sp = 0;
+	__u64 top = 0, end, other_end = ~0ULL;
 	__u32 len = 0, other_len = 0, first = STACK_COPY_BYTES / STACK_COPY_CHUNK;
 
+	if (skips)
+		skips->first = skips->other = 0;
 	if (!sp)
 		return 0;
 	/* A Go target's thread on its system stack: the pages up to the top of
 	 * that stack, the rest from the goroutine's (the thread iterator's
 	 * tasks are not looked at: their registers are not those of now). */
 	if (go_switch.enabled && !other_task) {
-		other = go_switch_contexts(task, out, &top);
+		other_sp = go_switch_contexts(task, out, &top);
+		other = other_sp & ~(__u64)(STACK_COPY_CHUNK - 1);
 		if (other) {
 			__u64 need = (top - start + STACK_COPY_CHUNK - 1) / STACK_COPY_CHUNK;
 
@@ -124,14 +147,21 @@ static __always_inline __u32 capture_stack(struct task_struct *task,
 				other = 0; /* no room: the system stack alone */
 		}
 	}
-	/* The limit learned for this collector (copy_budget), for one stack. */
+	/* The limit learned for this collector (copy_budget), for the last
+	 * stack: the system stack of two ends at its top, the goroutine's
+	 * (other_end) at the limit. */
 	end = start + STACK_COPY_BYTES;
-	if (!other && above_sp && sp + above_sp < end)
+	if (other) {
+		end = top;
+		if (above_sp)
+			other_end = other_sp + above_sp;
+	} else if (above_sp && sp + above_sp < end) {
 		end = sp + above_sp;
+	}
 #pragma unroll
 	for (int i = 0; i < STACK_COPY_BYTES / STACK_COPY_CHUNK; i++) {
-		void *to = out->stack + i * STACK_COPY_CHUNK;
-		__u64 from, n = STACK_COPY_CHUNK;
+		__u64 from, n = STACK_COPY_CHUNK, skip = 0, size;
+		void *to;
 
 		if (i < first) {
 			/* Up to the first page that cannot be read. */
@@ -139,27 +169,52 @@ static __always_inline __u32 capture_stack(struct task_struct *task,
 				continue;
 			from = start + i * STACK_COPY_CHUNK;
 			if (from >= end) {
+				if (other)
+					continue;
 				out->limited = 1;
 				break;
 			}
+			if (i == 0)
+				skip = chunk_skip(sp, from);
 			/* Within one page: a shorter read faults where the whole one would. */
 			n = end - from;
 			if (n > STACK_COPY_CHUNK)
 				n = STACK_COPY_CHUNK;
 		} else {
 			from = other + (i - first) * STACK_COPY_CHUNK;
+			if (from >= other_end) {
+				out->limited = 1;
+				break;
+			}
+			if (other_end - from < STACK_COPY_CHUNK)
+				n = other_end - from;
+			/* (The last page's whole: the verifier's bound of to + n.) */
+			if (i == first && i < STACK_COPY_BYTES / STACK_COPY_CHUNK - 1)
+				skip = chunk_skip(other_sp, from);
 		}
-		if (other_task ? bpf_copy_from_user_task(to, n, (void *)from, task, 0)
-			       : bpf_probe_read_user(to, n, (void *)from)) {
+		if (skip >= n)
+			skip = 0;
+		to = out->stack + i * STACK_COPY_CHUNK + skip;
+		size = n - skip;
+		barrier_var(size); /* the bound below, for the verifier */
+		if (size > STACK_COPY_CHUNK)
+			break;
+		if (other_task ? bpf_copy_from_user_task(to, size, (void *)(from + skip), task, 0)
+			       : bpf_probe_read_user(to, size, (void *)(from + skip))) {
 			if (i < first)
 				continue;
 			break;
 		}
+		if (skips && skip && i < first)
+			skips->first = skip;
+		else if (skips && skip)
+			skips->other = skip;
 		if (i < first)
 			len += n;
 		else
 			other_len += n;
-		if (n < STACK_COPY_CHUNK) {
+		/* The end of what was asked for (the system stack's: on to the other). */
+		if (n < STACK_COPY_CHUNK && (!other || i >= first)) {
 			out->limited = 1;
 			break;
 		}
@@ -182,7 +237,7 @@ static __always_inline __u32 capture_stack(struct task_struct *task,
 static __always_inline __u32 capture_user_stack(struct task_struct *task,
 						struct user_stack_copy *out)
 {
-	return capture_stack(task, out, false, 0);
+	return capture_stack(task, out, false, 0, NULL);
 }
 
 /*
@@ -194,9 +249,68 @@ static __always_inline __u32 capture_user_stack(struct task_struct *task,
  */
 static __always_inline __u32 capture_user_stack_within(struct task_struct *task,
 						       struct user_stack_copy *out,
-						       __u32 above_sp)
+						       __u32 above_sp, struct copy_skips *skips)
 {
-	return capture_stack(task, out, false, above_sp);
+	return capture_stack(task, out, false, above_sp, skips);
+}
+
+/* The bytes of out packed (write_packed_stack()): its header and its windows' copied bytes. */
+static __always_inline __u32 packed_stack_size(const struct user_stack_copy *out,
+					       const struct copy_skips *skips)
+{
+	return USER_STACK_HEAD + (out->len - skips->first) +
+	       (out->other_len ? out->other_len - skips->other : 0);
+}
+
+/*
+ * Writes out packed into rec at off (pprofd.h): the header of its windows
+ * as they are sent, then their bytes, page by page (constant offsets plus
+ * less than a page: bounds the verifier can check, over STACK_COPY_CHUNK
+ * bytes that must follow out in its map value).  out's header is rewritten.
+ */
+static __always_inline void write_packed_stack(struct bpf_dynptr *rec, __u32 off,
+					       struct user_stack_copy *out,
+					       const struct copy_skips *skips)
+{
+	__u32 len = out->len, other_off = out->other_off, other_len = out->other_len;
+	__u32 at = off + USER_STACK_HEAD;
+
+	out->start += skips->first;
+	out->len = len - skips->first;
+	if (other_len) {
+		out->other_start += skips->other;
+		out->other_len = other_len - skips->other;
+	}
+	out->other_off = out->len;
+	bpf_dynptr_write(rec, off, out, USER_STACK_HEAD, 0);
+#pragma unroll
+	for (int i = 0; i < STACK_COPY_BYTES / STACK_COPY_CHUNK; i++) {
+		__u64 lo = i * STACK_COPY_CHUNK, from = lo, to = lo + STACK_COPY_CHUNK, n;
+
+		if (lo < len) {
+			if (!i)
+				from = skips->first;
+			if (to > len)
+				to = len;
+		} else if (other_len && lo >= other_off && lo < other_off + other_len) {
+			if (lo == other_off)
+				from = lo + skips->other;
+			if (to > other_off + other_len)
+				to = other_off + other_len;
+		} else {
+			continue;
+		}
+		if (from >= to)
+			continue;
+		n = to - from;
+		from -= lo;
+		barrier_var(from);
+		barrier_var(n);
+		if (from >= STACK_COPY_CHUNK || n > STACK_COPY_CHUNK)
+			break;
+		bpf_dynptr_write(rec, at, out->stack + lo + from, n, 0);
+		at += n;
+	}
 }
 
 /*
@@ -209,7 +323,7 @@ static __always_inline __u32 capture_user_stack_within(struct task_struct *task,
 static __always_inline __u32 capture_user_stack_task(struct task_struct *task,
 						     struct user_stack_copy *out)
 {
-	return capture_stack(task, out, true, 0);
+	return capture_stack(task, out, true, 0, NULL);
 }
 
 #endif /* PPROFD_STACK_BPF_H */

@@ -5,6 +5,7 @@
  * indexed by sequence number, for the waits that name them.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ struct lock_collector {
 	struct copy_budget budget; /* of the wakers' user stacks */
 	struct wake *wakes;
 	uint64_t waker_unknown; /* waits whose wake was not seen or is gone */
+	uint64_t record_bytes;  /* of the wakes read, packed */
+	uint64_t malformed;     /* records that did not unpack (a bug: counted, not read) */
+	struct lock_wake wake;  /* the one being read, unpacked */
 };
 
 static const struct sample_type lock_sample_types[] = {
@@ -91,14 +95,29 @@ static void on_waited(struct lock_collector *lc, const struct lock_waited *e)
 		pr_warn("mutex: out of memory: contention dropped");
 }
 
+/* A wake's record as BPF sends it (packed, pprofd.h) into e: 0, or -1 when malformed. */
+static int lock_wake__unpack(struct lock_wake *e, const void *data, size_t size)
+{
+	const size_t head = offsetof(struct lock_wake, user);
+
+	if (size < head)
+		return -1;
+	memcpy(e, data, head);
+	return user_stack_copy__unpack(&e->user, (const uint8_t *)data + head, size - head);
+}
+
 static int on_lock_event(void *ctx, void *data, size_t size)
 {
 	struct lock_collector *lc = ctx;
 	__u32 kind = size >= sizeof(__u32) ? *(const __u32 *)data : 0;
 
-	if (kind == LOCK_WAKE && size >= sizeof(struct lock_wake))
-		on_wake(lc, data);
-	else if (kind == LOCK_WAITED && size >= sizeof(struct lock_waited))
+	if (kind == LOCK_WAKE) {
+		lc->record_bytes += size;
+		if (lock_wake__unpack(&lc->wake, data, size))
+			lc->malformed++;
+		else
+			on_wake(lc, &lc->wake);
+	} else if (kind == LOCK_WAITED && size >= sizeof(struct lock_waited))
 		on_waited(lc, data);
 	return 0;
 }
@@ -170,6 +189,8 @@ static void lock_stats(const struct collector *c, cJSON *out)
 	cJSON_AddNumberToObject(out, "waker_unknown", lc->waker_unknown);
 	cJSON_AddNumberToObject(out, "stack_copy_bytes", lc->budget.limit);
 	cJSON_AddNumberToObject(out, "stacks_cut_by_copy_limit", lc->budget.cut);
+	cJSON_AddNumberToObject(out, "record_bytes", lc->record_bytes);
+	cJSON_AddNumberToObject(out, "records_malformed", lc->malformed);
 	cJSON_AddBoolToObject(out, "always_on", c->mode == COLLECT_CUMULATIVE);
 }
 

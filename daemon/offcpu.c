@@ -5,6 +5,7 @@
  * first, then the user stack unwound from the copy taken at syscall exit.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ struct offcpu_collector {
 	struct unwinder *uw;
 	struct copy_budget budget; /* of the waits' user stacks */
 	uint64_t events;
+	uint64_t record_bytes;    /* of the records read, packed */
+	uint64_t malformed;       /* records that did not unpack (a bug: counted, not read) */
 	bool use_tracepoints;     /* syscalls:sys_exit_<name>, else the raw sys_exit */
 	bool rseq_only;           /* attaching the exits failed: not tried again */
 	const char *probes_how;   /* which, and why (static) */
@@ -61,6 +64,7 @@ struct offcpu_collector {
 	sched_event_fn timeline_fn;
 	void *timeline_ctx;
 	struct event_base *base;
+	struct block_event record; /* the one being read, unpacked */
 };
 
 static const struct sample_type block_sample_types[] = {
@@ -68,16 +72,36 @@ static const struct sample_type block_sample_types[] = {
 	{ "delay", "nanoseconds" },
 };
 
+/* A wait's record as BPF sends it (packed, pprofd.h) into e: 0, or -1 when malformed. */
+static int block_event__unpack(struct block_event *e, const void *data, size_t size)
+{
+	const size_t head = offsetof(struct block_event, kernel_pcs);
+	size_t pcs;
+
+	if (size < head)
+		return -1;
+	memcpy(e, data, head);
+	pcs = e->kernel_depth * sizeof(e->kernel_pcs[0]);
+	if (e->kernel_depth > MAX_STACK_DEPTH || size - head < pcs)
+		return -1;
+	memcpy(e->kernel_pcs, (const uint8_t *)data + head, pcs);
+	return user_stack_copy__unpack(&e->user, (const uint8_t *)data + head + pcs,
+				       size - head - pcs);
+}
+
 static int on_block_event(void *ctx, void *data, size_t size)
 {
 	struct offcpu_collector *oc = ctx;
-	const struct block_event *e = data;
+	struct block_event *e = &oc->record;
 	uint64_t pcs[MAX_STACK_DEPTH + MAX_USER_FRAMES + 1];
 	int64_t values[2];
 	size_t n = 0;
 
-	if (size < sizeof(*e))
+	oc->record_bytes += size;
+	if (block_event__unpack(e, data, size)) {
+		oc->malformed++;
 		return 0;
+	}
 	for (uint32_t i = 0; i < e->kernel_depth && i < MAX_STACK_DEPTH; i++)
 		pcs[n++] = i ? e->kernel_pcs[i] - 1 : e->kernel_pcs[i];
 	n += unwinder__user_stack(oc->uw, &e->user, NULL, 0, pcs + n, MAX_USER_FRAMES + 1);
@@ -194,6 +218,8 @@ static void offcpu_stats(const struct collector *c, cJSON *out)
 	cJSON_AddBoolToObject(out, "kernel_stacks", oc->skel->rodata->kernel_stacks);
 	cJSON_AddNumberToObject(out, "stack_copy_bytes", oc->budget.limit);
 	cJSON_AddNumberToObject(out, "stacks_cut_by_copy_limit", oc->budget.cut);
+	cJSON_AddNumberToObject(out, "record_bytes", oc->record_bytes);
+	cJSON_AddNumberToObject(out, "records_malformed", oc->malformed);
 }
 
 static int on_sched_event(void *ctx, void *data, size_t size)

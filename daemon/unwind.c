@@ -429,6 +429,8 @@ size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st
 			sp = ctx[used].sp;
 			bp = ctx[used].bp;
 			used++;
+			/* What the copy of the last stack needs (copy_budget). */
+			u->reach = u->last_sp = sp;
 			fp_depth = 0; /* the kernel's walk is of the first stack only */
 			/* A saved pc is a return address, or a function's entry
 			 * (a fake one: Go's systemstack_switch, not shown). */
@@ -470,6 +472,21 @@ size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st
 	return n;
 }
 
+int user_stack_copy__unpack(struct user_stack_copy *out, const void *data, size_t size)
+{
+	const uint8_t *bytes = (const uint8_t *)data + USER_STACK_HEAD;
+
+	if (size < USER_STACK_HEAD)
+		return -1;
+	memcpy(out, data, USER_STACK_HEAD);
+	if (out->len > STACK_COPY_BYTES || out->other_off != out->len ||
+	    out->other_len > STACK_COPY_BYTES - out->len ||
+	    size - USER_STACK_HEAD != (size_t)out->len + out->other_len)
+		return -1;
+	memcpy(out->stack, bytes, out->len + out->other_len);
+	return 0;
+}
+
 void unwinder__last_need(const struct unwinder *u, uint32_t *above_sp, bool *cut)
 {
 	*above_sp = 0;
@@ -491,10 +508,8 @@ bool copy_budget__update(struct copy_budget *b, const struct unwinder *u,
 	uint32_t need, limit;
 	bool cut;
 
-	/* Stacks of two windows (a Go thread's system stack and its goroutine's)
-	 * are copied whole: the limit is of one stack. */
-	if (st->other_len)
-		return false;
+	/* Of two windows (a Go thread's system stack and its goroutine's), the
+	 * limit is of the goroutine's: the system stack is copied to its top. */
 	unwinder__last_need(u, &need, &cut);
 	if (cut && st->limited) {
 		b->cut++;

@@ -50,9 +50,18 @@ size_t unwinder__user_stack(struct unwinder *u, const struct user_stack_copy *st
 			    const __u64 *fp_pcs, size_t fp_depth, uint64_t *out, size_t max);
 
 /*
+ * The user stack at the end of a packed record (pprofd.h, USER_STACK_HEAD):
+ * data holds size bytes from its header on.  Fills out (its windows at
+ * out->stack as unwinder__user_stack() reads them) and returns 0, or -1
+ * when the header and the size do not agree (out is then left unusable).
+ */
+int user_stack_copy__unpack(struct user_stack_copy *out, const void *data, size_t size);
+
+/*
  * What the last unwinder__user_stack() needed of its copy: *above_sp, the
- * bytes above sp that held the frames it read; *cut, whether the copy ended
- * before the stack did.
+ * bytes above sp that held the frames it read (past a stack switch, above
+ * the sp of the stack it went on on: the copy's last window); *cut, whether
+ * the copy ended before the stack did.
  */
 void unwinder__last_need(const struct unwinder *u, uint32_t *above_sp, bool *cut);
 

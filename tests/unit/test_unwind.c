@@ -331,6 +331,40 @@ static void test_copy_budget(void **state)
 	symbolizer__free(sym);
 }
 
+/* A packed record's user part (pprofd.h): its header and size must agree. */
+static void test_unpack_packed_stack(void **state)
+{
+	static struct user_stack_copy out;
+	static uint8_t rec[USER_STACK_HEAD + 64];
+	struct user_stack_copy head = {
+		.sp = 0x7000 + 8, .start = 0x7000 + 8, .len = 40,
+		.other_start = 0x9000, .other_off = 40, .other_len = 24,
+	};
+
+	(void)state;
+	memcpy(rec, &head, USER_STACK_HEAD);
+	for (size_t i = 0; i < 64; i++)
+		rec[USER_STACK_HEAD + i] = (uint8_t)i;
+	assert_int_equal(user_stack_copy__unpack(&out, rec, sizeof(rec)), 0);
+	assert_int_equal(out.len, 40);
+	assert_int_equal(out.stack[39], 39);
+	assert_int_equal(out.stack[out.other_off], 40); /* the second window follows */
+	/* Short, long, or a header that does not add up: refused. */
+	assert_int_equal(user_stack_copy__unpack(&out, rec, sizeof(rec) - 1), -1);
+	assert_int_equal(user_stack_copy__unpack(&out, rec, USER_STACK_HEAD - 1), -1);
+	head.other_off = 0;
+	memcpy(rec, &head, USER_STACK_HEAD);
+	assert_int_equal(user_stack_copy__unpack(&out, rec, sizeof(rec)), -1);
+	head.other_off = head.len = STACK_COPY_BYTES + 1;
+	head.other_len = 0;
+	memcpy(rec, &head, USER_STACK_HEAD);
+	assert_int_equal(user_stack_copy__unpack(&out, rec, sizeof(rec)), -1);
+	head.len = head.other_off = 40;
+	head.other_len = UINT32_MAX - 20; /* len + other_len wraps in 32 bits */
+	memcpy(rec, &head, USER_STACK_HEAD);
+	assert_int_equal(user_stack_copy__unpack(&out, rec, sizeof(rec)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_short_copy_is_truncated),
 		cmocka_unit_test(test_need_is_what_unwinding_reads),
 		cmocka_unit_test(test_copy_budget),
+		cmocka_unit_test(test_unpack_packed_stack),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,7 +50,7 @@ int sampled_alloc(struct pt_regs *ctx)
 	e->pad = 0;
 	/* At the probe point's entry: the sampler's frames first, dropped by the daemon. */
 	capture_user_stack(bpf_get_current_task_btf(), &e->user);
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&alloc_events));
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&alloc_events, sizeof(*e)));
 	count(ALLOC_COUNTER_SAMPLED);
 	return 0;
 }

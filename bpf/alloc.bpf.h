@@ -106,7 +106,7 @@ static __always_inline void send_free(__u64 addr)
 	e->size = 0;
 	e->flags = 0;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&alloc_events));
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&alloc_events, ALLOC_FREE_EVENT_SIZE));
 	count(ALLOC_COUNTER_FREED);
 }
 
@@ -231,7 +231,7 @@ static __always_inline void alloc_exit(struct pt_regs *ctx)
 	}
 	/* The registers of the return: ip is the caller's return address. */
 	capture_user_stack(bpf_get_current_task_btf(), &e->user);
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&alloc_events));
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&alloc_events, sizeof(*e)));
 	count(ALLOC_COUNTER_SAMPLED);
 }
 

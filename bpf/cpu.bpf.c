@@ -143,7 +143,7 @@ int sample_cpu(struct bpf_perf_event_data *ctx)
 	if (!capture_user_stack(task, &s->user))
 		count(CPU_COUNTER_USER_ERRORS);
 
-	bpf_ringbuf_submit(s, ringbuf_wakeup(&samples));
+	bpf_ringbuf_submit(s, ringbuf_wakeup(&samples, sizeof(*s)));
 	count(CPU_COUNTER_SAMPLES);
 	return 0;
 }

@@ -172,7 +172,7 @@ static __always_inline void wait_ends(struct task_struct *next)
 		bpf_ringbuf_discard(e, 0);
 		return;
 	}
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events));
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&lock_events, sizeof(*e)));
 }
 
 SEC("tp_btf/sched_switch")
@@ -204,7 +204,7 @@ int BPF_PROG(on_waking, struct task_struct *p)
 	struct wait_state *w;
 	struct lock_wake *e;
 	struct pt_regs *regs;
-	__u32 zero = 0;
+	__u32 zero = 0, size;
 	__u64 seq;
 
 	if (!is_target(p) || !in_futex(p))
@@ -230,15 +230,15 @@ int BPF_PROG(on_waking, struct task_struct *p)
 	e->wake_seq = seq;
 	__builtin_memcpy(e->comm, waker->comm, sizeof(e->comm));
 	capture_user_stack_within(waker, &e->user, stack_copy_limit, &skips);
-	if (bpf_ringbuf_reserve_dynptr(&lock_events, head + packed_stack_size(&e->user, &skips), 0,
-				       &rec)) {
+	size = head + packed_stack_size(&e->user, &skips);
+	if (bpf_ringbuf_reserve_dynptr(&lock_events, size, 0, &rec)) {
 		bpf_ringbuf_discard_dynptr(&rec, 0);
 		count(LOCK_COUNTER_LOST);
 		return 0;
 	}
 	bpf_dynptr_write(&rec, 0, e, head, 0);
 	write_packed_stack(&rec, head, &e->user, &skips);
-	bpf_ringbuf_submit_dynptr(&rec, ringbuf_wakeup(&lock_events));
+	bpf_ringbuf_submit_dynptr(&rec, ringbuf_wakeup(&lock_events, size));
 	count(LOCK_COUNTER_WAKES);
 	return 0;
 }

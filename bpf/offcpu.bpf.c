@@ -138,7 +138,7 @@ static __always_inline void timeline(__u32 kind, struct task_struct *t, __u32 st
 	e->waker_tid = waker;
 	e->pad = 0;
 	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, ringbuf_wakeup(&sched_events));
+	bpf_ringbuf_submit(e, ringbuf_wakeup(&sched_events, sizeof(*e)));
 }
 
 /*
@@ -219,7 +219,7 @@ static __always_inline void send_pending(struct task_struct *task, struct thread
 	if (depth)
 		bpf_dynptr_write(&rec, head, st->kernel_pcs, depth * sizeof(e->kernel_pcs[0]), 0);
 	write_packed_stack(&rec, head + depth * sizeof(e->kernel_pcs[0]), &e->user, &skips);
-	bpf_ringbuf_submit_dynptr(&rec, ringbuf_wakeup(&block_events));
+	bpf_ringbuf_submit_dynptr(&rec, ringbuf_wakeup(&block_events, size));
 	count(OFFCPU_COUNTER_RECORDED);
 out:
 	st->pending = 0;

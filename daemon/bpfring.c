@@ -32,6 +32,7 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	((struct ring_watch *)arg)->wakeups++;
 	ring_watch__consume(arg);
 }
 

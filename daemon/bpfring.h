@@ -37,6 +37,7 @@ struct ring_watch {
 	ring_buffer_sample_fn fn;          /* < 0 stops a consume, as in libbpf */
 	void *ctx;
 	struct event *event;
+	uint64_t wakeups;                  /* times BPF woke the daemon for it (ringbuf.bpf.h) */
 };
 
 /*

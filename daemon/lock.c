@@ -191,6 +191,7 @@ static void lock_stats(const struct collector *c, cJSON *out)
 	cJSON_AddNumberToObject(out, "stacks_cut_by_copy_limit", lc->budget.cut);
 	cJSON_AddNumberToObject(out, "record_bytes", lc->record_bytes);
 	cJSON_AddNumberToObject(out, "records_malformed", lc->malformed);
+	cJSON_AddNumberToObject(out, "ring_wakeups", lc->ring.wakeups);
 	cJSON_AddBoolToObject(out, "always_on", c->mode == COLLECT_CUMULATIVE);
 }
 

@@ -220,6 +220,7 @@ static void offcpu_stats(const struct collector *c, cJSON *out)
 	cJSON_AddNumberToObject(out, "stacks_cut_by_copy_limit", oc->budget.cut);
 	cJSON_AddNumberToObject(out, "record_bytes", oc->record_bytes);
 	cJSON_AddNumberToObject(out, "records_malformed", oc->malformed);
+	cJSON_AddNumberToObject(out, "ring_wakeups", oc->ring.wakeups);
 }
 
 static int on_sched_event(void *ctx, void *data, size_t size)

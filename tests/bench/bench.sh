@@ -1637,6 +1637,7 @@ section_switch()
 	log "switch: switcher, $SWITCH_ROUNDS round trips a run; $RUNS rounds"
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		if ((RUN % 2)); then order="none rest collecting"; else order="collecting rest none"; fi
+		start_goserver || GO_PID=
 		for config in $order; do
 			log "switch: round $RUN/$RUNS: $config"
 			switch_run "$config" || log "switch: $config: no result this round"
@@ -1770,9 +1771,12 @@ neighbour_run()
 
 # start_goserver: a fresh Go server (Debian's prometheus, stripped, its own
 # net/http/pprof, a config that scrapes nothing) on a free loopback port,
-# warmed up with 50 requests; sets GO_PID, GO_URL.  Fresh for every run:
-# a long-lived one takes more CPU per request as it runs, which would
-# favour whichever configuration goes first.
+# warmed up with 50 requests; sets GO_PID, GO_URL.  One for every round,
+# which all three configurations share: fresh servers differ from each
+# other by 10-15 % in CPU per request (measured), more than what is
+# measured here; a long-lived one takes a little more CPU per request as it
+# runs, which the order of the configurations, reversed every other round,
+# evens out.
 start_goserver()
 {
 	local port
@@ -1795,17 +1799,14 @@ start_goserver()
 	curl -s "$GO_URL/metrics?[1-50]" >/dev/null
 }
 
-# goserver_run CONFIG: the CPU time a fresh Go server takes to answer
-# BENCH_REST_REQUESTS requests of its own /metrics, one connection, one
-# after the other, with pprofd at CONFIG on it.
+# goserver_run CONFIG: the CPU time the round's Go server (start_goserver)
+# takes to answer BENCH_REST_REQUESTS requests of its own /metrics, one
+# connection, one after the other, with pprofd at CONFIG on it.
 goserver_run()
 {
 	local config=$1 c0 c1 b0 b1
-	start_goserver || return 1
-	if ! pprofd_on "$config" "$GO_PID"; then
-		stop "$GO_PID"
-		return 1
-	fi
+	[ -n "${GO_PID:-}" ] && alive "$GO_PID" || return 1
+	pprofd_on "$config" "$GO_PID" || return 1
 	bpf_stats_on
 	[ "$config" = none ] || b0=$(bpf_ns "$DAEMON_PID")
 	c0=$(schedstat_ns "$GO_PID")
@@ -1814,7 +1815,6 @@ goserver_run()
 	[ "$config" = none ] || b1=$(bpf_ns "$DAEMON_PID")
 	bpf_stats_off
 	pprofd_off "$config"
-	stop "$GO_PID"
 	put "rest.go.$config" cpu_ms "$(calc "($c1 - $c0) / 1e6")"
 	[ "$config" = none ] || put "rest.go.$config" bpf_pct "$(calc "100 * ($b1 - $b0) / ($c1 - $c0)")"
 	log "rest: Go server, $config, run $RUN: $(calc "($c1 - $c0) / 1e6") ms of CPU"
@@ -1833,6 +1833,7 @@ section_rest()
 	log "rest: $RUNS rounds; dd $REST_SYSCALLS system calls, $REST_REQUESTS requests"
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		if ((RUN % 2)); then order="none rest collecting"; else order="collecting rest none"; fi
+		start_goserver || GO_PID=
 		for config in $order; do
 			neighbour_run "$config" || log "rest: dd: $config: no result this round"
 			goserver_run "$config" ||
@@ -1840,6 +1841,7 @@ section_rest()
 			SWITCH_KEY=rest.switch switch_run "$config" ||
 				log "rest: switcher: $config: no result this round"
 		done
+		[ -n "$GO_PID" ] && stop "$GO_PID"
 		for config in rest collecting; do
 			added_per_round rest.dd cpu_ms "$config"
 			added_per_round rest.go cpu_ms "$config"

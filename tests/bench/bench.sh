@@ -1637,7 +1637,6 @@ section_switch()
 	log "switch: switcher, $SWITCH_ROUNDS round trips a run; $RUNS rounds"
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		if ((RUN % 2)); then order="none rest collecting"; else order="collecting rest none"; fi
-		start_goserver || GO_PID=
 		for config in $order; do
 			log "switch: round $RUN/$RUNS: $config"
 			switch_run "$config" || log "switch: $config: no result this round"

@@ -152,8 +152,10 @@ static __always_inline __u32 capture_stack(struct task_struct *task,
 	 * (other_end) at the limit. */
 	end = start + STACK_COPY_BYTES;
 	if (other) {
-		end = top;
-		if (above_sp)
+		/* (Records sent whole, skips NULL, keep whole pages.) */
+		if (skips)
+			end = top;
+		if (skips && above_sp)
 			other_end = other_sp + above_sp;
 	} else if (above_sp && sp + above_sp < end) {
 		end = sp + above_sp;
@@ -174,7 +176,7 @@ static __always_inline __u32 capture_stack(struct task_struct *task,
 				out->limited = 1;
 				break;
 			}
-			if (i == 0)
+			if (i == 0 && skips)
 				skip = chunk_skip(sp, from);
 			/* Within one page: a shorter read faults where the whole one would. */
 			n = end - from;
@@ -189,7 +191,7 @@ static __always_inline __u32 capture_stack(struct task_struct *task,
 			if (other_end - from < STACK_COPY_CHUNK)
 				n = other_end - from;
 			/* (The last page's whole: the verifier's bound of to + n.) */
-			if (i == first && i < STACK_COPY_BYTES / STACK_COPY_CHUNK - 1)
+			if (skips && i == first && i < STACK_COPY_BYTES / STACK_COPY_CHUNK - 1)
 				skip = chunk_skip(other_sp, from);
 		}
 		if (skip >= n)

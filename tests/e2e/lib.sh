@@ -282,6 +282,24 @@ start_go_app()
 	return 0
 }
 
+# start_go_target BIN [ARGS...]: start_go_app, then pprofd on it
+# (start_daemon); a "BIN: start ..." fail line and nothing left running when
+# either does not start.  Sets APP_PORT, WORKLOAD_PID, DAEMON_PID, DAEMON_URL.
+start_go_target()
+{
+	local bin=$1
+	if ! start_go_app "$@"; then
+		fail "$bin: start"
+		return 1
+	fi
+	if ! start_daemon "$WORKLOAD_PID"; then
+		fail "$bin: start pprofd --pid $WORKLOAD_PID"
+		stop "$WORKLOAD_PID"
+		return 1
+	fi
+	return 0
+}
+
 # cpu_side_by_side NAME APP_PORT SECONDS: the Go app's own CPU profile (its
 # net/http/pprof on APP_PORT) and pprofd's (DAEMON_URL) over the same
 # window, into $E2E_TMP/NAME.go.prof and $E2E_TMP/NAME.pprofd.prof; each

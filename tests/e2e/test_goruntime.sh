@@ -58,17 +58,9 @@ flat_bytes()
 run_against()
 {
 	local bin=$1 app_port go_pid app_n pd_n
-	if ! start_go_app "$bin" -goroutines "$PARKED" -retain; then
-		fail "$bin: start"
-		return
-	fi
+	start_go_target "$bin" -goroutines "$PARKED" -retain || return
 	app_port=$APP_PORT
 	go_pid=$WORKLOAD_PID
-	if ! start_daemon "$go_pid"; then
-		fail "$bin: start pprofd --pid $go_pid"
-		stop "$go_pid"
-		return
-	fi
 
 	# Goroutine counts: the app's own dump and pprofd's, taken one after the other.
 	local tries=0

@@ -120,17 +120,9 @@ tag_pct()
 labels_against()
 {
 	local bin=$1 app_port go_pid
-	if ! start_go_app "$bin"; then
-		fail "$bin: start"
-		return
-	fi
+	start_go_target "$bin" || return
 	app_port=$APP_PORT
 	go_pid=$WORKLOAD_PID
-	if ! start_daemon "$go_pid"; then
-		fail "$bin: start pprofd --pid $go_pid"
-		stop "$go_pid"
-		return
-	fi
 	if ! cpu_side_by_side "$bin" "$app_port" 5; then
 		stop "$DAEMON_PID"
 		stop "$go_pid"
@@ -239,17 +231,9 @@ within_pct()
 contention_against()
 {
 	local bin=$1 app_port go_pid p who pids=()
-	if ! start_go_app "$bin" -contention -burn=false; then
-		fail "$bin -contention: start"
-		return
-	fi
+	start_go_target "$bin" -contention -burn=false || return
 	app_port=$APP_PORT
 	go_pid=$WORKLOAD_PID
-	if ! start_daemon "$go_pid"; then
-		fail "$bin -contention: start pprofd --pid $go_pid"
-		stop "$go_pid"
-		return
-	fi
 	for p in block mutex; do
 		FETCH_TIMEOUT=30 fetch "http://127.0.0.1:$app_port/debug/pprof/$p?seconds=5" \
 			"$E2E_TMP/$bin.go.$p" >"$E2E_TMP/$bin.go.$p.code" &

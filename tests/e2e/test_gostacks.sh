@@ -56,16 +56,8 @@ check_variant()
 {
 	local variant=$1 go_pid load_pid go_curl pprofd_curl f who code
 	local go_sw go_both p_other p_sw p_both followed
-	if ! start_go_app "$variant" -churn; then
-		fail "$variant: start"
-		return
-	fi
+	start_go_target "$variant" -churn || return
 	go_pid=$WORKLOAD_PID
-	if ! start_daemon "$go_pid"; then
-		fail "$variant: start pprofd --pid $go_pid"
-		stop "$go_pid"
-		return
-	fi
 	wrk -t1 -c2 -d$((WINDOW + 2))s "http://127.0.0.1:$APP_PORT/" >"$E2E_TMP/wrk.$variant.log" 2>&1 &
 	load_pid=$!
 	track "$load_pid"
@@ -89,7 +81,10 @@ check_variant()
 		fail "$variant: $p_other% of the samples end elsewhere than Go stacks do (<= 1%)" \
 			"$(sort -rn "$E2E_TMP/$variant.roots" | head -10)"
 	fi
-	if within "$p_sw" "$go_sw" 3; then
+	# Within 5 points, issue 11's figure for CPU shares: over 19 runs of
+	# this check pprofd's share was 0.3-5.0 points above Go's own (mostly
+	# 1-3), the two profiles sampling the same window independently.
+	if within "$p_sw" "$go_sw" 5; then
 		ok "$variant: rooted at the scheduler's switches (mcall, morestack) as in Go's own profile ($p_sw% / $go_sw%)"
 	else
 		fail "$variant: rooted at the scheduler's switches (mcall, morestack) as in Go's own profile ($p_sw% / $go_sw%)"

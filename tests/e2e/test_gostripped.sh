@@ -98,17 +98,9 @@ check_goserver()
 {
 	local variant=$1 app_port go_pid go_curl pprofd_curl f code top names raw shares
 	local go_top trunc fn g p bad=0 inl addr sym tolerance
-	if ! start_go_app "$variant"; then
-		fail "$variant: start"
-		return
-	fi
+	start_go_target "$variant" || return
 	app_port=$APP_PORT
 	go_pid=$WORKLOAD_PID
-	if ! start_daemon "$go_pid"; then
-		fail "$variant: start pprofd --pid $go_pid"
-		stop "$go_pid"
-		return
-	fi
 	load "$app_port" / 12
 	sleep 0.5
 	if ! cpu_side_by_side "$variant" "$app_port" "$WINDOW"; then

@@ -185,7 +185,7 @@ static __always_inline void send_pending(struct task_struct *task, struct thread
 	struct bpf_dynptr rec;
 	struct block_scratch *b;
 	struct block_event *e;
-	__u32 zero = 0, depth = st->kernel_depth, size;
+	__u32 zero = 0, depth = st->kernel_depth, pcs, size;
 
 	if (st->pending_since != block_since) /* its profile is over */
 		goto out;
@@ -202,6 +202,7 @@ static __always_inline void send_pending(struct task_struct *task, struct thread
 	if (depth > MAX_STACK_DEPTH)
 		depth = MAX_STACK_DEPTH;
 	e->kernel_depth = depth;
+	pcs = depth * sizeof(e->kernel_pcs[0]);
 	if (in_syscall) {
 		capture_user_stack_within(task, &e->user, stack_copy_limit, &skips);
 	} else {
@@ -209,16 +210,16 @@ static __always_inline void send_pending(struct task_struct *task, struct thread
 		count(OFFCPU_COUNTER_NO_SYSCALL_EXIT);
 	}
 	/* Packed: every byte sent is ring space and the daemon's CPU. */
-	size = head + depth * sizeof(e->kernel_pcs[0]) + packed_stack_size(&e->user, &skips);
+	size = head + pcs + packed_stack_size(&e->user, &skips);
 	if (bpf_ringbuf_reserve_dynptr(&block_events, size, 0, &rec)) {
 		bpf_ringbuf_discard_dynptr(&rec, 0);
 		count(OFFCPU_COUNTER_LOST);
 		goto out;
 	}
 	bpf_dynptr_write(&rec, 0, e, head, 0);
-	if (depth)
-		bpf_dynptr_write(&rec, head, st->kernel_pcs, depth * sizeof(e->kernel_pcs[0]), 0);
-	write_packed_stack(&rec, head + depth * sizeof(e->kernel_pcs[0]), &e->user, &skips);
+	if (pcs)
+		bpf_dynptr_write(&rec, head, st->kernel_pcs, pcs, 0);
+	write_packed_stack(&rec, head + pcs, &e->user, &skips);
 	bpf_ringbuf_submit_dynptr(&rec, ringbuf_wakeup(&block_events, size));
 	count(OFFCPU_COUNTER_RECORDED);
 out:

@@ -61,8 +61,9 @@ static __always_inline __u64 user_word(__u64 addr)
  * A Go thread's frames that go on on another stack (pprofd.h): records the
  * contexts saved at the switch into out, and returns the other stack's sp,
  * where the second window starts (0: none needed), with *top, where the
- * copy of the system stack may end.  Four reads on a goroutine's own stack (its g, g.m,
- * m.g0, m.vdsoSP/PC), five more on g0 (m.curg, its sched, g0.sched.sp).
+ * copy of the system stack may end.  Four reads on a goroutine's own stack
+ * (its g, g.m, m.g0, m.vdsoSP/PC), five more on g0 (m.curg, its sched,
+ * g0.sched.sp).
  */
 static __always_inline __u64 go_switch_contexts(struct task_struct *task,
 						struct user_stack_copy *out, __u64 *top)
